@@ -1,0 +1,23 @@
+"""Special tokens, their fixed ids, and other shared constants.
+
+Every SentencePiece model this project trains reserves the first four ids for these
+pieces, so a model bundle and its tokenizer always agree on them.
+"""
+
+PAD_ID = 0  # padding: masked out of attention and of the loss
+UNK_ID = 1  # unknown piece (never produced for text: byte_fallback covers every input)
+BOS_ID = 2  # start of a target sequence: the decoder's first input
+EOS_ID = 3  # end of a target sequence: the decoder's last label
+
+PAD_PIECE = "<pad>"
+UNK_PIECE = "<unk>"
+BOS_PIECE = "<s>"
+EOS_PIECE = "</s>"
+
+NUM_SPECIAL_IDS = 4
+
+# File names inside a model bundle directory.
+CONFIG_FILE = "config.json"
+TOKENIZER_FILE = "tokenizer.model"
+WEIGHTS_FILE = "model.weights.h5"
+TRAINING_LOG_FILE = "training_log.json"

@@ -1,0 +1,191 @@
+"""The seq2seq network: bidirectional RNN encoder, attentional decoder, output projection."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import keras
+import tensorflow as tf
+
+from assistant import constants
+from assistant.config import ModelConfig
+from assistant.layers import AttentionDecoder, BidirectionalRNN
+
+
+class Memory(NamedTuple):
+    """What the decoder attends to, computed once per source.
+
+    values: (batch, src_len, 2 x encoder_units) encoder outputs.
+    keys: (batch, src_len, attention_units) W1 x values, precomputed for every step.
+    """
+
+    values: object
+    keys: object
+
+
+@keras.saving.register_keras_serializable(package="assistant")
+class Seq2Seq(keras.Model):
+    """Encoder-decoder with Bahdanau attention and input feeding over shared subword embeddings.
+
+    source ids -> embedding -> `encoder_layers` bidirectional GRU/LSTM layers -> memory;
+    the last layer's final forward and backward states go through a tanh bridge to the
+    decoder's initial state; `AttentionDecoder` produces [s_t; c_t] per step, and a dense
+    layer projects it to vocabulary logits. Id `constants.PAD_ID` is padding everywhere.
+
+    `call((source, target_in))` is teacher forcing; `encode` and `decode_step` are what
+    inference drives one token at a time.
+
+    Args:
+        config: a `ModelConfig` (or its dict form).
+    """
+
+    def __init__(self, config: ModelConfig | dict | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if config is None:
+            config = ModelConfig()
+        elif isinstance(config, dict):
+            config = ModelConfig.from_dict(config)
+        self.config = config
+        self.embedding = keras.layers.Embedding(
+            config.vocab_size, config.embedding_dim, name="embedding")
+        self.embedding_dropout = keras.layers.Dropout(config.dropout, name="embedding_dropout")
+        self.encoder_rnns = [
+            BidirectionalRNN(
+                config.encoder_units, config.rnn_type,
+                input_dim=config.embedding_dim if i == 0 else 2 * config.encoder_units,
+                name=f"encoder_{config.rnn_type}_{i}")
+            for i in range(config.encoder_layers)
+        ]
+        self.encoder_dropouts = [
+            keras.layers.Dropout(config.dropout, name=f"encoder_dropout_{i}")
+            for i in range(config.encoder_layers - 1)
+        ]
+        self.bridges = {
+            key: keras.layers.Dense(config.decoder_units, activation="tanh", name=f"bridge_{key}")
+            for key in (("h",) if config.rnn_type == "gru" else ("h", "c"))
+        }
+        self.decoder = AttentionDecoder(
+            config.decoder_units, config.attention_units, config.rnn_type,
+            embedding_dim=config.embedding_dim, value_dim=2 * config.encoder_units, name="decoder")
+        self.decoder.build()  # `encode` uses its attention keys before the decoder is called
+        self.output_dropout = keras.layers.Dropout(config.dropout, name="output_dropout")
+        self.output_projection = keras.layers.Dense(config.vocab_size, name="output_projection")
+
+    def build(self, input_shape=None) -> None:
+        source = keras.ops.ones((1, 2), dtype="int32")
+        self.call((source, source))
+        super().build(input_shape)
+
+    def encode(self, source, training: bool = False):
+        """Runs the encoder.
+
+        Args:
+            source: (batch, src_len) int ids, right-padded with PAD_ID.
+
+        Returns:
+            (memory, source_mask, initial_state): a `Memory`, the (batch, src_len) bool mask of
+            real tokens, and the decoder's initial state (dict of (batch, decoder_units)).
+        """
+        mask = keras.ops.not_equal(source, constants.PAD_ID)
+        x = self.embedding_dropout(self.embedding(source), training=training)
+        final_states = {}
+        for i, rnn in enumerate(self.encoder_rnns):
+            if i > 0:
+                x = self.encoder_dropouts[i - 1](x, training=training)
+            x, final_states = rnn(x, mask)
+        # The bridge maps the last layer's [forward; backward] final states to the decoder's.
+        state = {key: bridge(final_states[key]) for key, bridge in self.bridges.items()}
+        memory = Memory(values=x, keys=self.decoder.attention.keys(x))
+        return memory, mask, state
+
+    def decode_step(self, token, state, encoder_outputs: Memory, source_mask):
+        """Advances the decoder by one token.
+
+        Args:
+            token: (batch,) int ids of the previous target token (BOS at the start).
+            state: dict of (batch, decoder_units) decoder state.
+            encoder_outputs: the `Memory` from `encode`.
+            source_mask: (batch, src_len) bool.
+
+        Returns:
+            (logits, new_state, attention): (batch, vocab) logits, the new state dict and the
+            (batch, src_len) attention weights used for this step.
+        """
+        projected = self.decoder.project_embeddings(self.embedding(token))
+        output, new_state, weights = self.decoder.step(
+            projected, state, encoder_outputs.keys, encoder_outputs.values, source_mask,
+            self.decoder.read_weights())
+        return self.output_projection(output), new_state, weights
+
+    def call(self, inputs, training: bool = False, return_attention: bool = False):
+        """Teacher forcing.
+
+        Args:
+            inputs: (source, target_in), int ids of shapes (batch, src_len) and
+                (batch, tgt_len); target_in starts with BOS.
+
+        Returns:
+            logits (batch, tgt_len, vocab), and attention (batch, tgt_len, src_len) when
+            `return_attention` is true.
+        """
+        source, target_in = inputs
+        memory, mask, state = self.encode(source, training=training)
+        embeddings = self.embedding_dropout(self.embedding(target_in), training=training)
+        outputs, attention = self.decoder(embeddings, state, memory.values, mask)
+        logits = self.output_projection(self.output_dropout(outputs, training=training))
+        return (logits, attention) if return_attention else logits
+
+    def scheduled_sampling_logits(self, source, target_in, sampling_probability, seed,
+                                  training: bool = True):
+        """Teacher forcing that feeds the model its own previous prediction at random steps.
+
+        At every step after the first, each row's input is the argmax of the model's previous
+        logits with probability `sampling_probability`, else the gold token (scheduled
+        sampling, Bengio et al. 2015). Slower than `call`: the embedding and the output
+        projection run inside the time loop.
+
+        Args:
+            source: (batch, src_len) int ids.
+            target_in: (batch, tgt_len) int ids starting with BOS.
+            sampling_probability: scalar float in [0, 1].
+            seed: int32 (2,) seed of the stateless coin flips.
+
+        Returns:
+            logits (batch, tgt_len, vocab).
+        """
+        memory, mask, state = self.encode(source, training=training)
+        weights = self.decoder.read_weights()
+        gold = tf.transpose(target_in)  # (tgt_len, batch)
+        steps, batch = tf.shape(gold)[0], tf.shape(gold)[1]
+        use_model = tf.random.stateless_uniform((steps, batch), seed) < sampling_probability
+        state_keys = self.decoder.state_keys()
+        logits_array = tf.TensorArray(self.compute_dtype, size=steps)
+
+        def body(t, previous, state, logits_array):
+            token = tf.where(use_model[t] & (t > 0), previous, gold[t])
+            embedded = self.embedding_dropout(self.embedding(token), training=training)
+            output, new_state, _ = self.decoder.step(
+                self.decoder.project_embeddings(embedded), dict(zip(state_keys, state)),
+                memory.keys, memory.values, mask, weights)
+            logits = self.output_projection(self.output_dropout(output, training=training))
+            prediction = tf.argmax(logits, axis=-1, output_type=gold.dtype)
+            return (t + 1, prediction, tuple(new_state[k] for k in state_keys),
+                    logits_array.write(t, logits))
+
+        _, _, _, logits_array = tf.while_loop(
+            lambda t, *_: t < steps, body,
+            (tf.constant(0), gold[0], tuple(state[k] for k in state_keys), logits_array))
+        return tf.transpose(logits_array.stack(), (1, 0, 2))  # (batch, tgt_len, vocab)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable, **self.config.to_dict()}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Seq2Seq:
+        config = dict(config)
+        kwargs = {key: config.pop(key) for key in ("name", "trainable") if key in config}
+        config.pop("dtype", None)
+        known = {field.name for field in dataclasses.fields(ModelConfig)}
+        return cls(ModelConfig.from_dict({k: v for k, v in config.items() if k in known}),
+                   **kwargs)

@@ -1,0 +1,82 @@
+"""Trains the SentencePiece model of a bundle on the training pairs."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from collections.abc import Iterable
+
+import sentencepiece as spm
+
+from assistant import constants
+from assistant.tokenizer import Tokenizer
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenizerConfig:
+    """How the SentencePiece model is trained."""
+
+    vocab_size: int = 2000  # pieces, including the 4 special ids and the 256 byte pieces
+    model_type: str = "unigram"  # "unigram" or "bpe"
+    character_coverage: float = 1.0  # rare characters fall back to bytes below 1.0
+    max_sentence_length: int = 8192  # bytes; longer training lines are skipped by SentencePiece
+
+    def __post_init__(self) -> None:
+        if self.model_type not in ("unigram", "bpe"):
+            raise ValueError(f"tokenizer model_type must be 'unigram' or 'bpe', not {self.model_type!r}")
+        if self.vocab_size < constants.NUM_SPECIAL_IDS + 256 + 1:
+            raise ValueError(
+                f"tokenizer vocab_size must be at least {constants.NUM_SPECIAL_IDS + 257} "
+                f"(4 special ids + 256 byte pieces + 1), not {self.vocab_size}"
+            )
+
+
+def train_tokenizer(texts: Iterable[str], config: TokenizerConfig, seed: int = 0) -> Tokenizer:
+    """Trains SentencePiece on `texts` and returns the wrapped model.
+
+    Digits are split into single pieces (numbers are copied digit by digit) and unknown
+    characters fall back to bytes (any input encodes without UNK). Normalisation is the
+    identity so that decoding gives back exactly what was encoded.
+
+    Args:
+        texts: sources and targets, one sentence each.
+        config: vocabulary size and algorithm.
+        seed: SentencePiece's sampling seed (fixed for reproducible vocabularies).
+
+    Raises:
+        ValueError: when SentencePiece cannot build a vocabulary of that size from the texts.
+    """
+    sentences = [text.replace("\n", " ") for text in texts if text.strip()]
+    if not sentences:
+        raise ValueError("no text to train the tokenizer on")
+    model = io.BytesIO()
+    spm.set_random_generator_seed(seed)
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(sentences),
+            model_writer=model,
+            vocab_size=config.vocab_size,
+            model_type=config.model_type,
+            character_coverage=config.character_coverage,
+            max_sentence_length=config.max_sentence_length,
+            pad_id=constants.PAD_ID,
+            unk_id=constants.UNK_ID,
+            bos_id=constants.BOS_ID,
+            eos_id=constants.EOS_ID,
+            pad_piece=constants.PAD_PIECE,
+            unk_piece=constants.UNK_PIECE,
+            bos_piece=constants.BOS_PIECE,
+            eos_piece=constants.EOS_PIECE,
+            split_digits=True,
+            byte_fallback=True,
+            normalization_rule_name="identity",
+            remove_extra_whitespaces=False,
+            hard_vocab_limit=False,
+            num_threads=2,
+            input_sentence_size=2_000_000,
+            shuffle_input_sentence=False,
+            minloglevel=2,
+        )
+    except RuntimeError as error:
+        raise ValueError(f"SentencePiece training failed: {error}") from None
+    return Tokenizer(model.getvalue())
