@@ -29,8 +29,14 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.rnn_type not in ("gru", "lstm"):
             raise ValueError(f"rnn_type must be 'gru' or 'lstm', not {self.rnn_type!r}")
-        for name in ("vocab_size", "embedding_dim", "encoder_layers", "encoder_units",
-                     "decoder_units", "attention_units"):
+        for name in (
+            "vocab_size",
+            "embedding_dim",
+            "encoder_layers",
+            "encoder_units",
+            "decoder_units",
+            "attention_units",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, not {getattr(self, name)!r}")
         if not 0.0 <= self.dropout < 1.0:

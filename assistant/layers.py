@@ -32,13 +32,17 @@ class BahdanauAttention(keras.layers.Layer):
 
     def build(self, input_shape=None) -> None:
         self.memory_kernel = self.add_weight(
-            name="memory_kernel", shape=(self.value_dim, self.units), initializer="glorot_uniform")
+            name="memory_kernel", shape=(self.value_dim, self.units), initializer="glorot_uniform"
+        )
         self.query_kernel = self.add_weight(
-            name="query_kernel", shape=(self.query_dim, self.units), initializer="glorot_uniform")
+            name="query_kernel", shape=(self.query_dim, self.units), initializer="glorot_uniform"
+        )
         self.query_bias = self.add_weight(
-            name="query_bias", shape=(self.units,), initializer="zeros")
+            name="query_bias", shape=(self.units,), initializer="zeros"
+        )
         self.score_vector = self.add_weight(
-            name="score_vector", shape=(self.units,), initializer="glorot_uniform")
+            name="score_vector", shape=(self.units,), initializer="glorot_uniform"
+        )
 
     def keys(self, values):
         """(batch, src_len, value_dim) -> (batch, src_len, units): W1 h_j for every position."""
@@ -122,8 +126,15 @@ class AttentionDecoder(keras.layers.Layer):
         value_dim: width of the encoder outputs.
     """
 
-    def __init__(self, units: int, attention_units: int, rnn_type: str, embedding_dim: int,
-                 value_dim: int, **kwargs) -> None:
+    def __init__(
+        self,
+        units: int,
+        attention_units: int,
+        rnn_type: str,
+        embedding_dim: int,
+        value_dim: int,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.units = units
         self.attention_units = attention_units
@@ -136,17 +147,22 @@ class AttentionDecoder(keras.layers.Layer):
     def build(self, input_shape=None) -> None:
         gate_width = self._gates * self.units
         self.embedding_kernel = self.add_weight(
-            name="embedding_kernel", shape=(self.embedding_dim, gate_width),
-            initializer="glorot_uniform")
+            name="embedding_kernel",
+            shape=(self.embedding_dim, gate_width),
+            initializer="glorot_uniform",
+        )
         self.context_kernel = self.add_weight(
-            name="context_kernel", shape=(self.value_dim, gate_width),
-            initializer="glorot_uniform")
+            name="context_kernel", shape=(self.value_dim, gate_width), initializer="glorot_uniform"
+        )
         self.recurrent_kernel = self.add_weight(
-            name="recurrent_kernel", shape=(self.units, gate_width), initializer="orthogonal")
+            name="recurrent_kernel", shape=(self.units, gate_width), initializer="orthogonal"
+        )
         self.input_bias = self.add_weight(
-            name="input_bias", shape=(gate_width,), initializer=self._bias_initializer)
+            name="input_bias", shape=(gate_width,), initializer=self._bias_initializer
+        )
         self.recurrent_bias = self.add_weight(
-            name="recurrent_bias", shape=(gate_width,), initializer="zeros")
+            name="recurrent_bias", shape=(gate_width,), initializer="zeros"
+        )
         if not self.attention.built:
             self.attention.build()
 
@@ -159,9 +175,9 @@ class AttentionDecoder(keras.layers.Layer):
         attention = self.attention
         return DecoderWeights(
             state_kernel=keras.ops.concatenate(
-                [attention.query_kernel, self.recurrent_kernel], axis=-1),
-            state_bias=keras.ops.concatenate(
-                [attention.query_bias, self.recurrent_bias], axis=-1),
+                [attention.query_kernel, self.recurrent_kernel], axis=-1
+            ),
+            state_bias=keras.ops.concatenate([attention.query_bias, self.recurrent_bias], axis=-1),
             context_kernel=tf.identity(self.context_kernel),
             score_vector=tf.identity(attention.score_vector),
         )
@@ -217,15 +233,27 @@ class AttentionDecoder(keras.layers.Layer):
 
         def body(t, state, outputs, attention):
             output, new_state, weights_t = self.step(
-                inputs.read(t), dict(zip(state_keys, state, strict=True)), keys, values, mask,
-                weights)
-            return (t + 1, tuple(new_state[k] for k in state_keys),
-                    outputs.write(t, output), attention.write(t, weights_t))
+                inputs.read(t),
+                dict(zip(state_keys, state, strict=True)),
+                keys,
+                values,
+                mask,
+                weights,
+            )
+            return (
+                t + 1,
+                tuple(new_state[k] for k in state_keys),
+                outputs.write(t, output),
+                attention.write(t, weights_t),
+            )
 
         init = tuple(initial_state[k] for k in state_keys)
         _, _, outputs, attention = tf.while_loop(
-            lambda t, *_: t < steps, body, (tf.constant(0), init, outputs, attention),
-            maximum_iterations=projected.shape[0])
+            lambda t, *_: t < steps,
+            body,
+            (tf.constant(0), init, outputs, attention),
+            maximum_iterations=projected.shape[0],
+        )
         outputs = tf.transpose(outputs.stack(), (1, 0, 2))  # (batch, tgt_len, out_dim)
         attention = tf.transpose(attention.stack(), (1, 0, 2))  # (batch, tgt_len, src_len)
         return outputs, attention
@@ -271,14 +299,19 @@ class BidirectionalRNN(keras.layers.Layer):
         gate_width = self._gates * self.units
         # Leading axis 2: forward, backward.
         self.kernel = self.add_weight(
-            name="kernel", shape=(2, self.input_dim, gate_width), initializer="glorot_uniform")
+            name="kernel", shape=(2, self.input_dim, gate_width), initializer="glorot_uniform"
+        )
         self.recurrent_kernel = self.add_weight(
-            name="recurrent_kernel", shape=(2, self.units, gate_width),
-            initializer=self._recurrent_initializer)
+            name="recurrent_kernel",
+            shape=(2, self.units, gate_width),
+            initializer=self._recurrent_initializer,
+        )
         self.input_bias = self.add_weight(
-            name="input_bias", shape=(2, 1, gate_width), initializer=self._bias_initializer)
+            name="input_bias", shape=(2, 1, gate_width), initializer=self._bias_initializer
+        )
         self.recurrent_bias = self.add_weight(
-            name="recurrent_bias", shape=(2, 1, gate_width), initializer="zeros")
+            name="recurrent_bias", shape=(2, 1, gate_width), initializer="zeros"
+        )
 
     def state_keys(self) -> tuple[str, ...]:
         return ("h",) if self.rnn_type == "gru" else ("h", "c")
@@ -320,9 +353,11 @@ class BidirectionalRNN(keras.layers.Layer):
 
         zeros = tf.zeros((2, batch, self.units), dtype=inputs.dtype)
         _, final, outputs = tf.while_loop(
-            lambda t, *_: t < steps, body,
+            lambda t, *_: t < steps,
+            body,
             (tf.constant(0), tuple(zeros for _ in state_keys), outputs),
-            maximum_iterations=gate_inputs.shape[0])
+            maximum_iterations=gate_inputs.shape[0],
+        )
         outputs = tf.transpose(outputs.stack(), (1, 2, 0, 3))  # (2, batch, src_len, units)
         backward = tf.reverse_sequence(outputs[1], lengths, seq_axis=1, batch_axis=0)
         outputs = keras.ops.concatenate([outputs[0], backward], axis=-1)
@@ -376,9 +411,11 @@ def rnn_update(rnn_type: str, gate_inputs, recurrent, state):
 def _rnn_bias_initializer(rnn_type: str, units: int, shape, dtype=None):
     # LSTM: forget-gate bias 1 (Jozefowicz et al. 2015); GRU: zeros.
     if rnn_type == "lstm":
-        return keras.ops.concatenate([
-            keras.ops.zeros((units,), dtype=dtype),
-            keras.ops.ones((units,), dtype=dtype),
-            keras.ops.zeros((2 * units,), dtype=dtype),
-        ])
+        return keras.ops.concatenate(
+            [
+                keras.ops.zeros((units,), dtype=dtype),
+                keras.ops.ones((units,), dtype=dtype),
+                keras.ops.zeros((2 * units,), dtype=dtype),
+            ]
+        )
     return keras.ops.zeros(shape, dtype=dtype)

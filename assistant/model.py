@@ -48,13 +48,16 @@ class Seq2Seq(keras.Model):
             config = ModelConfig.from_dict(config)
         self.config = config
         self.embedding = keras.layers.Embedding(
-            config.vocab_size, config.embedding_dim, name="embedding")
+            config.vocab_size, config.embedding_dim, name="embedding"
+        )
         self.embedding_dropout = keras.layers.Dropout(config.dropout, name="embedding_dropout")
         self.encoder_rnns = [
             BidirectionalRNN(
-                config.encoder_units, config.rnn_type,
+                config.encoder_units,
+                config.rnn_type,
                 input_dim=config.embedding_dim if i == 0 else 2 * config.encoder_units,
-                name=f"encoder_{config.rnn_type}_{i}")
+                name=f"encoder_{config.rnn_type}_{i}",
+            )
             for i in range(config.encoder_layers)
         ]
         self.encoder_dropouts = [
@@ -66,8 +69,13 @@ class Seq2Seq(keras.Model):
             for key in (("h",) if config.rnn_type == "gru" else ("h", "c"))
         }
         self.decoder = AttentionDecoder(
-            config.decoder_units, config.attention_units, config.rnn_type,
-            embedding_dim=config.embedding_dim, value_dim=2 * config.encoder_units, name="decoder")
+            config.decoder_units,
+            config.attention_units,
+            config.rnn_type,
+            embedding_dim=config.embedding_dim,
+            value_dim=2 * config.encoder_units,
+            name="decoder",
+        )
         self.decoder.build()  # `encode` uses its attention keys before the decoder is called
         self.output_dropout = keras.layers.Dropout(config.dropout, name="output_dropout")
         self.output_projection = keras.layers.Dense(config.vocab_size, name="output_projection")
@@ -114,8 +122,13 @@ class Seq2Seq(keras.Model):
         """
         projected = self.decoder.project_embeddings(self.embedding(token))
         output, new_state, weights = self.decoder.step(
-            projected, state, encoder_outputs.keys, encoder_outputs.values, source_mask,
-            self.decoder.read_weights())
+            projected,
+            state,
+            encoder_outputs.keys,
+            encoder_outputs.values,
+            source_mask,
+            self.decoder.read_weights(),
+        )
         return self.output_projection(output), new_state, weights
 
     def call(self, inputs, training: bool = False, return_attention: bool = False):
@@ -136,8 +149,9 @@ class Seq2Seq(keras.Model):
         logits = self.output_projection(self.output_dropout(outputs, training=training))
         return (logits, attention) if return_attention else logits
 
-    def scheduled_sampling_logits(self, source, target_in, sampling_probability, seed,
-                                  training: bool = True):
+    def scheduled_sampling_logits(
+        self, source, target_in, sampling_probability, seed, training: bool = True
+    ):
         """Teacher forcing that feeds the model its own previous prediction at random steps.
 
         At every step after the first, each row's input is the argmax of the model's previous
@@ -166,16 +180,27 @@ class Seq2Seq(keras.Model):
             token = tf.where(use_model[t] & (t > 0), previous, gold[t])
             embedded = self.embedding_dropout(self.embedding(token), training=training)
             output, new_state, _ = self.decoder.step(
-                self.decoder.project_embeddings(embedded), dict(zip(state_keys, state)),
-                memory.keys, memory.values, mask, weights)
+                self.decoder.project_embeddings(embedded),
+                dict(zip(state_keys, state, strict=True)),
+                memory.keys,
+                memory.values,
+                mask,
+                weights,
+            )
             logits = self.output_projection(self.output_dropout(output, training=training))
             prediction = tf.argmax(logits, axis=-1, output_type=gold.dtype)
-            return (t + 1, prediction, tuple(new_state[k] for k in state_keys),
-                    logits_array.write(t, logits))
+            return (
+                t + 1,
+                prediction,
+                tuple(new_state[k] for k in state_keys),
+                logits_array.write(t, logits),
+            )
 
         _, _, _, logits_array = tf.while_loop(
-            lambda t, *_: t < steps, body,
-            (tf.constant(0), gold[0], tuple(state[k] for k in state_keys), logits_array))
+            lambda t, *_: t < steps,
+            body,
+            (tf.constant(0), gold[0], tuple(state[k] for k in state_keys), logits_array),
+        )
         return tf.transpose(logits_array.stack(), (1, 0, 2))  # (batch, tgt_len, vocab)
 
     def get_config(self) -> dict:
@@ -187,5 +212,4 @@ class Seq2Seq(keras.Model):
         kwargs = {key: config.pop(key) for key in ("name", "trainable") if key in config}
         config.pop("dtype", None)
         known = {field.name for field in dataclasses.fields(ModelConfig)}
-        return cls(ModelConfig.from_dict({k: v for k, v in config.items() if k in known}),
-                   **kwargs)
+        return cls(ModelConfig.from_dict({k: v for k, v in config.items() if k in known}), **kwargs)

@@ -7,6 +7,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from assistant.quiet_tf import import_tensorflow
+
 EXIT_USAGE = 2
 EXIT_ERROR = 1
 
@@ -14,27 +16,38 @@ EXIT_ERROR = 1
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m training",
-        description="Train, build the corpus for and evaluate keras-assistant models.")
+        description="Train, build the corpus for and evaluate keras-assistant models.",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     train = subparsers.add_parser(
-        "train", help="train a model bundle on source/target pairs",
+        "train",
+        help="train a model bundle on source/target pairs",
         description="Train a model bundle (config.json, tokenizer.model, model.weights.h5, "
-                    "training_log.json) on TSV or JSONL pairs. Re-running with the same --out "
-                    "resumes from the last completed epoch.")
-    train.add_argument("--data", required=True,
-                       help="pairs file (.tsv: source<TAB>target, .jsonl: {source, target}) "
-                            "split by source hash, or a directory with train/valid files")
+        "training_log.json) on TSV or JSONL pairs. Re-running with the same --out "
+        "resumes from the last completed epoch.",
+    )
+    train.add_argument(
+        "--data",
+        required=True,
+        help="pairs file (.tsv: source<TAB>target, .jsonl: {source, target}) "
+        "split by source hash, or a directory with train/valid files",
+    )
     train.add_argument("--valid", help="explicit validation pairs file")
     train.add_argument("--out", required=True, help="bundle directory to write")
     train.add_argument("--config", help="YAML file with model/tokenizer/train sections")
-    train.add_argument("--set", dest="overrides", action="append", default=[],
-                       metavar="KEY=VALUE",
-                       help="override one setting, e.g. --set train.batch_size=32 "
-                            "(repeatable)")
-    train.add_argument("--overwrite", action="store_true",
-                       help="discard a checkpoint in --out instead of resuming")
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one setting, e.g. --set train.batch_size=32 (repeatable)",
+    )
+    train.add_argument(
+        "--overwrite", action="store_true", help="discard a checkpoint in --out instead of resuming"
+    )
     train.set_defaults(handler=_train)
     return parser
 
@@ -44,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
+        if getattr(args, "needs_tensorflow", True):
+            import_tensorflow()
         return args.handler(args) or 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -61,7 +76,9 @@ def _train(args: argparse.Namespace) -> int:
 
     config = load_run_config(args.config, args.overrides)
     result = train(args.data, args.out, config, valid=args.valid, overwrite=args.overwrite)
-    print(f"{result.out_dir}: {result.epochs_completed} epochs ({result.stop_reason}), "
-          f"best epoch {result.best_epoch} with validation loss {result.best_valid_loss:.4f}, "
-          f"{result.seconds:.0f} s")
+    print(
+        f"{result.out_dir}: {result.epochs_completed} epochs ({result.stop_reason}), "
+        f"best epoch {result.best_epoch} with validation loss {result.best_valid_loss:.4f}, "
+        f"{result.seconds:.0f} s"
+    )
     return 0

@@ -46,8 +46,7 @@ class TrainConfig:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}")
         if self.scheduled_sampling not in SAMPLING_SCHEDULES:
-            raise ValueError(
-                f"scheduled_sampling must be one of {', '.join(SAMPLING_SCHEDULES)}")
+            raise ValueError(f"scheduled_sampling must be one of {', '.join(SAMPLING_SCHEDULES)}")
         if self.batch_size < 1 or self.epochs < 1:
             raise ValueError("batch_size and epochs must be positive")
         if not 0.0 <= self.label_smoothing < 1.0:
@@ -70,8 +69,9 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-def load_run_config(path: str | os.PathLike | None = None,
-                    overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+def load_run_config(
+    path: str | os.PathLike | None = None, overrides: list[str] | tuple[str, ...] = ()
+) -> RunConfig:
     """Reads a YAML file with `model:`, `tokenizer:` and `train:` sections, then applies
     `section.key=value` overrides (a bare `key=value` works when only one section has it).
 
@@ -90,8 +90,9 @@ def load_run_config(path: str | os.PathLike | None = None,
             raise ValueError(f"{path}: expected a mapping with model/tokenizer/train sections")
         for section, section_values in loaded.items():
             if section not in values:
-                raise ValueError(f"{path}: unknown section {section!r} "
-                                 "(expected model, tokenizer, train)")
+                raise ValueError(
+                    f"{path}: unknown section {section!r} (expected model, tokenizer, train)"
+                )
             if not isinstance(section_values, dict):
                 raise ValueError(f"{path}: section {section!r} must be a mapping")
             for key, value in section_values.items():
@@ -100,9 +101,11 @@ def load_run_config(path: str | os.PathLike | None = None,
         section, key, raw = _parse_override(override)
         values[section][key] = _coerce(section, key, yaml.safe_load(raw) if raw else raw)
     try:
-        return RunConfig(model=ModelConfig(**values["model"]),
-                         tokenizer=TokenizerConfig(**values["tokenizer"]),
-                         train=TrainConfig(**values["train"]))
+        return RunConfig(
+            model=ModelConfig(**values["model"]),
+            tokenizer=TokenizerConfig(**values["tokenizer"]),
+            train=TrainConfig(**values["train"]),
+        )
     except (TypeError, ValueError) as error:
         raise ValueError(str(error)) from None
 

@@ -69,8 +69,9 @@ def read_pairs(path: str | os.PathLike) -> list[Pair]:
     return pairs
 
 
-def split_pairs(pairs: Sequence[Pair], valid_fraction: float = 0.05,
-                test_fraction: float = 0.05) -> dict[str, list[Pair]]:
+def split_pairs(
+    pairs: Sequence[Pair], valid_fraction: float = 0.05, test_fraction: float = 0.05
+) -> dict[str, list[Pair]]:
     """Splits by a hash of the source, so equal sources always land in the same split.
 
     Returns:
@@ -105,8 +106,9 @@ class EncodedPairs:
         return sum(len(t) + 1 for t in self.targets)
 
 
-def encode_pairs(pairs: Iterable[Pair], tokenizer, max_source_length: int,
-                 max_target_length: int) -> EncodedPairs:
+def encode_pairs(
+    pairs: Iterable[Pair], tokenizer, max_source_length: int, max_target_length: int
+) -> EncodedPairs:
     """Tokenizes pairs; a target keeps room for its EOS within `max_target_length`."""
     pairs = list(pairs)
     source_ids = tokenizer.encode_batch([p.source for p in pairs])
@@ -120,8 +122,9 @@ def encode_pairs(pairs: Iterable[Pair], tokenizer, max_source_length: int,
     return EncodedPairs(sources, targets, truncated)
 
 
-def make_batches(data: EncodedPairs, batch_size: int, seed: int | None,
-                 bucket_width: int = 4) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def make_batches(
+    data: EncodedPairs, batch_size: int, seed: int | None, bucket_width: int = 4
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Groups pairs of similar length into padded batches (length bucketing).
 
     Pairs are sorted by (target length, source length) within buckets of `bucket_width`
@@ -142,8 +145,10 @@ def make_batches(data: EncodedPairs, batch_size: int, seed: int | None,
     keys = target_lengths[order] // bucket_width * 10_000 + source_lengths[order]
     order = order[np.argsort(keys, kind="stable")]
     batches = [
-        _pad_batch([data.sources[i] for i in order[start : start + batch_size]],
-                   [data.targets[i] for i in order[start : start + batch_size]])
+        _pad_batch(
+            [data.sources[i] for i in order[start : start + batch_size]],
+            [data.targets[i] for i in order[start : start + batch_size]],
+        )
         for start in range(0, len(order), batch_size)
     ]
     if rng is not None:

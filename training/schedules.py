@@ -20,8 +20,9 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         floor: smallest learning rate of the cosine decay.
     """
 
-    def __init__(self, peak: float, warmup_steps: int, decay: str, total_steps: int = 1,
-                 floor: float = 0.0) -> None:
+    def __init__(
+        self, peak: float, warmup_steps: int, decay: str, total_steps: int = 1, floor: float = 0.0
+    ) -> None:
         self.peak = peak
         self.warmup_steps = warmup_steps
         self.decay = decay
@@ -44,8 +45,13 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return keras.ops.where(step < warmup, warming, decayed)
 
     def get_config(self) -> dict:
-        return {"peak": self.peak, "warmup_steps": self.warmup_steps, "decay": self.decay,
-                "total_steps": self.total_steps, "floor": self.floor}
+        return {
+            "peak": self.peak,
+            "warmup_steps": self.warmup_steps,
+            "decay": self.decay,
+            "total_steps": self.total_steps,
+            "floor": self.floor,
+        }
 
 
 def sampling_probability(kind: str, step: int, k: float, maximum: float) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 from collections.abc import Iterable
 
 import sentencepiece as spm
@@ -23,7 +24,9 @@ class TokenizerConfig:
 
     def __post_init__(self) -> None:
         if self.model_type not in ("unigram", "bpe"):
-            raise ValueError(f"tokenizer model_type must be 'unigram' or 'bpe', not {self.model_type!r}")
+            raise ValueError(
+                f"tokenizer model_type must be 'unigram' or 'bpe', not {self.model_type!r}"
+            )
         if self.vocab_size < constants.NUM_SPECIAL_IDS + 256 + 1:
             raise ValueError(
                 f"tokenizer vocab_size must be at least {constants.NUM_SPECIAL_IDS + 257} "
@@ -78,5 +81,13 @@ def train_tokenizer(texts: Iterable[str], config: TokenizerConfig, seed: int = 0
             minloglevel=2,
         )
     except RuntimeError as error:
+        needed = re.search(r"smaller than required_chars\. (\d+) vs (\d+)", str(error))
+        if needed:
+            raise ValueError(
+                f"tokenizer vocab_size {needed.group(1)} is too small for this data: it needs "
+                f"at least {needed.group(2)} (special ids, 256 byte pieces and every character "
+                "kept by character_coverage); raise tokenizer.vocab_size or lower "
+                "tokenizer.character_coverage"
+            ) from None
         raise ValueError(f"SentencePiece training failed: {error}") from None
     return Tokenizer(model.getvalue())

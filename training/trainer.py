@@ -46,8 +46,9 @@ class TrainResult:
     seconds: float
 
 
-def load_datasets(data: str | os.PathLike, valid: str | os.PathLike | None,
-                  train_config) -> dict[str, list[data_lib.Pair]]:
+def load_datasets(
+    data: str | os.PathLike, valid: str | os.PathLike | None, train_config
+) -> dict[str, list[data_lib.Pair]]:
     """Returns train/valid(/test) pairs from a file (split by source hash) or a directory
     holding `train.*` and `valid.*` files (.jsonl or .tsv), or a file plus `valid`.
 
@@ -58,13 +59,17 @@ def load_datasets(data: str | os.PathLike, valid: str | os.PathLike | None,
     if data.is_dir():
         splits = {}
         for name in ("train", "valid", "test"):
-            found = sorted(p for p in data.iterdir() if p.stem == name
-                           and p.suffix in (".jsonl", ".tsv", ".txt"))
+            found = sorted(
+                p
+                for p in data.iterdir()
+                if p.stem == name and p.suffix in (".jsonl", ".tsv", ".txt")
+            )
             if found:
                 splits[name] = data_lib.read_pairs(found[0])
         if "train" not in splits or "valid" not in splits:
-            raise data_lib.DataError(f"{data}: a data directory needs train.jsonl (or .tsv) "
-                                     "and valid.jsonl (or .tsv)")
+            raise data_lib.DataError(
+                f"{data}: a data directory needs train.jsonl (or .tsv) and valid.jsonl (or .tsv)"
+            )
         return splits
     pairs = data_lib.read_pairs(data)
     if valid is not None:
@@ -73,13 +78,20 @@ def load_datasets(data: str | os.PathLike, valid: str | os.PathLike | None,
     if not splits["train"] or not splits["valid"]:
         raise data_lib.DataError(
             f"{data}: {len(pairs)} pairs are too few to split into train and validation "
-            "(give --valid FILE, or more data)")
+            "(give --valid FILE, or more data)"
+        )
     return splits
 
 
-def train(data: str | os.PathLike, out_dir: str | os.PathLike, config: RunConfig,
-          valid: str | os.PathLike | None = None, console: Console | None = None,
-          stop_after_epochs: int | None = None, overwrite: bool = False) -> TrainResult:
+def train(
+    data: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    config: RunConfig,
+    valid: str | os.PathLike | None = None,
+    console: Console | None = None,
+    stop_after_epochs: int | None = None,
+    overwrite: bool = False,
+) -> TrainResult:
     """Trains a model bundle into `out_dir`, resuming from its checkpoint if it has one.
 
     Args:
@@ -116,42 +128,60 @@ def train(data: str | os.PathLike, out_dir: str | os.PathLike, config: RunConfig
         out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(tokenizer_path, tokenizer.model_proto)
     model_config = dataclasses.replace(config.model, vocab_size=tokenizer.vocab_size)
-    save_bundle_config(out_dir / constants.CONFIG_FILE, model_config,
-                       training=config.to_dict())
+    save_bundle_config(out_dir / constants.CONFIG_FILE, model_config, training=config.to_dict())
 
     encoded = {
-        name: data_lib.encode_pairs(pairs, tokenizer, train_config.max_source_length,
-                                    train_config.max_target_length)
-        for name, pairs in splits.items() if name in ("train", "valid")
+        name: data_lib.encode_pairs(
+            pairs, tokenizer, train_config.max_source_length, train_config.max_target_length
+        )
+        for name, pairs in splits.items()
+        if name in ("train", "valid")
     }
     for name, enc in encoded.items():
         if enc.truncated:
-            console.print(f"[yellow]warning:[/] {enc.truncated} {name} pairs cut to the "
-                          "maximum source/target length")
+            console.print(
+                f"[yellow]warning:[/] {enc.truncated} {name} pairs cut to the "
+                "maximum source/target length"
+            )
 
     model = Seq2Seq(model_config)
     model.build()
     steps_per_epoch = -(-len(encoded["train"]) // train_config.batch_size)
-    schedule = WarmupSchedule(train_config.learning_rate, train_config.warmup_steps,
-                              train_config.schedule, steps_per_epoch * train_config.epochs,
-                              train_config.min_learning_rate)
+    schedule = WarmupSchedule(
+        train_config.learning_rate,
+        train_config.warmup_steps,
+        train_config.schedule,
+        steps_per_epoch * train_config.epochs,
+        train_config.min_learning_rate,
+    )
     optimizer = keras.optimizers.Adam(schedule, clipnorm=train_config.clipnorm)
     optimizer.build(model.trainable_variables)
-    log: dict[str, Any] = {"config": config.to_dict(), "vocab_size": tokenizer.vocab_size,
-                           "parameters": model.count_params(),
-                           "pairs": {k: len(v) for k, v in splits.items()}, "epochs": []}
+    log: dict[str, Any] = {
+        "config": config.to_dict(),
+        "vocab_size": tokenizer.vocab_size,
+        "parameters": model.count_params(),
+        "pairs": {k: len(v) for k, v in splits.items()},
+        "epochs": [],
+    }
     if state is not None:
         _restore_checkpoint(out_dir, state, model, optimizer)
         log = json.loads((out_dir / constants.TRAINING_LOG_FILE).read_text(encoding="utf-8"))
         log["epochs"] = log["epochs"][: state["epoch"]]
         console.print(f"resumed from the checkpoint of epoch {state['epoch']}")
     else:
-        state = {"epoch": 0, "best_valid_loss": None, "best_epoch": 0, "bad_epochs": 0,
-                 "config": config.to_dict(), "finished": False}
+        state = {
+            "epoch": 0,
+            "best_valid_loss": None,
+            "best_epoch": 0,
+            "bad_epochs": 0,
+            "config": config.to_dict(),
+            "finished": False,
+        }
 
     steps = _TrainSteps(model, optimizer, train_config.label_smoothing)
-    valid_batches = data_lib.make_batches(encoded["valid"], train_config.batch_size, None,
-                                          train_config.bucket_width)
+    valid_batches = data_lib.make_batches(
+        encoded["valid"], train_config.batch_size, None, train_config.bucket_width
+    )
     writer = tf.summary.create_file_writer(str(out_dir / TENSORBOARD_DIR))
     stop_reason = "max epochs"
     epochs_this_call = 0
@@ -160,11 +190,14 @@ def train(data: str | os.PathLike, out_dir: str | os.PathLike, config: RunConfig
             stop_reason = "paused"
             break
         epoch = state["epoch"] + 1
-        record = _run_epoch(epoch, steps, encoded["train"], valid_batches, train_config,
-                            optimizer, console)
+        record = _run_epoch(
+            epoch, steps, encoded["train"], valid_batches, train_config, optimizer, console
+        )
         epochs_this_call += 1
-        improved = (state["best_valid_loss"] is None or
-                    record["valid_loss"] < state["best_valid_loss"] - train_config.min_delta)
+        improved = (
+            state["best_valid_loss"] is None
+            or record["valid_loss"] < state["best_valid_loss"] - train_config.min_delta
+        )
         if improved:
             state.update(best_valid_loss=record["valid_loss"], best_epoch=epoch, bad_epochs=0)
             _save_weights(model, out_dir / constants.WEIGHTS_FILE)
@@ -177,28 +210,45 @@ def train(data: str | os.PathLike, out_dir: str | os.PathLike, config: RunConfig
         elif epoch >= train_config.epochs:
             state["finished"] = True
         log["epochs"].append(record)
-        log.update(best_epoch=state["best_epoch"], best_valid_loss=state["best_valid_loss"],
-                   finished=state["finished"])
+        log.update(
+            best_epoch=state["best_epoch"],
+            best_valid_loss=state["best_valid_loss"],
+            finished=state["finished"],
+        )
         with writer.as_default(step=epoch):
-            for key in ("train_loss", "train_accuracy", "valid_loss", "valid_accuracy",
-                        "learning_rate", "sampling_probability", "tokens_per_second"):
+            for key in (
+                "train_loss",
+                "train_accuracy",
+                "valid_loss",
+                "valid_accuracy",
+                "learning_rate",
+                "sampling_probability",
+                "tokens_per_second",
+            ):
                 tf.summary.scalar(key, record[key])
         writer.flush()
-        atomic_write_text(out_dir / constants.TRAINING_LOG_FILE,
-                          json.dumps(log, indent=2) + "\n")
+        atomic_write_text(out_dir / constants.TRAINING_LOG_FILE, json.dumps(log, indent=2) + "\n")
         _save_checkpoint(out_dir, state, model, optimizer)
         marker = " *" if improved else ""
         console.print(
             f"epoch {epoch:>3}  train loss {record['train_loss']:.4f} acc "
             f"{record['train_accuracy']:.2%}  valid loss {record['valid_loss']:.4f} acc "
             f"{record['valid_accuracy']:.2%}  lr {record['learning_rate']:.2e}  "
-            f"{record['tokens_per_second']:,.0f} tok/s  {record['seconds']:.0f}s{marker}")
+            f"{record['tokens_per_second']:,.0f} tok/s  {record['seconds']:.0f}s{marker}"
+        )
     if stop_reason == "early stopping":
-        console.print(f"early stopping: no better validation loss for "
-                      f"{train_config.patience} epochs; best epoch {state['best_epoch']}")
-    return TrainResult(out_dir, state["epoch"], state["best_epoch"],
-                       float(state["best_valid_loss"] or 0.0), stop_reason,
-                       time.perf_counter() - started)
+        console.print(
+            f"early stopping: no better validation loss for "
+            f"{train_config.patience} epochs; best epoch {state['best_epoch']}"
+        )
+    return TrainResult(
+        out_dir,
+        state["epoch"],
+        state["best_epoch"],
+        float(state["best_valid_loss"] or 0.0),
+        stop_reason,
+        time.perf_counter() - started,
+    )
 
 
 class _TrainSteps:
@@ -212,8 +262,14 @@ class _TrainSteps:
         self.train = tf.function(self._train, input_signature=[ids, ids, ids])
         self.train_sampled = tf.function(
             self._train_sampled,
-            input_signature=[ids, ids, ids, tf.TensorSpec((), tf.float32),
-                             tf.TensorSpec((2,), tf.int32)])
+            input_signature=[
+                ids,
+                ids,
+                ids,
+                tf.TensorSpec((), tf.float32),
+                tf.TensorSpec((2,), tf.int32),
+            ],
+        )
         self.evaluate = tf.function(self._evaluate, input_signature=[ids, ids, ids])
 
     def _train(self, source, target_in, target_out):
@@ -247,6 +303,7 @@ def _token_loss(logits, labels, label_smoothing: float):
         (mean loss over real tokens, correct argmax predictions, real token count).
     """
     mask = tf.cast(tf.not_equal(labels, constants.PAD_ID), tf.float32)  # (batch, tgt_len)
+    logits = tf.cast(logits, tf.float32)
     log_probs = tf.nn.log_softmax(logits, axis=-1)  # (batch, tgt_len, vocab)
     nll = -tf.gather(log_probs, labels, axis=-1, batch_dims=2)  # (batch, tgt_len)
     if label_smoothing:
@@ -259,11 +316,15 @@ def _token_loss(logits, labels, label_smoothing: float):
     return loss, correct, count
 
 
-def _run_epoch(epoch, steps: _TrainSteps, train_data, valid_batches, train_config, optimizer,
-               console: Console) -> dict[str, Any]:
-    batches = data_lib.make_batches(train_data, train_config.batch_size,
-                                    seed=train_config.seed * 100_003 + epoch,
-                                    bucket_width=train_config.bucket_width)
+def _run_epoch(
+    epoch, steps: _TrainSteps, train_data, valid_batches, train_config, optimizer, console: Console
+) -> dict[str, Any]:
+    batches = data_lib.make_batches(
+        train_data,
+        train_config.batch_size,
+        seed=train_config.seed * 100_003 + epoch,
+        bucket_width=train_config.bucket_width,
+    )
     dataset = tf.data.Dataset.from_generator(
         lambda: iter(batches),
         output_signature=tuple(tf.TensorSpec((None, None), tf.int32) for _ in range(3)),
@@ -271,20 +332,31 @@ def _run_epoch(epoch, steps: _TrainSteps, train_data, valid_batches, train_confi
     started = time.perf_counter()
     total_loss = total_correct = total_count = 0.0
     probability = 0.0
-    progress = Progress(TextColumn(f"epoch {epoch}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn(),
-                        console=console, transient=True, disable=not console.is_terminal)
+    progress = Progress(
+        TextColumn(f"epoch {epoch}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
     with progress:
         task = progress.add_task("train", total=len(batches), loss=0.0)
         for index, (source, target_in, target_out) in enumerate(dataset):
             step = int(optimizer.iterations.numpy())
             probability = sampling_probability(
-                train_config.scheduled_sampling, step, train_config.sampling_k,
-                train_config.max_sampling_probability)
+                train_config.scheduled_sampling,
+                step,
+                train_config.sampling_k,
+                train_config.max_sampling_probability,
+            )
             if probability > 0.0:
                 seed = tf.constant([train_config.seed, step], tf.int32)
                 loss, correct, count = steps.train_sampled(
-                    source, target_in, target_out, tf.constant(probability, tf.float32), seed)
+                    source, target_in, target_out, tf.constant(probability, tf.float32), seed
+                )
             else:
                 loss, correct, count = steps.train(source, target_in, target_out)
             count = float(count)
@@ -330,8 +402,10 @@ def _save_checkpoint(out_dir: Path, state: dict, model, optimizer) -> None:
     directory = out_dir / CHECKPOINT_DIR
     directory.mkdir(parents=True, exist_ok=True)
     name = f"epoch-{state['epoch']}.npz"
-    arrays = {f"v{i}": np.asarray(v.numpy()) for i, v in
-              enumerate(_checkpoint_variables(model, optimizer))}
+    arrays = {
+        f"v{i}": np.asarray(v.numpy())
+        for i, v in enumerate(_checkpoint_variables(model, optimizer))
+    }
     tmp = directory / f".tmp-{os.getpid()}-{name}"
     with open(tmp, "wb") as handle:
         np.savez(handle, **arrays)
@@ -355,11 +429,14 @@ def _load_state(out_dir: Path, config: RunConfig, overwrite: bool) -> dict | Non
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
-        raise TrainingError(f"{path}: unreadable checkpoint state ({error}); "
-                            "use --overwrite to start again") from None
+        raise TrainingError(
+            f"{path}: unreadable checkpoint state ({error}); use --overwrite to start again"
+        ) from None
     if state.get("config") != config.to_dict():
-        raise TrainingError(f"{out_dir} holds a checkpoint of a different configuration; "
-                            "use another --out, the same config, or --overwrite")
+        raise TrainingError(
+            f"{out_dir} holds a checkpoint of a different configuration; "
+            "use another --out, the same config, or --overwrite"
+        )
     return state
 
 

@@ -1,0 +1,40 @@
+"""Imports TensorFlow without the C++ start-up chatter on stderr.
+
+TensorFlow's native libraries print oneDNN/CUDA notices while loading, before any log
+level applies. Surfaces call `import_tensorflow()` first so a user sees only our output;
+if the import fails, what TensorFlow printed is replayed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+
+def import_tensorflow():
+    """Imports TensorFlow (and initialises its CPU device) with fd 2 captured.
+
+    Returns:
+        The `tensorflow` module.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_logical_devices("CPU")
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return tf

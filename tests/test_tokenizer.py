@@ -1,0 +1,92 @@
+import pytest
+
+from assistant import constants
+from assistant.tokenizer import Tokenizer, TokenizerError
+from training.tokenizer_training import TokenizerConfig, train_tokenizer
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "CV07:E217 T=85",
+        "1234567890 0.25 -3",
+        "héllo wörld ÄÖÜ ñ ç",
+        "emoji 😀🚚📦 done",
+        "control \x07 \x1b[31m chars",
+        "漢字 and Ελληνικά",
+        "  leading and  double  spaces ",
+    ],
+)
+def test_round_trip_is_exact(tiny_tokenizer, text):
+    ids = tiny_tokenizer.encode(text)
+    assert tiny_tokenizer.decode(ids) == text
+    assert constants.UNK_ID not in ids  # byte_fallback covers every character
+
+
+def test_special_ids_are_fixed(tiny_tokenizer):
+    pieces = [tiny_tokenizer.id_to_piece(i) for i in range(constants.NUM_SPECIAL_IDS)]
+    assert pieces == [
+        constants.PAD_PIECE,
+        constants.UNK_PIECE,
+        constants.BOS_PIECE,
+        constants.EOS_PIECE,
+    ]
+
+
+def test_digits_are_split_one_per_piece(tiny_tokenizer):
+    pieces = tiny_tokenizer.encode_pieces("T=8502")
+    digits = [p.lstrip("▁") for p in pieces if p.lstrip("▁").isdigit()]
+    assert digits == ["8", "5", "0", "2"]
+
+
+def test_batch_encode_matches_single(tiny_tokenizer):
+    texts = ["hello", "CV07:E217 T=85", "😀"]
+    assert tiny_tokenizer.encode_batch(texts) == [tiny_tokenizer.encode(t) for t in texts]
+    assert tiny_tokenizer.decode_batch(tiny_tokenizer.encode_batch(texts)) == texts
+
+
+def test_decode_stops_at_eos_and_skips_padding(tiny_tokenizer):
+    ids = tiny_tokenizer.encode("hello")
+    noisy = [constants.BOS_ID, *ids, constants.EOS_ID, *tiny_tokenizer.encode("E217")]
+    assert tiny_tokenizer.decode([*noisy, constants.PAD_ID]) == "hello"
+
+
+def test_vocab_size(tiny_tokenizer):
+    assert 304 < tiny_tokenizer.vocab_size <= 400
+
+
+def test_bpe_option_trains():
+    tokenizer = train_tokenizer(
+        ["abc abd abe"] * 10, TokenizerConfig(vocab_size=270, model_type="bpe")
+    )
+    assert tokenizer.decode(tokenizer.encode("abd 42 ü")) == "abd 42 ü"
+
+
+def test_training_is_deterministic(tiny_tokenizer):
+    from tests.conftest import SAMPLE_TEXTS
+
+    again = train_tokenizer(SAMPLE_TEXTS * 20, TokenizerConfig(vocab_size=400), seed=0)
+    assert again.model_proto == tiny_tokenizer.model_proto
+
+
+def test_bad_config_is_rejected():
+    with pytest.raises(ValueError, match="model_type"):
+        TokenizerConfig(model_type="word")
+    with pytest.raises(ValueError, match="at least 261"):
+        TokenizerConfig(vocab_size=100)
+
+
+def test_corrupt_and_missing_files(tmp_path):
+    with pytest.raises(TokenizerError, match="cannot read tokenizer"):
+        Tokenizer.load(tmp_path / "missing.model")
+    corrupt = tmp_path / "corrupt.model"
+    corrupt.write_bytes(b"not a model")
+    with pytest.raises(TokenizerError, match=r"corrupt\.model: not a SentencePiece model"):
+        Tokenizer.load(corrupt)
+
+
+def test_too_small_vocabulary_says_what_to_change():
+    with pytest.raises(ValueError, match=r"raise tokenizer\.vocab_size"):
+        train_tokenizer(
+            ["".join(chr(0x4E00 + i) for i in range(100))], TokenizerConfig(vocab_size=300)
+        )
