@@ -107,7 +107,7 @@ class Seq2Seq(keras.Model):
         memory = Memory(values=x, keys=self.decoder.attention.keys(x))
         return memory, mask, state
 
-    def decode_step(self, token, state, encoder_outputs: Memory, source_mask):
+    def decode_step(self, token, state, encoder_outputs: Memory, source_mask, weights=None):
         """Advances the decoder by one token.
 
         Args:
@@ -115,21 +115,20 @@ class Seq2Seq(keras.Model):
             state: dict of (batch, decoder_units) decoder state.
             encoder_outputs: the `Memory` from `encode`.
             source_mask: (batch, src_len) bool.
+            weights: `self.decoder.read_weights()`, read once by a caller that loops over
+                steps (default: read here).
 
         Returns:
             (logits, new_state, attention): (batch, vocab) logits, the new state dict and the
             (batch, src_len) attention weights used for this step.
         """
+        if weights is None:
+            weights = self.decoder.read_weights()
         projected = self.decoder.project_embeddings(self.embedding(token))
-        output, new_state, weights = self.decoder.step(
-            projected,
-            state,
-            encoder_outputs.keys,
-            encoder_outputs.values,
-            source_mask,
-            self.decoder.read_weights(),
+        output, new_state, attention = self.decoder.step(
+            projected, state, encoder_outputs.keys, encoder_outputs.values, source_mask, weights
         )
-        return self.output_projection(output), new_state, weights
+        return self.output_projection(output), new_state, attention
 
     def call(self, inputs, training: bool = False, return_attention: bool = False):
         """Teacher forcing.

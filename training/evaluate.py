@@ -1,0 +1,223 @@
+"""`python -m training evaluate`: exact match, BLEU, chrF, number fidelity per category."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sacrebleu
+
+from assistant import faithfulness
+from assistant.io_utils import atomic_write_text
+from training.data import Pair, read_pairs
+
+ALL = "all"
+
+
+@dataclasses.dataclass
+class CategoryScores:
+    """Metrics of one category (or of all pairs) under one decoding setting."""
+
+    count: int
+    exact_match: float  # fraction of replies equal to the reference
+    bleu: float  # sacrebleu corpus BLEU, 0-100
+    chrf: float  # sacrebleu corpus chrF, 0-100
+    hallucinated: int  # replies with a number or code found neither in input nor reference
+    dropped: int  # replies missing a number of the input that the reference keeps
+
+
+def score_replies(pairs: Sequence[Pair], replies: Sequence[str]) -> dict[str, CategoryScores]:
+    """Scores replies against the references, per category and for all pairs.
+
+    Number fidelity compares with the reference rather than the input alone: a number or
+    code the reference contains is not a hallucination (the catalog's fixed wording), and a
+    number of the input that the reference also leaves out is not a drop.
+    """
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, pair in enumerate(pairs):
+        groups[pair.category or "uncategorised"].append(index)
+        groups[ALL].append(index)
+    results = {}
+    for category, indices in sorted(groups.items(), key=lambda kv: (kv[0] == ALL, kv[0])):
+        hypotheses = [replies[i] for i in indices]
+        references = [pairs[i].target for i in indices]
+        hallucinated = dropped = 0
+        for i in indices:
+            source, reference, reply = pairs[i].source, pairs[i].target, replies[i]
+            allowed = faithfulness.extract_numbers(reference)
+            codes = faithfulness.extract_codes(reference)
+            if (faithfulness.hallucinated_numbers(source, reply, allowed)
+                    or faithfulness.hallucinated_codes(source, reply, codes)):
+                hallucinated += 1
+            expected_drops = set(faithfulness.dropped_numbers(source, reference))
+            if set(faithfulness.dropped_numbers(source, reply)) - expected_drops:
+                dropped += 1
+        results[category] = CategoryScores(
+            count=len(indices),
+            exact_match=float(np.mean([h == r for h, r in zip(hypotheses, references,
+                                                              strict=True)])),
+            bleu=sacrebleu.corpus_bleu(hypotheses, [references]).score,
+            chrf=sacrebleu.corpus_chrf(hypotheses, [references]).score,
+            hallucinated=hallucinated,
+            dropped=dropped,
+        )
+    return results
+
+
+def teacher_forced_accuracy(assistant, pairs: Sequence[Pair],
+                            batch_size: int = 64) -> dict[str, float]:
+    """Token accuracy with gold decoder inputs, per category and for all pairs."""
+    import tensorflow as tf
+
+    from training.data import encode_pairs, make_batches
+
+    groups: dict[str, list[Pair]] = defaultdict(list)
+    for pair in pairs:
+        groups[pair.category or "uncategorised"].append(pair)
+    forward = tf.function(lambda s, t: assistant.model((s, t), training=False),
+                          reduce_retracing=True)
+    correct_all = count_all = 0.0
+    accuracy = {}
+    for category, members in sorted(groups.items()):
+        encoded = encode_pairs(members, assistant.tokenizer, 256, 512)
+        correct = count = 0.0
+        for source, target_in, target_out in make_batches(encoded, batch_size, seed=None):
+            predictions = np.argmax(forward(source, target_in).numpy(), axis=-1)
+            mask = target_out != 0
+            correct += float(((predictions == target_out) & mask).sum())
+            count += float(mask.sum())
+        accuracy[category] = correct / max(count, 1.0)
+        correct_all += correct
+        count_all += count
+    accuracy[ALL] = correct_all / max(count_all, 1.0)
+    return accuracy
+
+
+def evaluate(model_dir: str | Path, data: str | Path, settings: dict[str, dict[str, Any]],
+             limit: int | None = None, batch_size: int = 64,
+             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Decodes `data` with each named decoding setting and scores it.
+
+    Returns:
+        A JSON-ready report: per setting, per category scores and seconds; teacher-forced
+        token accuracy per category; and up to 20 wrong replies per setting.
+    """
+    from assistant.inference import Assistant
+
+    assistant = Assistant.load(model_dir)
+    pairs = read_pairs(data)[:limit] if limit else read_pairs(data)
+    report: dict[str, Any] = {"model": str(model_dir), "data": str(data), "pairs": len(pairs),
+                              "settings": {}}
+    for name, options in settings.items():
+        if progress:
+            progress(f"decoding {len(pairs)} inputs with {name} ...")
+        started = time.perf_counter()
+        results = assistant.reply_batch([p.source for p in pairs], batch_size=batch_size,
+                                        **options)
+        seconds = time.perf_counter() - started
+        replies = [r.text if r.error is None else "" for r in results]
+        scores = score_replies(pairs, replies)
+        errors = [{"source": p.source, "reference": p.target, "reply": reply,
+                   "category": p.category}
+                  for p, reply in zip(pairs, replies, strict=True) if reply != p.target]
+        report["settings"][name] = {
+            "options": options,
+            "seconds": seconds,
+            "scores": {k: dataclasses.asdict(v) for k, v in scores.items()},
+            "errors": errors[:20],
+        }
+    if progress:
+        progress("teacher-forced accuracy ...")
+    report["teacher_forced_accuracy"] = teacher_forced_accuracy(assistant, pairs, batch_size)
+    return report
+
+
+def render_table(report: dict[str, Any], console) -> None:
+    """Prints the report as one rich table (rows: category x setting)."""
+    from rich.table import Table
+
+    table = Table(title=f"{report['model']} on {report['data']} ({report['pairs']} pairs)")
+    for column in ("category", "decoding", "n", "exact", "BLEU", "chrF", "teacher-forced acc",
+                   "hallucinated", "dropped"):
+        table.add_column(column, justify="left" if column in ("category", "decoding")
+                         else "right")
+    tf_accuracy = report["teacher_forced_accuracy"]
+    categories = next(iter(report["settings"].values()))["scores"].keys()
+    for category in categories:
+        for name, setting in report["settings"].items():
+            scores = setting["scores"][category]
+            table.add_row(category, name, str(scores["count"]), f"{scores['exact_match']:.2%}",
+                          f"{scores['bleu']:.1f}", f"{scores['chrf']:.1f}",
+                          f"{tf_accuracy.get(category, float('nan')):.2%}",
+                          str(scores["hallucinated"]), str(scores["dropped"]))
+        table.add_section()
+    console.print(table)
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Adds `evaluate` to the `python -m training` subcommands."""
+    parser = subparsers.add_parser(
+        "evaluate", help="score a model bundle on a pairs file",
+        description="Decode a pairs file with a model bundle and print exact match, BLEU, chrF, "
+                    "teacher-forced token accuracy and number fidelity per category; write the "
+                    "report as JSON.")
+    parser.add_argument("--model", required=True, help="model bundle directory")
+    parser.add_argument("--data", required=True, help="pairs file (.jsonl with categories)")
+    parser.add_argument("--json", dest="json_out", help="report path (default: "
+                        "MODEL/evaluation.json)")
+    parser.add_argument("--compare", action="store_true",
+                        help="evaluate greedy and beam search side by side")
+    parser.add_argument("--limit", type=int, help="only the first N pairs")
+    parser.add_argument("--batch-size", type=int, default=64)
+    add_decoding_arguments(parser)
+    parser.set_defaults(handler=_run)
+    return parser
+
+
+def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
+    """The decoding options shared by evaluation and the assistant's surfaces."""
+    group = parser.add_argument_group("decoding")
+    group.add_argument("--strategy", choices=("greedy", "beam", "sample"), default="beam")
+    group.add_argument("--beam-width", type=int, default=5)
+    group.add_argument("--length-penalty", type=float, default=0.6)
+    group.add_argument("--temperature", type=float, default=1.0)
+    group.add_argument("--top-k", type=int, default=0)
+    group.add_argument("--top-p", type=float, default=1.0)
+    group.add_argument("--seed", type=int, default=0)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    console = Console(stderr=False, soft_wrap=True)
+    chosen = {"strategy": args.strategy, "seed": args.seed}
+    if args.strategy == "beam":
+        chosen.update(beam_width=args.beam_width, length_penalty=args.length_penalty)
+    if args.strategy == "sample":
+        chosen.update(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+    settings = {_setting_name(chosen): chosen}
+    if args.compare:
+        settings = {"greedy": {"strategy": "greedy"},
+                    f"beam {args.beam_width}": {"strategy": "beam", "beam_width": args.beam_width,
+                                                "length_penalty": args.length_penalty}}
+    report = evaluate(args.model, args.data, settings, limit=args.limit,
+                      batch_size=args.batch_size,
+                      progress=lambda message: Console(stderr=True).print(message))
+    render_table(report, console)
+    out = Path(args.json_out) if args.json_out else Path(args.model) / "evaluation.json"
+    atomic_write_text(out, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    console.print(f"report written to {out}")
+    return 0
+
+
+def _setting_name(options: dict[str, Any]) -> str:
+    if options["strategy"] == "beam":
+        return f"beam {options['beam_width']}"
+    return options["strategy"]
