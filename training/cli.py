@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="discard a checkpoint in --out instead of resuming"
     )
     train.set_defaults(handler=_train)
+
+    from training import corpus, evaluate
+
+    corpus.register(subparsers)
+    evaluate.register(subparsers)
     return parser
 
 

@@ -33,8 +33,8 @@ class TrainConfig:
     label_smoothing: float = 0.1  # mass spread uniformly over the vocabulary
     patience: int = 3  # epochs without a better validation loss before stopping
     min_delta: float = 1e-4  # smallest validation-loss decrease that counts as better
-    max_source_length: int = 128  # source pieces; longer sources are cut
-    max_target_length: int = 160  # target pieces including EOS; longer targets are cut
+    max_source_length: int = 256  # source pieces; longer sources are cut
+    max_target_length: int = 320  # target pieces including EOS; longer targets are cut
     bucket_width: int = 4  # target lengths grouped per bucket when batching
     valid_fraction: float = 0.05  # of a single data file, split by source hash
     test_fraction: float = 0.05  # of a single data file, split by source hash

@@ -53,16 +53,18 @@ def score_replies(pairs: Sequence[Pair], replies: Sequence[str]) -> dict[str, Ca
             source, reference, reply = pairs[i].source, pairs[i].target, replies[i]
             allowed = faithfulness.extract_numbers(reference)
             codes = faithfulness.extract_codes(reference)
-            if (faithfulness.hallucinated_numbers(source, reply, allowed)
-                    or faithfulness.hallucinated_codes(source, reply, codes)):
+            if faithfulness.hallucinated_numbers(
+                source, reply, allowed
+            ) or faithfulness.hallucinated_codes(source, reply, codes):
                 hallucinated += 1
             expected_drops = set(faithfulness.dropped_numbers(source, reference))
             if set(faithfulness.dropped_numbers(source, reply)) - expected_drops:
                 dropped += 1
         results[category] = CategoryScores(
             count=len(indices),
-            exact_match=float(np.mean([h == r for h, r in zip(hypotheses, references,
-                                                              strict=True)])),
+            exact_match=float(
+                np.mean([h == r for h, r in zip(hypotheses, references, strict=True)])
+            ),
             bleu=sacrebleu.corpus_bleu(hypotheses, [references]).score,
             chrf=sacrebleu.corpus_chrf(hypotheses, [references]).score,
             hallucinated=hallucinated,
@@ -71,8 +73,9 @@ def score_replies(pairs: Sequence[Pair], replies: Sequence[str]) -> dict[str, Ca
     return results
 
 
-def teacher_forced_accuracy(assistant, pairs: Sequence[Pair],
-                            batch_size: int = 64) -> dict[str, float]:
+def teacher_forced_accuracy(
+    assistant, pairs: Sequence[Pair], batch_size: int = 64
+) -> dict[str, float]:
     """Token accuracy with gold decoder inputs, per category and for all pairs."""
     import tensorflow as tf
 
@@ -81,8 +84,9 @@ def teacher_forced_accuracy(assistant, pairs: Sequence[Pair],
     groups: dict[str, list[Pair]] = defaultdict(list)
     for pair in pairs:
         groups[pair.category or "uncategorised"].append(pair)
-    forward = tf.function(lambda s, t: assistant.model((s, t), training=False),
-                          reduce_retracing=True)
+    forward = tf.function(
+        lambda s, t: assistant.model((s, t), training=False), reduce_retracing=True
+    )
     correct_all = count_all = 0.0
     accuracy = {}
     for category, members in sorted(groups.items()):
@@ -100,9 +104,14 @@ def teacher_forced_accuracy(assistant, pairs: Sequence[Pair],
     return accuracy
 
 
-def evaluate(model_dir: str | Path, data: str | Path, settings: dict[str, dict[str, Any]],
-             limit: int | None = None, batch_size: int = 64,
-             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def evaluate(
+    model_dir: str | Path,
+    data: str | Path,
+    settings: dict[str, dict[str, Any]],
+    limit: int | None = None,
+    batch_size: int = 64,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Decodes `data` with each named decoding setting and scores it.
 
     Returns:
@@ -113,20 +122,25 @@ def evaluate(model_dir: str | Path, data: str | Path, settings: dict[str, dict[s
 
     assistant = Assistant.load(model_dir)
     pairs = read_pairs(data)[:limit] if limit else read_pairs(data)
-    report: dict[str, Any] = {"model": str(model_dir), "data": str(data), "pairs": len(pairs),
-                              "settings": {}}
+    report: dict[str, Any] = {
+        "model": str(model_dir),
+        "data": str(data),
+        "pairs": len(pairs),
+        "settings": {},
+    }
     for name, options in settings.items():
         if progress:
             progress(f"decoding {len(pairs)} inputs with {name} ...")
         started = time.perf_counter()
-        results = assistant.reply_batch([p.source for p in pairs], batch_size=batch_size,
-                                        **options)
+        results = assistant.reply_batch([p.source for p in pairs], batch_size=batch_size, **options)
         seconds = time.perf_counter() - started
         replies = [r.text if r.error is None else "" for r in results]
         scores = score_replies(pairs, replies)
-        errors = [{"source": p.source, "reference": p.target, "reply": reply,
-                   "category": p.category}
-                  for p, reply in zip(pairs, replies, strict=True) if reply != p.target]
+        errors = [
+            {"source": p.source, "reference": p.target, "reply": reply, "category": p.category}
+            for p, reply in zip(pairs, replies, strict=True)
+            if reply != p.target
+        ]
         report["settings"][name] = {
             "options": options,
             "seconds": seconds,
@@ -144,19 +158,34 @@ def render_table(report: dict[str, Any], console) -> None:
     from rich.table import Table
 
     table = Table(title=f"{report['model']} on {report['data']} ({report['pairs']} pairs)")
-    for column in ("category", "decoding", "n", "exact", "BLEU", "chrF", "teacher-forced acc",
-                   "hallucinated", "dropped"):
-        table.add_column(column, justify="left" if column in ("category", "decoding")
-                         else "right")
+    for column in (
+        "category",
+        "decoding",
+        "n",
+        "exact",
+        "BLEU",
+        "chrF",
+        "teacher-forced acc",
+        "hallucinated",
+        "dropped",
+    ):
+        table.add_column(column, justify="left" if column in ("category", "decoding") else "right")
     tf_accuracy = report["teacher_forced_accuracy"]
     categories = next(iter(report["settings"].values()))["scores"].keys()
     for category in categories:
         for name, setting in report["settings"].items():
             scores = setting["scores"][category]
-            table.add_row(category, name, str(scores["count"]), f"{scores['exact_match']:.2%}",
-                          f"{scores['bleu']:.1f}", f"{scores['chrf']:.1f}",
-                          f"{tf_accuracy.get(category, float('nan')):.2%}",
-                          str(scores["hallucinated"]), str(scores["dropped"]))
+            table.add_row(
+                category,
+                name,
+                str(scores["count"]),
+                f"{scores['exact_match']:.2%}",
+                f"{scores['bleu']:.1f}",
+                f"{scores['chrf']:.1f}",
+                f"{tf_accuracy.get(category, float('nan')):.2%}",
+                str(scores["hallucinated"]),
+                str(scores["dropped"]),
+            )
         table.add_section()
     console.print(table)
 
@@ -164,16 +193,20 @@ def render_table(report: dict[str, Any], console) -> None:
 def register(subparsers) -> argparse.ArgumentParser:
     """Adds `evaluate` to the `python -m training` subcommands."""
     parser = subparsers.add_parser(
-        "evaluate", help="score a model bundle on a pairs file",
+        "evaluate",
+        help="score a model bundle on a pairs file",
         description="Decode a pairs file with a model bundle and print exact match, BLEU, chrF, "
-                    "teacher-forced token accuracy and number fidelity per category; write the "
-                    "report as JSON.")
+        "teacher-forced token accuracy and number fidelity per category; write the "
+        "report as JSON.",
+    )
     parser.add_argument("--model", required=True, help="model bundle directory")
     parser.add_argument("--data", required=True, help="pairs file (.jsonl with categories)")
-    parser.add_argument("--json", dest="json_out", help="report path (default: "
-                        "MODEL/evaluation.json)")
-    parser.add_argument("--compare", action="store_true",
-                        help="evaluate greedy and beam search side by side")
+    parser.add_argument(
+        "--json", dest="json_out", help="report path (default: MODEL/evaluation.json)"
+    )
+    parser.add_argument(
+        "--compare", action="store_true", help="evaluate greedy and beam search side by side"
+    )
     parser.add_argument("--limit", type=int, help="only the first N pairs")
     parser.add_argument("--batch-size", type=int, default=64)
     add_decoding_arguments(parser)
@@ -204,12 +237,22 @@ def _run(args: argparse.Namespace) -> int:
         chosen.update(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
     settings = {_setting_name(chosen): chosen}
     if args.compare:
-        settings = {"greedy": {"strategy": "greedy"},
-                    f"beam {args.beam_width}": {"strategy": "beam", "beam_width": args.beam_width,
-                                                "length_penalty": args.length_penalty}}
-    report = evaluate(args.model, args.data, settings, limit=args.limit,
-                      batch_size=args.batch_size,
-                      progress=lambda message: Console(stderr=True).print(message))
+        settings = {
+            "greedy": {"strategy": "greedy"},
+            f"beam {args.beam_width}": {
+                "strategy": "beam",
+                "beam_width": args.beam_width,
+                "length_penalty": args.length_penalty,
+            },
+        }
+    report = evaluate(
+        args.model,
+        args.data,
+        settings,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        progress=lambda message: Console(stderr=True).print(message),
+    )
     render_table(report, console)
     out = Path(args.json_out) if args.json_out else Path(args.model) / "evaluation.json"
     atomic_write_text(out, json.dumps(report, indent=2, ensure_ascii=False) + "\n")

@@ -1,0 +1,183 @@
+"""Faithfulness flags: numbers and codes a reply invents, and fault records it drops.
+
+Two checks, both cheap string checks (no catalog lookups at runtime):
+
+(a) Hallucination, for every input: each number and each fault code in the reply must occur
+    in the input, or in an allow-list. The allow-list for numbers holds the fixed wording
+    of the catalog ("wait 30 seconds"), built once with `allowed_numbers_from_catalog` and
+    carried by the model bundle (runtime code does not read training/). The allow-list for
+    codes is for non-fault inputs only (a question such as "what codes can a sorter raise?"
+    is answered with catalog codes): for fault lines every code in the reply must come from
+    the line itself.
+(b) Coverage, for fault lines only: each record's code and unit number must appear in the
+    reply.
+
+Numbers are compared as numbers are written in messages: an integer loses its leading
+zeros ("07" matches "7"), a decimal keeps its digits ("85.0" does not match "85", because
+messages copy values exactly). The digits of a code ("E217") and of a unit label ("CV07"
+gives 7) are handled as such, never as stray numbers 217 or 07.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping
+
+from assistant import faultcodes
+
+
+def check_reply(
+    source: str,
+    reply: str,
+    allowed_numbers: Collection[str] | None = None,
+    allowed_codes: Collection[str] | None = None,
+    equipment_names: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Lists faithfulness problems of `reply` as short human-readable flags.
+
+    Args:
+        source: the user's input: a fault line, a question or small talk.
+        reply: the assistant's reply to it.
+        allowed_numbers: numbers a reply may contain beyond those in the source (the
+            catalog's fixed wording, see `allowed_numbers_from_catalog`).
+        allowed_codes: codes a reply to a non-fault input may contain beyond those in the
+            source (see `allowed_codes_from_catalog`); ignored for fault lines.
+        equipment_names: prefix -> equipment name (the catalog's `equipment` map). When
+            given, a record's unit counts as present only if the reply names it
+            ("conveyor 7" for CV07); otherwise the unit number alone suffices.
+
+    Returns:
+        Flags in this order, without duplicates: "number 86 not in input",
+        "code E218 not in input", then for fault lines "code E217 missing from reply" and
+        "unit CV07 missing from reply". An empty list means no problem was found.
+    """
+    records = _fault_records(source)
+    flags = [
+        f"number {number} not in input"
+        for number in hallucinated_numbers(source, reply, allowed_numbers)
+    ]
+    codes_allowed = None if records is not None else allowed_codes
+    flags += [
+        f"code {code} not in input" for code in hallucinated_codes(source, reply, codes_allowed)
+    ]
+    if records is not None:
+        reply_codes = set(extract_codes(reply))
+        reply_numbers = set(extract_numbers(reply))
+        for record in records:
+            if record.code not in reply_codes:
+                flags.append(f"code {record.code} missing from reply")
+            if not _names_unit(reply, reply_numbers, record, equipment_names):
+                flags.append(f"unit {record.label} missing from reply")
+    return _unique(flags)
+
+
+def extract_codes(text: str) -> list[str]:
+    """Fault codes (a letter and three digits) in `text`, upper-cased, in order."""
+    return [match.upper() for match in _CODE.findall(text)]
+
+
+def extract_numbers(text: str) -> list[str]:
+    """Numbers in `text` outside fault codes, normalised (`normalize_number`), in order.
+
+    "CV07:E217 T=85.0" gives ["7", "85.0"]; "Conveyor 7 ... 85.0 °C." gives ["7", "85.0"].
+    """
+    without_codes = _CODE.sub(" ", text)
+    return [normalize_number(match) for match in _NUMBER.findall(without_codes)]
+
+
+def normalize_number(text: str) -> str:
+    """Drops leading zeros of the integer part: "07" -> "7", "007.50" -> "7.50", "0" -> "0"."""
+    whole, point, fraction = text.partition(".")
+    return (whole.lstrip("0") or "0") + point + fraction
+
+
+def hallucinated_numbers(
+    source: str, reply: str, allowed_numbers: Collection[str] | None = None
+) -> list[str]:
+    """Numbers in `reply` found neither in `source` nor in `allowed_numbers` (unique, in order)."""
+    known = set(extract_numbers(source))
+    known.update(normalize_number(number) for number in allowed_numbers or ())
+    return _unique(number for number in extract_numbers(reply) if number not in known)
+
+
+def dropped_numbers(source: str, reply: str) -> list[str]:
+    """Numbers in `source` missing from `reply` (unique, in order).
+
+    For fault lines this includes values of parameters the catalog does not list for that
+    code (and of unknown codes), which messages leave out on purpose; evaluation that wants
+    only real drops should compare against the reference reply instead:
+    `set(dropped_numbers(source, reply)) - set(dropped_numbers(source, reference))`.
+    """
+    present = set(extract_numbers(reply))
+    return _unique(number for number in extract_numbers(source) if number not in present)
+
+
+def hallucinated_codes(
+    source: str, reply: str, allowed_codes: Collection[str] | None = None
+) -> list[str]:
+    """Codes in `reply` found neither in `source` nor in `allowed_codes` (unique, in order)."""
+    known = set(extract_codes(source))
+    known.update(code.upper() for code in allowed_codes or ())
+    return _unique(code for code in extract_codes(reply) if code not in known)
+
+
+def allowed_numbers_from_catalog(catalog: Mapping) -> set[str]:
+    """Numbers in the catalog's fixed wording, e.g. {"30", "10"} from "wait 30 seconds".
+
+    Args:
+        catalog: the fault catalog as loaded from YAML (a mapping with `equipment` and
+            `codes`). Every string in it is scanned: meanings, actions, value phrases and
+            equipment names. Numeric fields (ranges) are not text and are skipped; the
+            digits of codes are never numbers.
+
+    Returns:
+        Normalised number strings, to pass to `check_reply(..., allowed_numbers=...)`.
+    """
+    return {number for text in _strings(catalog) for number in extract_numbers(text)}
+
+
+def allowed_codes_from_catalog(catalog: Mapping) -> set[str]:
+    """Every code the catalog defines, for `check_reply(..., allowed_codes=...)`."""
+    return {str(entry["code"]).upper() for entry in catalog.get("codes", ())}
+
+
+_CODE = re.compile(r"(?<![0-9A-Za-z])[A-Za-z][0-9]{3}(?![0-9A-Za-z])")
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
+def _fault_records(source: str) -> tuple[faultcodes.FaultRecord, ...] | None:
+    if not faultcodes.looks_like_fault_line(source):
+        return None
+    try:
+        return faultcodes.parse_line(source)
+    except ValueError:
+        return None
+
+
+def _names_unit(
+    reply: str,
+    reply_numbers: set[str],
+    record: faultcodes.FaultRecord,
+    equipment_names: Mapping[str, str] | None,
+) -> bool:
+    name = (equipment_names or {}).get(record.prefix)
+    if name is None:
+        return str(record.unit) in reply_numbers
+    pattern = rf"(?<![0-9A-Za-z]){re.escape(name)}\s+0?{record.unit}(?![0-9])"
+    return re.search(pattern, reply, flags=re.IGNORECASE) is not None
+
+
+def _strings(value) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
