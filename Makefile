@@ -7,7 +7,12 @@ STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: setup chat test lint format bench bench-train train-default clean
+CORPUS := build/corpus
+RUN := build/warehouse
+BUNDLE := saved_models/warehouse
+BUNDLE_FILES := config.json tokenizer.model model.weights.h5 training_log.json faithfulness.json
+
+.PHONY: setup chat test lint format bench bench-train corpus train-default evaluate-default clean
 
 setup: $(STAMP)
 
@@ -36,6 +41,21 @@ bench: bench-train
 
 bench-train: $(STAMP)
 	$(PY) -m training.bench_train
+
+corpus: $(STAMP)
+	$(PY) -m training build-corpus --out $(CORPUS)
+
+# Builds the corpus, trains the reference model (seeded; resumes if interrupted), evaluates it
+# on the test split and copies the bundle (without checkpoints and logs) to saved_models/.
+train-default: corpus
+	$(PY) -m training train --data $(CORPUS) --out $(RUN) --config training/configs/warehouse.yaml
+	mkdir -p $(BUNDLE)
+	cp $(addprefix $(RUN)/,$(BUNDLE_FILES)) $(BUNDLE)/
+	$(MAKE) evaluate-default
+
+evaluate-default: $(STAMP)
+	$(PY) -m training evaluate --model $(BUNDLE) --data $(CORPUS)/test.jsonl --compare \
+		--json $(BUNDLE)/evaluation.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

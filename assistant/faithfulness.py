@@ -21,9 +21,11 @@ gives 7) are handled as such, never as stray numbers 217 or 07.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 from assistant import faultcodes
+
+BUNDLE_FILE = "faithfulness.json"  # allow-lists and equipment names, in data dirs and bundles
 
 
 def check_reply(
@@ -181,3 +183,31 @@ def _strings(value) -> Iterable[str]:
 
 def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+def load_checker(path) -> Callable[[str, str], list[str]] | None:
+    """Reads a `BUNDLE_FILE` and returns `check(source, reply) -> flags` bound to it.
+
+    Returns None when the file does not exist (a bundle trained on other data).
+
+    Raises:
+        ValueError: the file exists but is not valid.
+    """
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+        allowed_numbers = frozenset(settings["allowed_numbers"])
+        allowed_codes = frozenset(settings["allowed_codes"])
+        names = dict(settings["equipment_names"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a valid faithfulness file ({error})") from None
+
+    def check(source: str, reply: str) -> list[str]:
+        return check_reply(source, reply, allowed_numbers, allowed_codes, names)
+
+    return check

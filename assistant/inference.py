@@ -241,9 +241,10 @@ class Assistant:
 
 
 def _load_checker(bundle: Path):
-    """The faithfulness check, with the numbers the bundle's catalog allows in replies."""
+    """The faithfulness check of a bundle trained on fault-catalog data, else None."""
+    from assistant import faithfulness
+
     try:
-        from assistant import faithfulness
-    except ImportError:
-        return None
-    return faithfulness.checker_for_bundle(bundle)
+        return faithfulness.load_checker(bundle / faithfulness.BUNDLE_FILE)
+    except ValueError as error:
+        raise BundleError(str(error)) from None

@@ -382,7 +382,8 @@ def build_corpus(
     catalog_path: Path | None = None,
     sizes: CorpusSizes | None = None,
 ) -> dict[str, dict[str, int]]:
-    """Writes train.jsonl, valid.jsonl and test.jsonl into `out_dir` (atomically).
+    """Writes train.jsonl, valid.jsonl, test.jsonl and faithfulness.json into `out_dir`
+    (atomically).
 
     Args:
         out_dir: directory to write (created if missing).
@@ -415,7 +416,21 @@ def build_corpus(
         for pair in pairs:
             counts[pair["category"]] += 1
         summary[split] = {**counts, "total": len(pairs)}
+    io_utils.atomic_write_text(
+        Path(out_dir) / faithfulness.BUNDLE_FILE,
+        json.dumps(faithfulness_settings(catalog), indent=2, sort_keys=True) + "\n",
+    )
     return summary
+
+
+def faithfulness_settings(catalog: Catalog) -> dict:
+    """What a model bundle needs to check replies against this catalog (see
+    `faithfulness.BUNDLE_FILE`): training copies it from the data directory into the bundle."""
+    return {
+        "allowed_numbers": sorted(faithfulness.allowed_numbers_from_catalog(catalog.raw)),
+        "allowed_codes": sorted(faithfulness.allowed_codes_from_catalog(catalog.raw)),
+        "equipment_names": dict(catalog.equipment),
+    }
 
 
 def register(subparsers) -> argparse.ArgumentParser:

@@ -15,7 +15,7 @@ import tensorflow as tf
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from assistant import constants
+from assistant import constants, faithfulness
 from assistant.config import save_bundle_config
 from assistant.io_utils import atomic_write_bytes, atomic_write_text
 from assistant.model import Seq2Seq
@@ -127,6 +127,7 @@ def train(
         tokenizer = train_tokenizer(texts, config.tokenizer, seed=train_config.seed)
         out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(tokenizer_path, tokenizer.model_proto)
+    _copy_faithfulness(data, out_dir)
     model_config = dataclasses.replace(config.model, vocab_size=tokenizer.vocab_size)
     save_bundle_config(out_dir / constants.CONFIG_FILE, model_config, training=config.to_dict())
 
@@ -385,6 +386,14 @@ def _run_epoch(
         "seconds": seconds,
         "tokens_per_second": total_count / seconds,
     }
+
+
+def _copy_faithfulness(data: str | os.PathLike, out_dir: Path) -> None:
+    """Carries a data directory's faithfulness settings into the bundle (see
+    `assistant.faithfulness.BUNDLE_FILE`), so replies are checked against its catalog."""
+    source = Path(data) / faithfulness.BUNDLE_FILE
+    if Path(data).is_dir() and source.is_file():
+        atomic_write_text(out_dir / faithfulness.BUNDLE_FILE, source.read_text(encoding="utf-8"))
 
 
 def _save_weights(model: Seq2Seq, path: Path) -> None:
