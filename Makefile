@@ -12,7 +12,7 @@ RUN := build/warehouse
 BUNDLE := saved_models/warehouse
 BUNDLE_FILES := config.json tokenizer.model model.weights.h5 training_log.json faithfulness.json
 
-.PHONY: setup chat test lint format bench bench-train corpus train-default evaluate-default clean
+.PHONY: setup chat test lint format bench bench-train bench-decode corpus train-default evaluate-default clean
 
 setup: $(STAMP)
 
@@ -37,10 +37,15 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: bench-train
+bench: bench-train bench-decode
 
 bench-train: $(STAMP)
 	$(PY) -m training.bench_train
+
+# keras-hub is a benchmark-only extra (its BeamSampler is the comparison); not in requirements.
+bench-decode: $(STAMP)
+	@$(PY) -c "import keras_hub" 2>/dev/null || $(PY) -m pip install --quiet keras-hub==0.32.0
+	$(PY) -m training.bench_decode
 
 corpus: $(STAMP)
 	$(PY) -m training build-corpus --out $(CORPUS)

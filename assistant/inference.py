@@ -22,6 +22,9 @@ SOURCE_BUCKETS = (8, 16, 32, 64, 128, 256)  # sources are padded to one of these
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)  # batches are padded to one of these sizes
 MAX_SOURCE_PIECES = SOURCE_BUCKETS[-1]  # longer inputs are refused with a clear error
 MAX_STEPS_CAP = 512  # no reply is longer than this many pieces
+# Used where a bundle's config.json has no "decoding" section (bundles trained elsewhere).
+FALLBACK_DEFAULTS = {"strategy": "beam", "beam_width": 5, "length_penalty": 0.6,
+                     "max_length_a": 200, "max_length_b": 2.0}
 
 
 class BundleError(ValueError):
@@ -78,13 +81,17 @@ class Assistant:
         checker: optional `(source, reply) -> list[str]` faithfulness check.
     """
 
-    def __init__(self, model, tokenizer: Tokenizer, name: str = "model", checker=None) -> None:
+    def __init__(self, model, tokenizer: Tokenizer, name: str = "model", checker=None,
+                 defaults: dict[str, Any] | None = None) -> None:
+        from assistant.decoding import DecodingOptions
         from assistant.decoding_graphs import DecodingGraphs
 
         self.model = model
         self.tokenizer = tokenizer
         self.name = name
         self.checker = checker
+        self.defaults = {**FALLBACK_DEFAULTS, **(defaults or {})}
+        DecodingOptions(**self.defaults).validate()
         self._graphs = DecodingGraphs(model)
 
     @classmethod
@@ -106,7 +113,7 @@ class Assistant:
         if not config_path.is_file():
             raise BundleError(f"{config_path}: missing (not a model bundle)")
         try:
-            config, _ = load_bundle_config(config_path)
+            config, payload = load_bundle_config(config_path)
             tokenizer = Tokenizer.load(bundle / constants.TOKENIZER_FILE)
         except (ValueError, TokenizerError) as error:
             raise BundleError(str(error)) from None
@@ -123,7 +130,12 @@ class Assistant:
         except Exception as error:  # h5py and Keras raise many kinds for a bad file
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
             raise BundleError(f"{weights}: cannot load weights ({first})") from None
-        return cls(model, tokenizer, name=bundle.name, checker=_load_checker(bundle))
+        defaults = payload.get("decoding", {})
+        try:
+            return cls(model, tokenizer, name=bundle.name, checker=_load_checker(bundle),
+                       defaults=defaults)
+        except (TypeError, ValueError) as error:
+            raise BundleError(f"{config_path}: bad decoding defaults ({error})") from None
 
     @property
     def config(self) -> ModelConfig:
@@ -154,14 +166,20 @@ class Assistant:
             batch_size: rows decoded together.
             **options: decoding options: strategy ("greedy", "beam", "sample"), beam_width,
                 length_penalty, n_best, temperature, top_k, top_p, seed, min_length,
-                max_length_a, max_length_b (see `assistant.decoding.DecodingOptions`).
+                max_length_a, max_length_b (see `assistant.decoding.DecodingOptions`);
+                unset ones take the bundle's defaults (`self.defaults`).
 
         Raises:
             ValueError: an option is invalid (before anything is decoded).
         """
         from assistant.decoding import DecodingOptions
 
-        decoding = DecodingOptions(**options)
+        try:
+            decoding = DecodingOptions(**{**self.defaults, **options})
+        except TypeError:
+            known = ", ".join(f.name for f in dataclasses.fields(DecodingOptions))
+            unknown = ", ".join(sorted(set(options) - set(known.split(", "))))
+            raise ValueError(f"unknown decoding option(s) {unknown} (known: {known})") from None
         decoding.validate()
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")

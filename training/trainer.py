@@ -388,6 +388,18 @@ def _run_epoch(
     }
 
 
+def _decoding_defaults(train: data_lib.EncodedPairs) -> dict[str, Any]:
+    """Decoding settings that suit the trained data, saved in config.json for inference.
+
+    The reply-length limit a + b x source length must admit the longest training target:
+    a covers it with a margin (short prompts can have long answers) and b lets long
+    inputs have longer replies still.
+    """
+    longest = max(len(t) for t in train.targets) + 1  # with EOS
+    return {"strategy": "beam", "beam_width": 5, "length_penalty": 0.6,
+            "max_length_a": int(longest * 1.25) + 8, "max_length_b": 1.0}
+
+
 def _copy_faithfulness(data: str | os.PathLike, out_dir: Path) -> None:
     """Carries a data directory's faithfulness settings into the bundle (see
     `assistant.faithfulness.BUNDLE_FILE`), so replies are checked against its catalog."""

@@ -1,0 +1,35 @@
+"""Batched decoding strategies that drive any step function; they never import the model.
+
+The step contract, shared by greedy search, beam search and sampling:
+
+    step_fn(tokens, state, constants) -> (logits, new_state, attention)
+
+- tokens: int32 (rows,), the previous token of every row (rows = batch, or batch x beam).
+- state: a nest of (rows, ...) tensors; beam search reorders it along its backpointers.
+- constants: a nest of (rows, ...) tensors (encoder memory, attention keys, source mask) or
+  None; beam search tiles it to batch x beam once and never reorders it.
+- logits: float32 (rows, vocab), unnormalised. attention: float32 (rows, src_len) or None.
+
+Everything is TensorFlow ops in a `tf.while_loop` with buffers of the static `max_steps`, so
+one trace serves every call of a given shape, eagerly, in `tf.function`, and with
+`jit_compile=True`. `common` states the length rules (tokens end with the end token;
+lengths count it).
+"""
+
+from assistant.decoding.beam import beam_search, tile_to_beam
+from assistant.decoding.common import DecodingResult, StepFn
+from assistant.decoding.greedy import greedy_search
+from assistant.decoding.options import STRATEGIES, DecodingOptions, decode
+from assistant.decoding.sampling import sample
+
+__all__ = [
+    "STRATEGIES",
+    "DecodingOptions",
+    "DecodingResult",
+    "StepFn",
+    "beam_search",
+    "decode",
+    "greedy_search",
+    "sample",
+    "tile_to_beam",
+]

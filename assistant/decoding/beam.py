@@ -1,0 +1,248 @@
+"""Beam search with the GNMT length penalty, frozen finished hypotheses and n-best output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+
+from assistant.decoding import common
+from assistant.decoding.common import NEG_INF, DecodingResult, StepFn
+
+
+def beam_search(
+    step_fn: StepFn,
+    state: Any,
+    constants: Any,
+    start_ids: tf.Tensor,
+    end_id: int | tf.Tensor,
+    max_steps: int,
+    beam_width: int,
+    length_penalty: float | tf.Tensor = 0.0,
+    n_best: int = 1,
+    max_lengths: tf.Tensor | None = None,
+    min_length: int | tf.Tensor = 0,
+) -> DecodingResult:
+    """Keeps the `beam_width` best-scoring hypotheses of every row at every step.
+
+    A hypothesis Y is ranked by `log P(Y) / lp(Y)` with the GNMT length penalty
+    `lp(Y) = ((5 + |Y|) / 6) ** length_penalty`, |Y| counting the end token. As in
+    OpenNMT-tf, a finished hypothesis stays in the beam, frozen: its only continuation adds
+    nothing to its log-prob or length, so it keeps its score and competes with every alive
+    candidate in the same top-k over the (batch, beam x vocab) candidate scores. The search
+    stops when every hypothesis of every row has finished.
+
+    The first step runs once per row (not per beam) and only beam 0 starts alive, so the beam
+    is not filled with copies. `state` is reordered along the backpointers at every step;
+    `constants` are tiled to batch x beam once and never reordered. Tokens and attention are
+    recovered by following the backpointers once, after the search.
+
+    Args:
+        step_fn: `step_fn(tokens, state, constants) -> (logits, new_state, attention)`.
+        state: nest of (batch, ...) tensors, the decoder's initial state.
+        constants: nest of (batch, ...) tensors, or None.
+        start_ids: int32 (batch,).
+        end_id: the end token id.
+        max_steps: static Python int, the buffer size and the longest possible output.
+        beam_width: static Python int >= 1.
+        length_penalty: the GNMT alpha >= 0 (float or scalar tensor); 0 ranks by log-prob.
+        n_best: static Python int in [1, beam_width], how many hypotheses to return.
+        max_lengths: optional int32 (batch,) per-row limits, counting the end token.
+        min_length: the end token is masked until this many tokens were generated.
+
+    Returns:
+        A `DecodingResult` with n = n_best, sorted by score descending. If a row has fewer
+        than n_best possible hypotheses, the missing ones score -inf.
+
+    Raises:
+        ValueError: on an invalid beam width, n-best, max_steps or option.
+    """
+    if not isinstance(beam_width, int) or beam_width < 1:
+        raise ValueError(f"beam_width must be a Python int >= 1, got {beam_width!r}")
+    if not isinstance(n_best, int) or not 1 <= n_best <= beam_width:
+        raise ValueError(f"n_best must be in [1, beam_width={beam_width}], got {n_best!r}")
+    common.check_arguments(max_steps, min_length=min_length, length_penalty=length_penalty)
+    width = beam_width
+    start_ids = tf.convert_to_tensor(start_ids, tf.int32)
+    end_id = tf.convert_to_tensor(end_id, tf.int32)
+    batch = common.dim(start_ids, 0)
+    limits = common.length_limits(max_lengths, max_steps)
+    if max_lengths is not None:
+        limits = limits[:, None, None]  # (batch, 1, 1)
+    offsets = tf.range(batch)[:, None] * width  # (batch, 1): row of beam 0 in batch x beam
+
+    # Step 0 runs on the untiled rows; its outputs are then tiled to batch x beam.
+    logits, state, attention = common.call_step(step_fn, start_ids, state, constants)
+    logits, state, attention = tile_to_beam((logits, state, attention), width)
+    constants = tile_to_beam(constants, width)
+    vocab = common.dim(logits, -1)
+    is_end = common.end_mask(logits, end_id)  # (vocab,)
+    frozen = tf.where(is_end, 0.0, NEG_INF)  # (vocab,) the only continuation of a finished hyp
+
+    def advance(t, finished, lengths, cum_log_probs, records, logits, state, attention):
+        log_probs = tf.reshape(tf.nn.log_softmax(logits), (batch, width, -1))
+        forced = t + 1 >= limits  # () or (batch, 1, 1)
+        log_probs = tf.where(_banned(t, is_end, forced, min_length), NEG_INF, log_probs)
+        log_probs = tf.where(finished[..., None], frozen, log_probs)  # (batch, beam, vocab)
+        totals = cum_log_probs[..., None] + log_probs  # (batch, beam, vocab)
+        grown = lengths + tf.cast(tf.logical_not(finished), tf.int32)  # (batch, beam)
+        ranking = totals
+        if not (common.is_static(length_penalty) and length_penalty == 0):
+            ranking = totals / _gnmt_penalty(grown, length_penalty)[..., None]
+        scores, flat = tf.math.top_k(tf.reshape(ranking, (batch, -1)), k=width)  # (batch, beam)
+        parents = flat // vocab
+        tokens = flat % vocab
+        cum_log_probs = tf.gather(tf.reshape(totals, (batch, -1)), flat, batch_dims=1)
+        token_log_probs = tf.gather(tf.reshape(log_probs, (batch, -1)), flat, batch_dims=1)
+        lengths = tf.gather(grown, parents, batch_dims=1)
+        # A dead hypothesis (-inf, only when the beam is wider than the search space) counts
+        # as finished so that it does not keep the loop running.
+        finished = (
+            tf.gather(finished, parents, batch_dims=1)
+            | tf.equal(tokens, end_id)
+            | tf.equal(cum_log_probs, NEG_INF)
+        )
+        if width > 1:
+            rows = tf.reshape(parents + offsets, (-1,))  # (batch x beam,)
+            state = tf.nest.map_structure(lambda x: tf.gather(x, rows), state)
+        if attention is not None:
+            attention = tf.reshape(attention, (batch, width, -1))  # by parent, not yet reordered
+        records = common.write_records(
+            records,
+            t,
+            tokens=tokens,
+            token_log_probs=token_log_probs,
+            parents=parents,
+            attention=attention,
+        )
+        return (
+            t + 1,
+            tf.reshape(tokens, (-1,)),
+            state,
+            finished,
+            lengths,
+            cum_log_probs,
+            scores,
+            records,
+        )
+
+    beam_shape = tf.TensorShape([start_ids.shape[0], width])  # batch possibly unknown
+    attention_shape = None if attention is None else beam_shape.concatenate(attention.shape[-1:])
+    records = common.new_records(max_steps, beam_shape, attention_shape)
+    records["parents"] = tf.TensorArray(tf.int32, size=max_steps, element_shape=beam_shape)
+    alive_beam0 = tf.where(tf.range(width) == 0, 0.0, NEG_INF)  # (beam,)
+    carry = advance(
+        tf.constant(0),
+        tf.zeros((batch, width), tf.bool),
+        tf.zeros((batch, width), tf.int32),
+        tf.tile(alive_beam0[None], (batch, 1)),
+        records,
+        logits,
+        state,
+        attention,
+    )
+
+    def keep_going(t, tokens, state, finished, lengths, cum_log_probs, scores, records):
+        return (t < max_steps) & tf.reduce_any(tf.logical_not(finished))
+
+    def body(t, tokens, state, finished, lengths, cum_log_probs, scores, records):
+        logits, state, attention = common.call_step(step_fn, tokens, state, constants)
+        return advance(t, finished, lengths, cum_log_probs, records, logits, state, attention)
+
+    steps, _, _, _, lengths, cum_log_probs, scores, records = tf.while_loop(
+        keep_going, body, carry, maximum_iterations=max_steps - 1
+    )
+    # top_k sorted every beam by score and a finished hypothesis's score never changes, so
+    # the first n_best beams are the n best hypotheses.
+    tokens, token_log_probs, attention = _backtrack(
+        records, steps, batch, n_best, max_steps, tf.TensorShape([start_ids.shape[0], n_best])
+    )
+    return common.finish(
+        tokens,
+        lengths[:, :n_best],
+        scores[:, :n_best],
+        cum_log_probs[:, :n_best],
+        token_log_probs,
+        attention,
+    )
+
+
+def tile_to_beam(nest: Any, beam_width: int) -> Any:
+    """Repeats every (batch, ...) tensor of `nest` to (batch x beam_width, ...).
+
+    Row `b * beam_width + k` is beam k of row b. None (as a nest or a leaf) passes through.
+    """
+    if nest is None or beam_width == 1:
+        return nest
+    return tf.nest.map_structure(
+        lambda x: None if x is None else tf.repeat(x, beam_width, axis=0), nest
+    )
+
+
+def _banned(t: tf.Tensor, is_end: tf.Tensor, forced: tf.Tensor, min_length) -> tf.Tensor:
+    """Where the length rules forbid a token: bool, (vocab,) broadcast with `forced`.
+
+    Everything but the end token at a row's limit; the end token before `min_length`,
+    unless the limit forces it.
+    """
+    banned = forced & tf.logical_not(is_end)
+    if common.is_static(min_length) and min_length == 0:
+        return banned
+    return banned | (is_end & (t < min_length) & tf.logical_not(forced))
+
+
+def _gnmt_penalty(lengths: tf.Tensor, alpha) -> tf.Tensor:
+    """((5 + lengths) / 6) ** alpha, float32 of the shape of `lengths`."""
+    return tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, alpha)
+
+
+def _backtrack(
+    records: dict,
+    steps: tf.Tensor,
+    batch: tf.Tensor,
+    n_best: int,
+    max_steps: int,
+    best_shape: tf.TensorShape,
+):
+    """Follows the backpointers from the first `n_best` final beams back to step 0.
+
+    Args:
+        records: the search's TensorArrays; per step, tokens, token_log_probs and parents
+            are (batch, beam) by new beam, attention (batch, beam, src_len) by parent beam.
+        steps: how many steps ran.
+        batch: the dynamic batch size.
+        best_shape: the static (batch, n_best) shape, batch possibly unknown.
+
+    Returns:
+        tokens int32 (batch, n_best, T), token_log_probs float32 (batch, n_best, T) and
+        attention float32 (batch, n_best, T, src_len) or None; zeros from `steps` on.
+    """
+    attention_shape = None
+    if "attention" in records:
+        attention_shape = best_shape.concatenate(records["attention"].element_shape[-1:])
+    outputs = common.new_records(max_steps, best_shape, attention_shape)
+    beams = tf.tile(tf.range(n_best)[None], (batch, 1))  # (batch, n_best)
+
+    def body(t, beams, outputs):
+        parents = tf.gather(records["parents"].read(t), beams, batch_dims=1)  # (batch, n_best)
+        values = {
+            "tokens": tf.gather(records["tokens"].read(t), beams, batch_dims=1),
+            "token_log_probs": tf.gather(records["token_log_probs"].read(t), beams, batch_dims=1),
+        }
+        if attention_shape is not None:
+            # Step t's attention was computed by the step that extended the parent beam.
+            values["attention"] = tf.gather(records["attention"].read(t), parents, batch_dims=1)
+        return t - 1, parents, common.write_records(outputs, t, **values)
+
+    _, _, outputs = tf.while_loop(
+        lambda t, beams, outputs: t >= 0,
+        body,
+        (steps - 1, beams, outputs),
+        maximum_iterations=max_steps,
+    )
+    tokens = tf.transpose(outputs["tokens"].stack(), (1, 2, 0))  # (batch, n_best, T)
+    token_log_probs = tf.transpose(outputs["token_log_probs"].stack(), (1, 2, 0))
+    attention = None
+    if attention_shape is not None:
+        attention = tf.transpose(outputs["attention"].stack(), (1, 2, 0, 3))  # (b, n, T, S)
+    return tokens, token_log_probs, attention

@@ -1,0 +1,125 @@
+"""Choosing a decoding strategy from plain options."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import tensorflow as tf
+
+from assistant.decoding.beam import beam_search
+from assistant.decoding.common import DecodingResult, StepFn
+from assistant.decoding.greedy import greedy_search
+from assistant.decoding.sampling import sample
+
+STRATEGIES = ("greedy", "beam", "sample")
+
+
+@dataclasses.dataclass(frozen=True)
+class DecodingOptions:
+    """How to decode; every field is a plain value so the options can be saved as JSON."""
+
+    strategy: str = "greedy"  # "greedy", "beam" or "sample"
+    beam_width: int = 5  # hypotheses kept per row by beam search
+    length_penalty: float = 0.6  # GNMT alpha of beam search; 0 ranks by log-prob (favours short)
+    n_best: int = 1  # hypotheses returned by beam search, <= beam_width
+    temperature: float = 1.0  # sampling: < 1 sharper, > 1 flatter, 0 greedy
+    top_k: int = 0  # sampling: keep the k most likely tokens; 0 is off
+    top_p: float = 1.0  # sampling: keep the nucleus of this probability mass; 1 is off
+    seed: int = 0  # sampling: the same seed and batch give the same samples
+    min_length: int = 0  # the end token is masked until this many tokens were generated
+    max_length_a: int = 16  # per-row limit = a + b x source length (tokens, counting the end)
+    max_length_b: float = 2.0  # the per-source-token part of that limit
+
+    def validate(self) -> None:
+        """Checks every field.
+
+        Raises:
+            ValueError: one line naming the first invalid field.
+        """
+        for name, valid, rule in _RULES:
+            value = getattr(self, name)
+            if not valid(value):
+                raise ValueError(f"{name} {rule}, got {value!r}")
+        if self.n_best > self.beam_width:
+            raise ValueError(
+                f"n_best ({self.n_best}) must not exceed beam_width ({self.beam_width})"
+            )
+
+    def max_lengths(self, source_lengths: tf.Tensor) -> tf.Tensor:
+        """int32 (batch,) per-row limits `floor(a + b x source_lengths)` from (batch,) lengths."""
+        lengths = tf.cast(source_lengths, tf.float32)
+        return tf.cast(tf.floor(self.max_length_a + self.max_length_b * lengths), tf.int32)
+
+
+def decode(
+    step_fn: StepFn,
+    state: Any,
+    constants: Any,
+    start_ids: tf.Tensor,
+    end_id: int | tf.Tensor,
+    max_steps: int,
+    options: DecodingOptions,
+    max_lengths: tf.Tensor | None = None,
+    seed: int | tf.Tensor | None = None,
+) -> DecodingResult:
+    """Validates `options` and decodes with the strategy they name.
+
+    Args:
+        step_fn, state, constants, start_ids, end_id, max_steps, max_lengths: as in
+            `greedy_search`.
+        options: the strategy and its parameters.
+        seed: overrides `options.seed` (e.g. with a tensor, so one traced graph serves every
+            seed).
+
+    Returns:
+        The strategy's `DecodingResult`.
+
+    Raises:
+        ValueError: if the options are invalid.
+    """
+    options.validate()
+    common = {"max_lengths": max_lengths, "min_length": options.min_length}
+    args = (step_fn, state, constants, start_ids, end_id, max_steps)
+    if options.strategy == "greedy":
+        return greedy_search(*args, **common)
+    if options.strategy == "beam":
+        return beam_search(
+            *args,
+            beam_width=options.beam_width,
+            length_penalty=options.length_penalty,
+            n_best=options.n_best,
+            **common,
+        )
+    return sample(
+        *args,
+        temperature=options.temperature,
+        top_k=options.top_k,
+        top_p=options.top_p,
+        seed=options.seed if seed is None else seed,
+        **common,
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# (field, check, rule stated in the error message), checked in this order.
+_RULES = (
+    ("strategy", lambda v: v in STRATEGIES, "must be one of 'greedy', 'beam', 'sample'"),
+    ("beam_width", lambda v: _is_int(v) and v >= 1, "must be an int >= 1"),
+    ("n_best", lambda v: _is_int(v) and v >= 1, "must be an int >= 1"),
+    ("length_penalty", lambda v: _is_number(v) and v >= 0, "must be a number >= 0"),
+    ("temperature", lambda v: _is_number(v) and v >= 0, "must be a number >= 0 (0 is greedy)"),
+    ("top_k", lambda v: _is_int(v) and v >= 0, "must be an int >= 0 (0 turns top-k off)"),
+    ("top_p", lambda v: _is_number(v) and 0 < v <= 1, "must be in (0, 1] (1 turns top-p off)"),
+    ("seed", _is_int, "must be an int"),
+    ("min_length", lambda v: _is_int(v) and v >= 0, "must be an int >= 0"),
+    ("max_length_a", lambda v: _is_number(v) and v >= 0, "must be a number >= 0"),
+    ("max_length_b", lambda v: _is_number(v) and v >= 0, "must be a number >= 0"),
+)

@@ -1,0 +1,127 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from assistant import constants
+from assistant.inference import MAX_SOURCE_PIECES, Assistant, BundleError, InputError
+from training.config import load_run_config
+
+TINY = [
+    "tokenizer.vocab_size=400",
+    "model.embedding_dim=16",
+    "model.encoder_units=8",
+    "model.decoder_units=16",
+    "model.attention_units=8",
+    "model.encoder_layers=1",
+    "train.batch_size=16",
+    "train.epochs=1",
+]
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    """A tiny bundle trained for one epoch (its replies are poor, but deterministic)."""
+    from training.trainer import train
+
+    root = tmp_path_factory.mktemp("bundle")
+    lines = [f"CV{u:02d}:E217 T={t}\tConveyor {u}: motor at {t} °C."
+             for u, t in zip(range(1, 61), range(30, 90), strict=True)]
+    (root / "pairs.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    train(root / "pairs.tsv", root / "model", load_run_config(overrides=TINY))
+    return root / "model"
+
+
+@pytest.fixture(scope="module")
+def assistant(bundle):
+    return Assistant.load(bundle)
+
+
+TEXTS = ["CV07:E217 T=85", "hello there, how are you today?", "x", "SN02:W301 N=12; CV1:E217"]
+
+
+@pytest.mark.parametrize("options", [
+    {"strategy": "greedy"},
+    {"strategy": "beam", "beam_width": 3, "n_best": 2},
+    {"strategy": "sample", "seed": 7, "top_k": 5},
+])
+def test_batch_equals_one_by_one_in_input_order(assistant, options):
+    batch = assistant.reply_batch(TEXTS, **options)
+    single = [assistant.reply(text, **options) for text in TEXTS]
+    assert [r.text for r in batch] == [r.text for r in single]
+    np.testing.assert_allclose([r.score for r in batch], [r.score for r in single], rtol=1e-4)
+
+
+def test_reply_fields(assistant):
+    reply = assistant.reply("CV07:E217 T=85", strategy="beam", beam_width=3, n_best=3)
+    assert len(reply.alternatives) == 3
+    assert reply.alternatives[0].text == reply.text
+    scores = [a.score for a in reply.alternatives]
+    assert scores == sorted(scores, reverse=True)
+    assert reply.source_pieces == tuple(assistant.tokenizer.encode_pieces("CV07:E217 T=85"))
+    assert reply.attention.shape == (len(reply.pieces), len(reply.source_pieces))
+    np.testing.assert_allclose(reply.attention.sum(axis=1), 1.0, rtol=1e-4)
+    assert len(reply.token_log_probs) == len(reply.pieces)
+    assert all(lp <= 0.0 for lp in reply.token_log_probs)
+
+
+def test_bad_inputs_are_flagged_not_raised_in_batches(assistant):
+    long_text = "CV07:E217 " * (MAX_SOURCE_PIECES // 2)
+    results = assistant.reply_batch(["", "   ", long_text, "CV07:E217", "\x00\x07 ctrl 😀"])
+    assert results[0].error == "empty input"
+    assert results[1].error == "empty input"
+    assert results[2].error.startswith("input too long: ")
+    assert f"the limit is {MAX_SOURCE_PIECES}" in results[2].error
+    assert results[3].error is None
+    assert results[4].error is None
+    with pytest.raises(InputError, match="empty input"):
+        assistant.reply("  ")
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"strategy": "beam", "beam_width": 0}, "beam_width"),
+    ({"strategy": "sample", "temperature": -1.0}, "temperature"),
+    ({"strategy": "sample", "top_p": 1.5}, "top_p"),
+    ({"strategy": "sample", "top_p": 0.0}, "top_p"),
+    ({"strategy": "beam", "beam_width": 2, "n_best": 3}, "n_best"),
+    ({"strategy": "nope"}, "strategy"),
+])
+def test_invalid_options_raise_clear_errors(assistant, options, message):
+    with pytest.raises(ValueError, match=message):
+        assistant.reply("CV07:E217", **options)
+
+
+def test_no_retrace_within_a_length_bucket(assistant):
+    graphs = assistant._graphs
+    assistant.reply("CV07:E217 T=85", strategy="greedy")
+    traces = graphs.traces
+    for text in ("CV1:E217", "CV07:E217 T=8", "hello"):  # all within the first bucket
+        assistant.reply(text, strategy="greedy")
+    assistant.reply_batch(["CV1:E217", "CV2:E217", "CV3:E217"], strategy="greedy")
+    assert graphs.traces == traces
+
+
+def test_load_errors_are_one_line(bundle, tmp_path):
+    with pytest.raises(BundleError, match="no such model directory"):
+        Assistant.load(tmp_path / "missing")
+    broken = tmp_path / "broken"
+    shutil.copytree(bundle, broken)
+    (broken / constants.WEIGHTS_FILE).write_bytes(b"garbage")
+    with pytest.raises(BundleError, match=r"model.weights.h5: cannot load weights"):
+        Assistant.load(broken)
+    (broken / constants.WEIGHTS_FILE).unlink()
+    with pytest.raises(BundleError, match=r"model.weights.h5: missing"):
+        Assistant.load(broken)
+    (broken / constants.TOKENIZER_FILE).write_bytes(b"garbage")
+    with pytest.raises(BundleError, match="not a SentencePiece model"):
+        Assistant.load(broken)
+    config = json.loads((bundle / constants.CONFIG_FILE).read_text())
+    config["model"]["vocab_size"] += 1
+    shutil.copy(bundle / constants.TOKENIZER_FILE, broken / constants.TOKENIZER_FILE)
+    (broken / constants.CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(BundleError, match="tokenizer has"):
+        Assistant.load(broken)
+    (broken / constants.CONFIG_FILE).write_text("{")
+    with pytest.raises(BundleError, match="not a valid config file"):
+        Assistant.load(broken)
