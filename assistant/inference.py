@@ -221,8 +221,10 @@ class Assistant:
         source = np.full((rows, source_len), constants.PAD_ID, np.int32)
         for row, (_, ids) in enumerate(chunk):
             source[row, : len(ids)] = ids
+        # One step budget for every bucket, so a new input length never retraces; each row
+        # still stops at its own limit a + b x its length (see DecodingGraphs).
         max_steps = min(MAX_STEPS_CAP,
-                        int(decoding.max_length_a + decoding.max_length_b * source_len))
+                        int(decoding.max_length_a + decoding.max_length_b * MAX_SOURCE_PIECES))
         result = self._graphs.run(source, decoding, max_steps)
         replies = []
         for row, (_, ids) in enumerate(chunk):

@@ -92,14 +92,17 @@ def test_invalid_options_raise_clear_errors(assistant, options, message):
         assistant.reply("CV07:E217", **options)
 
 
-def test_no_retrace_within_a_length_bucket(assistant):
+def test_new_input_lengths_do_not_retrace(assistant):
     graphs = assistant._graphs
     assistant.reply("CV07:E217 T=85", strategy="greedy")
     traces = graphs.traces
-    for text in ("CV1:E217", "CV07:E217 T=8", "hello"):  # all within the first bucket
+    long_line = "; ".join(f"CV{u:02d}:E217 T={u}" for u in range(1, 5))  # another bucket
+    for text in ("CV1:E217", "CV07:E217 T=8", "hello", long_line, long_line * 3):
         assistant.reply(text, strategy="greedy")
-    assistant.reply_batch(["CV1:E217", "CV2:E217", "CV3:E217"], strategy="greedy")
+    assistant.reply_batch(["CV1:E217", "CV2:E217", "CV3:E217", long_line], strategy="greedy")
     assert graphs.traces == traces
+    assistant.reply("CV1:E217", strategy="beam", beam_width=2)  # a new strategy shape traces
+    assert graphs.traces == traces + 1
 
 
 def test_load_errors_are_one_line(bundle, tmp_path):
