@@ -194,7 +194,7 @@ class Assistant:
         encoded.sort(key=lambda item: len(item[1]))
         for start in range(0, len(encoded), batch_size):
             chunk = encoded[start : start + batch_size]
-            for (index, ids), reply in zip(chunk, self._decode_chunk(chunk, decoding),
+            for (index, _ids), reply in zip(chunk, self._decode_chunk(chunk, decoding),
                                            strict=True):
                 results[index] = reply
         return results  # type: ignore[return-value]

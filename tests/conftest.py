@@ -16,6 +16,17 @@ TINY_MODEL = {
     "dropout": 0.0,
 }
 
+# `--set` overrides of a training run that finishes in seconds.
+TINY_OVERRIDES = [
+    "tokenizer.vocab_size=400",
+    "model.embedding_dim=16",
+    "model.encoder_units=8",
+    "model.decoder_units=16",
+    "model.attention_units=8",
+    "model.encoder_layers=1",
+    "train.batch_size=16",
+]
+
 SAMPLE_TEXTS = [
     "CV07:E217 T=85",
     "Conveyor 7: motor temperature 85 °C. Stop the conveyor and let the motor cool.",

@@ -10,17 +10,12 @@ import numpy as np
 import pytest
 
 from assistant import constants
+from tests.conftest import TINY_OVERRIDES as CONFTEST_TINY
 from training.config import load_run_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_OVERRIDES = [
-    "tokenizer.vocab_size=400",
-    "model.embedding_dim=16",
-    "model.encoder_units=8",
-    "model.decoder_units=16",
-    "model.attention_units=8",
-    "model.encoder_layers=1",
-    "train.batch_size=16",
+    *CONFTEST_TINY,
     "train.warmup_steps=5",
     "train.learning_rate=0.005",
 ]

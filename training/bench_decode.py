@@ -152,8 +152,9 @@ def _keras_hub_comparison(tf, model, source, batch: int) -> None:
         compiled(ids).numpy()
         ours.run(ids, options, OUTPUT_LEN)
         timings = {}
-        for name, call in (("keras-hub BeamSampler", lambda: compiled(ids).numpy()),
-                           ("ours", lambda: ours.run(ids, options, OUTPUT_LEN))):
+        calls = (("keras-hub BeamSampler", lambda ids=ids: compiled(ids).numpy()),
+                 ("ours", lambda ids=ids: ours.run(ids, options, OUTPUT_LEN)))
+        for name, call in calls:
             samples = []
             for _ in range(20 if rows == 1 else 3):
                 started = time.perf_counter()
