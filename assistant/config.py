@@ -25,6 +25,7 @@ class ModelConfig:
     decoder_units: int = 256  # decoder RNN state width
     attention_units: int = 256  # width of the additive attention's hidden layer
     dropout: float = 0.1  # on embeddings, between encoder layers and before the output layer
+    source_case: str = "keep"  # "upper": ASCII letters of inputs are upper-cased before encoding
 
     def __post_init__(self) -> None:
         if self.rnn_type not in ("gru", "lstm"):
@@ -39,6 +40,8 @@ class ModelConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, not {getattr(self, name)!r}")
+        if self.source_case not in ("keep", "upper"):
+            raise ValueError(f"source_case must be 'keep' or 'upper', not {self.source_case!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), not {self.dropout!r}")
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from assistant import constants
 from assistant.config import ModelConfig, load_bundle_config
-from assistant.tokenizer import Tokenizer, TokenizerError
+from assistant.tokenizer import Tokenizer, TokenizerError, normalize_source
 
 SOURCE_BUCKETS = (8, 16, 32, 64, 128, 256)  # sources are padded to one of these lengths
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)  # batches are padded to one of these sizes
@@ -190,11 +190,11 @@ class Assistant:
             if error is not None:
                 results[index] = Reply(text="", score=float("nan"), error=error)
             else:
-                encoded.append((index, ids))
+                encoded.append((index, ids, text))
         encoded.sort(key=lambda item: len(item[1]))
         for start in range(0, len(encoded), batch_size):
             chunk = encoded[start : start + batch_size]
-            for (index, _ids), reply in zip(chunk, self._decode_chunk(chunk, decoding),
+            for (index, _, _), reply in zip(chunk, self._decode_chunk(chunk, decoding),
                                            strict=True):
                 results[index] = reply
         return results  # type: ignore[return-value]
@@ -208,18 +208,18 @@ class Assistant:
             return [], f"input must be text, not {type(text).__name__}"
         if not text.strip():
             return [], "empty input"
-        ids = self.tokenizer.encode(text.strip())
+        ids = self.tokenizer.encode(normalize_source(text, self.config.source_case))
         if len(ids) > MAX_SOURCE_PIECES:
             return [], (f"input too long: {len(ids)} pieces, the limit is "
                         f"{MAX_SOURCE_PIECES} (about {MAX_SOURCE_PIECES * 3} characters)")
         return ids, None
 
     def _decode_chunk(self, chunk, decoding) -> list[Reply]:
-        longest = max(len(ids) for _, ids in chunk)
+        longest = max(len(ids) for _, ids, _ in chunk)
         source_len = next(b for b in SOURCE_BUCKETS if b >= longest)
         rows = next((b for b in BATCH_BUCKETS if b >= len(chunk)), len(chunk))
         source = np.full((rows, source_len), constants.PAD_ID, np.int32)
-        for row, (_, ids) in enumerate(chunk):
+        for row, (_, ids, _) in enumerate(chunk):
             source[row, : len(ids)] = ids
         # One step budget for every bucket, so a new input length never retraces; each row
         # still stops at its own limit a + b x its length (see DecodingGraphs).
@@ -227,11 +227,11 @@ class Assistant:
                         int(decoding.max_length_a + decoding.max_length_b * MAX_SOURCE_PIECES))
         result = self._graphs.run(source, decoding, max_steps)
         replies = []
-        for row, (_, ids) in enumerate(chunk):
-            replies.append(self._to_reply(result, row, ids))
+        for row, (_, ids, text) in enumerate(chunk):
+            replies.append(self._to_reply(result, row, ids, text))
         return replies
 
-    def _to_reply(self, result, row: int, source_ids: list[int]) -> Reply:
+    def _to_reply(self, result, row: int, source_ids: list[int], source_text: str) -> Reply:
         tokenizer = self.tokenizer
         alternatives = []
         for rank in range(result.tokens.shape[1]):
@@ -246,7 +246,6 @@ class Assistant:
             attention = np.asarray(result.attention[row, 0, :best_length, : len(source_ids)],
                                    np.float32)
         text = alternatives[0].text
-        source_text = tokenizer.decode(source_ids)
         flags = tuple(self.checker(source_text, text)) if self.checker else ()
         return Reply(
             text=text,

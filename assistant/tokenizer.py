@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import string
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -87,6 +88,20 @@ class Tokenizer:
 
     def ids_to_pieces(self, ids: Sequence[int]) -> list[str]:
         return [self._sp.id_to_piece(int(i)) for i in ids]
+
+
+def normalize_source(text: str, case: str = "keep") -> str:
+    """Prepares an input the way the model saw its training sources.
+
+    Inputs are stripped; with `case="upper"` (a `ModelConfig.source_case`), ASCII letters are
+    upper-cased, so "cv07:e217" and "CV07:E217" are one input to the model. Only ASCII is
+    changed, exactly as `tf.strings.upper` does in an exported graph.
+    """
+    text = text.strip()
+    return text.translate(_ASCII_UPPER) if case == "upper" else text
+
+
+_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 
 
 def _strip_special(ids: Sequence[int]) -> list[int]:

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import shutil
 
@@ -126,3 +127,11 @@ def test_load_errors_are_one_line(bundle, tmp_path):
     (broken / constants.CONFIG_FILE).write_text("{")
     with pytest.raises(BundleError, match="not a valid config file"):
         Assistant.load(broken)
+
+
+def test_upper_source_case_makes_input_case_irrelevant(bundle):
+    upper = Assistant.load(bundle)
+    upper.model.config = dataclasses.replace(upper.config, source_case="upper")
+    lower, mixed = upper.reply_batch(["cv07:e217 t=85", "Cv07:E217 T=85"], strategy="greedy")
+    assert lower.text == mixed.text
+    assert lower.source_pieces == tuple(upper.tokenizer.encode_pieces("CV07:E217 T=85"))

@@ -1,7 +1,7 @@
 import pytest
 
 from assistant import constants
-from assistant.tokenizer import Tokenizer, TokenizerError
+from assistant.tokenizer import Tokenizer, TokenizerError, normalize_source
 from training.tokenizer_training import TokenizerConfig, train_tokenizer
 
 
@@ -90,3 +90,16 @@ def test_too_small_vocabulary_says_what_to_change():
         train_tokenizer(
             ["".join(chr(0x4E00 + i) for i in range(100))], TokenizerConfig(vocab_size=300)
         )
+
+
+@pytest.mark.parametrize(
+    ("text", "case", "expected"),
+    [
+        ("  cv07:e217 t=85 ", "keep", "cv07:e217 t=85"),
+        ("  cv07:e217 t=85 ", "upper", "CV07:E217 T=85"),
+        ("what does e217 mean?", "upper", "WHAT DOES E217 MEAN?"),
+        ("héllo ß ñ 😀", "upper", "HéLLO ß ñ 😀"),  # ASCII only, as tf.strings.upper
+    ],
+)
+def test_normalize_source(text, case, expected):
+    assert normalize_source(text, case) == expected

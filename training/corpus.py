@@ -15,7 +15,7 @@ match), written by `render_reply` and `answer_question`:
 - An unknown code, a known code on equipment it is not listed for, and an unknown prefix
   each get a fixed sentence that repeats the unit and code and says to report it to
   maintenance (parameters ignored); such records sort like faults.
-- Questions (`PHRASINGS`): six types, seven phrasings each: four for train, one only in
+- Questions (`PHRASINGS`): six types, 10-12 phrasings each for train, one only in
   valid, two only in test. Answers are templates over the catalog.
 - Small talk: the opening exchange (first line -> second line) of each conversation in the
   chatterbot-corpus categories `SMALLTALK_CATEGORIES` (workplace-suitable; humor, politics,
@@ -102,37 +102,55 @@ SMALLTALK_EXCLUDED = frozenset({
 PHRASINGS: dict[str, dict[str, tuple[str, ...]]] = {
     "meaning": {
         "train": ("what does {code} mean?", "what is {code}?", "explain {code}",
-                  "meaning of {code}"),
+                  "meaning of {code}", "what is the meaning of {code}?",
+                  "what does code {code} mean", "{code}, what does that mean?", "describe {code}",
+                  "what's {code}?", "tell me about {code}", "what does {code} stand for?",
+                  "I see {code}, what is it?"),
         "valid": ("what is fault code {code}?",),
         "test": ("can you tell me what {code} means?", "{code} meaning?"),
     },
     "action": {
         "train": ("how do I fix {code}?", "what should I do about {code}?", "how to clear {code}",
-                  "{code} what do I do?"),
+                  "{code} what do I do?", "how can I fix {code}?", "what is the action for {code}?",
+                  "how do I deal with {code}?", "{code}, how do I fix it?",
+                  "what to do about {code}", "fix for {code}", "how do I solve {code}?",
+                  "got {code}, what should I do?"),
         "valid": ("how do I resolve {code}?",),
         "test": ("what is the fix for {code}?", "I have {code}, what now?"),
     },
     "action_unit": {
         "train": ("how do I fix {code} on {eq}?", "what should I do about {code} on {eq}?",
-                  "{eq} shows {code}, what do I do?", "how to clear {code} on {eq}"),
+                  "{eq} shows {code}, what do I do?", "how to clear {code} on {eq}",
+                  "how can I fix {code} on {eq}?", "what is the action for {code} on {eq}?",
+                  "{eq} reports {code}, how do I clear it?", "fix for {code} on {eq}",
+                  "got {code} on {eq}, what should I do?", "how do I deal with {code} on {eq}?"),
         "valid": ("{eq} has {code}, how do I fix it?",),
         "test": ("what is the fix for {code} on {eq}?", "{code} on {eq}, what now?"),
     },
     "severity": {
         "train": ("what is the severity of {code}?", "how serious is {code}?",
-                  "is {code} critical?", "severity of {code}"),
+                  "is {code} critical?", "severity of {code}", "how severe is {code}?",
+                  "what is the severity level of {code}?", "is {code} a warning?",
+                  "{code} severity", "how urgent is {code}?", "is {code} dangerous?",
+                  "what kind of code is {code}?", "is {code} a fault?"),
         "valid": ("how bad is {code}?",),
         "test": ("what severity is {code}?", "is {code} serious?"),
     },
     "equipment": {
         "train": ("which equipment raises {code}?", "what equipment can show {code}?",
-                  "where does {code} come from?", "which machines use {code}?"),
+                  "where does {code} come from?", "which machines use {code}?",
+                  "what machines raise {code}?", "{code} comes from which equipment?",
+                  "which units can raise {code}?", "where can {code} be raised?",
+                  "which equipment types have {code}?", "who raises {code}?"),
         "valid": ("what raises {code}?",),
         "test": ("which equipment can report {code}?", "{code} is raised by which equipment?"),
     },
     "codes": {
         "train": ("what codes can the {name} raise?", "list the {name} codes",
-                  "which fault codes does the {name} have?", "{name} codes"),
+                  "which fault codes does the {name} have?", "{name} codes",
+                  "list codes for the {name}", "codes of the {name}", "show me the {name} codes",
+                  "which codes can a {name} show?", "all codes for the {name}",
+                  "what are the {name} fault codes?"),
         "valid": ("show codes for the {name}",),
         "test": ("what codes does the {name} report?", "which codes belong to the {name}?"),
     },
@@ -183,10 +201,10 @@ class CorpusSizes:
     train: int = 40_000  # pairs in train.jsonl (small talk repeats included)
     valid: int = 2_000  # pairs in valid.jsonl, distinct sources
     test: int = 3_000  # pairs in test.jsonl, distinct sources
-    single: float = 0.35  # one-record fault lines
-    multi: float = 0.35  # 2-4 record fault lines, all codes known
-    unknown: float = 0.10  # 1-4 record lines with at least one unknown code
-    prompt: float = 0.14  # questions about codes and equipment
+    single: float = 0.25  # one-record fault lines
+    multi: float = 0.33  # 2-4 record fault lines, all codes known
+    unknown: float = 0.17  # 1-4 record lines with at least one unknown code
+    prompt: float = 0.19  # questions about codes and equipment
     smalltalk: float = 0.06  # chat; valid/test capped by the distinct spellings available
 
     def __post_init__(self):

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant import constants
+from assistant.tokenizer import normalize_source
 
 
 class DataError(ValueError):
@@ -107,11 +108,18 @@ class EncodedPairs:
 
 
 def encode_pairs(
-    pairs: Iterable[Pair], tokenizer, max_source_length: int, max_target_length: int
+    pairs: Iterable[Pair],
+    tokenizer,
+    max_source_length: int,
+    max_target_length: int,
+    source_case: str = "keep",
 ) -> EncodedPairs:
-    """Tokenizes pairs; a target keeps room for its EOS within `max_target_length`."""
+    """Tokenizes pairs; a target keeps room for its EOS within `max_target_length`.
+
+    Sources are normalized as at inference (`assistant.tokenizer.normalize_source`).
+    """
     pairs = list(pairs)
-    source_ids = tokenizer.encode_batch([p.source for p in pairs])
+    source_ids = tokenizer.encode_batch([normalize_source(p.source, source_case) for p in pairs])
     target_ids = tokenizer.encode_batch([p.target for p in pairs])
     sources, targets, truncated = [], [], 0
     for source, target in zip(source_ids, target_ids, strict=True):

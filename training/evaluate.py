@@ -90,7 +90,8 @@ def teacher_forced_accuracy(
     correct_all = count_all = 0.0
     accuracy = {}
     for category, members in sorted(groups.items()):
-        encoded = encode_pairs(members, assistant.tokenizer, 256, 512)
+        encoded = encode_pairs(members, assistant.tokenizer, 256, 512,
+                               assistant.config.source_case)
         correct = count = 0.0
         for source, target_in, target_out in make_batches(encoded, batch_size, seed=None):
             predictions = np.argmax(forward(source, target_in).numpy(), axis=-1)

@@ -19,7 +19,7 @@ from assistant import constants, faithfulness
 from assistant.config import save_bundle_config
 from assistant.io_utils import atomic_write_bytes, atomic_write_text
 from assistant.model import Seq2Seq
-from assistant.tokenizer import Tokenizer
+from assistant.tokenizer import Tokenizer, normalize_source
 from training import data as data_lib
 from training.config import RunConfig
 from training.schedules import WarmupSchedule, sampling_probability
@@ -123,7 +123,9 @@ def train(
     if state is not None:
         tokenizer = Tokenizer.load(tokenizer_path)
     else:
-        texts = [p.source for p in splits["train"]] + [p.target for p in splits["train"]]
+        case = config.model.source_case
+        texts = [normalize_source(p.source, case) for p in splits["train"]]
+        texts += [p.target for p in splits["train"]]
         tokenizer = train_tokenizer(texts, config.tokenizer, seed=train_config.seed)
         out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(tokenizer_path, tokenizer.model_proto)
@@ -133,7 +135,11 @@ def train(
 
     encoded = {
         name: data_lib.encode_pairs(
-            pairs, tokenizer, train_config.max_source_length, train_config.max_target_length
+            pairs,
+            tokenizer,
+            train_config.max_source_length,
+            train_config.max_target_length,
+            config.model.source_case,
         )
         for name, pairs in splits.items()
         if name in ("train", "valid")
