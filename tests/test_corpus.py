@@ -15,7 +15,8 @@ import yaml
 
 from assistant import faithfulness, faultcodes
 from assistant.faultcodes import FaultRecord
-from training import corpus
+from training import catalog as catalog_lib
+from training import corpus, messages
 
 SMALL = corpus.CorpusSizes(train=1500, valid=200, test=300)
 FAULT_CATEGORIES = ("single", "multi", "unknown")
@@ -24,12 +25,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def raw_catalog():
-    return yaml.safe_load(corpus.DEFAULT_CATALOG.read_text(encoding="utf-8"))
+    return yaml.safe_load(catalog_lib.DEFAULT_CATALOG.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
 def catalog():
-    return corpus.load_catalog()
+    return catalog_lib.load_catalog()
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def test_catalog_schema(raw_catalog):
         assert set(entry) >= {"code", "equipment", "severity", "meaning", "action", "params"}
         assert re.fullmatch(r"[CEWI][0-9]{3}", entry["code"])
         assert entry["severity"] in ("info", "warning", "fault", "critical")
-        assert entry["code"][0] == corpus.SEVERITY_LETTERS[entry["severity"]]
+        assert entry["code"][0] == catalog_lib.SEVERITY_LETTERS[entry["severity"]]
         assert entry["equipment"] and set(entry["equipment"]) <= set(equipment)
         assert entry["meaning"].strip() and entry["action"].strip()
         for param in entry["params"]:
@@ -73,13 +74,13 @@ def test_catalog_is_realistic_enough(raw_catalog):
     used = {prefix for entry in codes for prefix in entry["equipment"]}
     assert used == set(raw_catalog["equipment"])  # every equipment type has codes
     assert sum(len(entry["equipment"]) > 1 for entry in codes) >= 20  # shared codes
-    assert {entry["severity"] for entry in codes} == set(corpus.SEVERITIES)
+    assert {entry["severity"] for entry in codes} == set(catalog_lib.SEVERITIES)
     units = {param["unit"] for entry in codes for param in entry["params"]}
     assert {"°C", "%", "kg", "jams"} <= units
 
 
 def test_catalog_problems_accepts_the_catalog_and_names_errors(raw_catalog):
-    assert corpus.catalog_problems(raw_catalog) == []
+    assert catalog_lib.catalog_problems(raw_catalog) == []
     broken = {
         "equipment": {"CV": "conveyor"},
         "codes": [
@@ -92,7 +93,7 @@ def test_catalog_problems_accepts_the_catalog_and_names_errors(raw_catalog):
         ],
     }  # fmt: skip
 
-    problems = corpus.catalog_problems(broken)
+    problems = catalog_lib.catalog_problems(broken)
 
     assert any("severity 'bad'" in p for p in problems)
     assert any("unknown prefix 'XX'" in p for p in problems)
@@ -107,14 +108,14 @@ def test_load_catalog_rejects_an_invalid_file(tmp_path):
     path.write_text("equipment: {}\ncodes: []\n", encoding="utf-8")
 
     with pytest.raises(ValueError, match="invalid catalog"):
-        corpus.load_catalog(path)
+        catalog_lib.load_catalog(path)
 
 
 # --- reply templates --------------------------------------------------------------------
 
 
 def _reply(line: str, catalog) -> str:
-    return corpus.render_reply(faultcodes.parse_line(line), catalog)
+    return messages.render_reply(faultcodes.parse_line(line), catalog)
 
 
 def test_single_record_message(catalog):
@@ -180,7 +181,7 @@ def test_every_code_gives_a_short_regular_message(catalog):
     for code, entry in catalog.entries.items():
         params = tuple((p.name, str(p.high)) for p in entry.params)
         for prefix in entry.equipment:
-            message = corpus.render_record(FaultRecord(prefix, 7, code, params), catalog)
+            message = messages.render_record(FaultRecord(prefix, 7, code, params), catalog)
             assert 12 <= len(message.split()) <= 25, message
             assert message.endswith(".") and message.count(". ") == 0, message
             assert f" 7 {entry.severity} {code}: " in message
@@ -206,11 +207,11 @@ def test_every_code_gives_a_short_regular_message(catalog):
     ],
 )  # fmt: skip
 def test_answers(catalog, qtype, kwargs, answer):
-    assert corpus.answer_question(qtype, catalog, **kwargs) == answer
+    assert messages.answer_question(qtype, catalog, **kwargs) == answer
 
 
 def test_phrasings_per_question_type():
-    assert set(corpus.PHRASINGS) == set(corpus.QUESTION_TYPES)
+    assert set(corpus.PHRASINGS) == set(messages.QUESTION_TYPES)
     for phrasings in corpus.PHRASINGS.values():
         assert sum(len(p) for p in phrasings.values()) >= 6
         assert len(phrasings["test"]) == 2 and len(phrasings["valid"]) >= 1
@@ -339,7 +340,7 @@ def test_categories_and_targets_follow_the_templates(built, catalog):
             if not fault:
                 continue
             records = faultcodes.parse_line(row["source"])
-            assert row["target"] == corpus.render_reply(records, catalog)
+            assert row["target"] == messages.render_reply(records, catalog)
             unknown = any(r.code not in _valid_codes(r, catalog) for r in records)
             expected = "unknown" if unknown else "single" if len(records) == 1 else "multi"
             assert row["category"] == expected, row
@@ -348,7 +349,7 @@ def test_categories_and_targets_follow_the_templates(built, catalog):
 
 def test_targets_are_ordered_by_severity(built, catalog):
     _, _, splits = built
-    words = {severity: rank for rank, severity in enumerate(corpus.SEVERITIES)}
+    words = {severity: rank for rank, severity in enumerate(catalog_lib.SEVERITIES)}
     multi = [r for rows in splits.values() for r in rows if r["category"] == "multi"]
     for row in multi:
         found = re.findall(r" (critical|fault|warning|info) [A-Z][0-9]{3}: ", row["target"])

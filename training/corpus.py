@@ -35,8 +35,7 @@ for its split. Only whole numbers are reserved, never digits, and every code is 
 train. Sources vary case, leading zeros and spacing; targets are canonical. A fault line whose
 message would exceed `MAX_TARGET_CHARS` is redrawn, so targets fit the trainer's 160 pieces.
 
-This file is longer than the house's ~400 lines: catalog, message templates and sampling
-are one concern (the corpus) and splitting them was outside this change.
+The catalog lives in `training.catalog`, the reply templates in `training.messages`.
 """
 
 from __future__ import annotations
@@ -50,21 +49,18 @@ import random
 import re
 import string
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
 from assistant import faithfulness, faultcodes, io_utils
 from assistant.faultcodes import FaultRecord
+from training.catalog import Catalog, ParamSpec, load_catalog
+from training.messages import QUESTION_TYPES, answer_question, render_reply
 
-DEFAULT_CATALOG = Path(__file__).parent / "data" / "fault_catalog.yaml"
-SEVERITIES = ("critical", "fault", "warning", "info")  # message order: most severe first
-SEVERITY_LETTERS = {"critical": "C", "fault": "E", "warning": "W", "info": "I"}
-UNKNOWN_RANK = SEVERITIES.index("fault")  # where unknown or misplaced codes sort
 CATEGORIES = ("single", "multi", "unknown", "prompt", "smalltalk")
 SPLITS = ("train", "valid", "test")
-QUESTION_TYPES = ("meaning", "action", "action_unit", "severity", "equipment", "codes")
 
 SMALLTALK_CATEGORIES = (
     "greetings", "conversations", "emotion", "computers", "ai", "botprofile", "tech_support",
@@ -158,43 +154,6 @@ PHRASINGS: dict[str, dict[str, tuple[str, ...]]] = {
 
 
 @dataclasses.dataclass(frozen=True)
-class ParamSpec:
-    """One `KEY=value` parameter a code reports."""
-
-    name: str  # the KEY, upper case
-    unit: str  # e.g. "°C"; "" for a plain count
-    low: float  # plausible range, used to generate values
-    high: float
-    decimals: int  # digits after the point in generated values
-    phrase: str  # message wording, "{value}" replaced by the value as typed
-
-
-@dataclasses.dataclass(frozen=True)
-class FaultEntry:
-    """One catalog code."""
-
-    code: str
-    equipment: tuple[str, ...]  # prefixes the code is valid for
-    severity: str
-    meaning: str
-    action: str
-    params: tuple[ParamSpec, ...]
-
-
-@dataclasses.dataclass(frozen=True)
-class Catalog:
-    """The fault catalog: equipment names and codes, plus the YAML it came from."""
-
-    equipment: Mapping[str, str]  # prefix -> name, e.g. "CV" -> "conveyor"
-    entries: Mapping[str, FaultEntry]  # code -> entry, in catalog order
-    raw: Mapping  # the parsed YAML, e.g. for faithfulness.allowed_numbers_from_catalog
-
-    def codes_for(self, prefix: str) -> list[str]:
-        """Codes valid for `prefix`, in catalog order."""
-        return [code for code, entry in self.entries.items() if prefix in entry.equipment]
-
-
-@dataclasses.dataclass(frozen=True)
 class CorpusSizes:
     """Pairs per split and the share of each category."""
 
@@ -220,143 +179,6 @@ class CorpusSizes:
         counts = {category: round(total * getattr(self, category)) for category in CATEGORIES}
         counts["single"] += total - sum(counts.values())
         return counts
-
-
-def load_catalog(path: str | Path | None = None) -> Catalog:
-    """Reads and validates the fault catalog YAML (default: `DEFAULT_CATALOG`).
-
-    Raises:
-        ValueError: the file is not a valid catalog; the message lists the first problems.
-    """
-    path = Path(path) if path is not None else DEFAULT_CATALOG
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path}: not valid YAML ({error})") from None
-    problems = catalog_problems(raw)
-    if problems:
-        raise ValueError(f"{path}: invalid catalog: " + "; ".join(problems[:5]))
-    entries = {}
-    for item in raw["codes"]:
-        params = tuple(
-            ParamSpec(
-                name=p["name"],
-                unit=str(p["unit"]),
-                low=p["range"][0],
-                high=p["range"][1],
-                decimals=p.get("decimals", 0),
-                phrase=p["phrase"],
-            )
-            for p in item["params"]
-        )
-        entries[item["code"]] = FaultEntry(
-            code=item["code"],
-            equipment=tuple(item["equipment"]),
-            severity=item["severity"],
-            meaning=item["meaning"],
-            action=item["action"],
-            params=params,
-        )
-    return Catalog(dict(raw["equipment"]), entries, raw)
-
-
-def catalog_problems(raw) -> list[str]:
-    """Schema problems of a parsed catalog, as readable strings (empty when valid)."""
-    if not isinstance(raw, Mapping):
-        return ["the catalog must be a mapping with 'equipment' and 'codes'"]
-    problems = []
-    equipment = raw.get("equipment")
-    if not isinstance(equipment, Mapping) or not equipment:
-        problems.append("'equipment' must map prefixes to names")
-        equipment = {}
-    for prefix, name in equipment.items():
-        if not (isinstance(prefix, str) and re.fullmatch(r"[A-Z]{2}", prefix)):
-            problems.append(f"equipment prefix {prefix!r} must be two upper-case letters")
-        if not (isinstance(name, str) and name.strip()):
-            problems.append(f"equipment {prefix!r} needs a name")
-    codes = raw.get("codes")
-    if not isinstance(codes, list) or not codes:
-        return [*problems, "'codes' must be a non-empty list"]
-    seen: set[str] = set()
-    for index, entry in enumerate(codes):
-        problems.extend(_entry_problems(entry, index, equipment, seen))
-    return problems
-
-
-def render_record(record: FaultRecord, catalog: Catalog) -> str:
-    """One record's sentence, e.g. "Sorter 2 warning W301: repeated jams, 12 jams in the last
-    hour; check the diverter and guide rails for debris."."""
-    name = catalog.equipment.get(record.prefix)
-    if name is None:
-        return (
-            f"Equipment {record.prefix} {record.unit} is not in the catalog; "
-            f"report code {record.code} to maintenance."
-        )
-    unit = f"{_display(name)} {record.unit}"
-    entry = catalog.entries.get(record.code)
-    if entry is None:
-        return f"{unit} reported unknown code {record.code}; report it to maintenance."
-    if record.prefix not in entry.equipment:
-        return (
-            f"{unit} reported code {record.code}, which is not valid for this equipment; "
-            "report it to maintenance."
-        )
-    values = dict(record.params)
-    phrases = [
-        p.phrase.replace("{value}", values[p.name]) for p in entry.params if p.name in values
-    ]
-    meaning = entry.meaning + (", " + _join(phrases) if phrases else "")
-    return f"{unit} {entry.severity} {record.code}: {meaning}; {_inline(entry.action, name)}."
-
-
-def render_reply(records: Sequence[FaultRecord], catalog: Catalog) -> str:
-    """The message for a fault line: record sentences, most severe first, then input order."""
-    order = sorted(range(len(records)), key=lambda i: (record_rank(records[i], catalog), i))
-    return " ".join(render_record(records[i], catalog) for i in order)
-
-
-def record_rank(record: FaultRecord, catalog: Catalog) -> int:
-    """Sort rank of a record: its index in `SEVERITIES`, `UNKNOWN_RANK` if not a valid code."""
-    entry = catalog.entries.get(record.code)
-    if entry is None or record.prefix not in entry.equipment:
-        return UNKNOWN_RANK
-    return SEVERITIES.index(entry.severity)
-
-
-def answer_question(
-    qtype: str, catalog: Catalog, code: str = "", prefix: str = "", unit: int = 0
-) -> str:
-    """The reply to a question of type `qtype` (one of `QUESTION_TYPES`).
-
-    Args:
-        qtype: question type.
-        catalog: the fault catalog.
-        code: the code asked about (all types but "codes").
-        prefix: the equipment asked about ("action_unit" and "codes").
-        unit: the unit number ("action_unit").
-    """
-    if qtype == "codes":
-        name = catalog.equipment[prefix]
-        return f"Codes for the {name}: {_join(catalog.codes_for(prefix))}."
-    entry = catalog.entries.get(code)
-    if entry is None:
-        return f"{code} is not in the fault catalog; report it to maintenance."
-    if qtype == "meaning":
-        return f"{code} means {entry.meaning}."
-    if qtype == "action":
-        return f"To fix {code}, {_inline(entry.action, 'unit')}."
-    if qtype == "action_unit":
-        name = catalog.equipment[prefix]
-        if prefix not in entry.equipment:
-            return f"{code} is not valid for {_display(name)} {unit}; report it to maintenance."
-        return f"To fix {code} on {_display(name)} {unit}, {_inline(entry.action, name)}."
-    if qtype == "severity":
-        article = "an" if entry.severity[0] in "aeiou" else "a"
-        return f"{code} is {article} {entry.severity} code."
-    if qtype == "equipment":
-        names = [catalog.equipment[p] for p in entry.equipment]
-        return f"Equipment that can raise {code}: {_join(names)}."
-    raise ValueError(f"unknown question type {qtype!r} (expected one of {QUESTION_TYPES})")
 
 
 def load_smalltalk(categories: Sequence[str] = SMALLTALK_CATEGORIES) -> list[tuple[str, str]]:
@@ -742,21 +564,6 @@ def _unit_mention(prefix: str, unit: int, name: str, rng: random.Random) -> str:
     return rng.choices(forms, (0.4, 0.15, 0.3, 0.15))[0]
 
 
-def _display(name: str) -> str:
-    return name[:1].upper() + name[1:]
-
-
-def _inline(action: str, equipment: str) -> str:
-    """A catalog action as a clause: placeholder filled, first letter lowered, no period."""
-    text = action.replace("{equipment}", equipment).rstrip(".")
-    first = text.split(" ", 1)[0]
-    return text if first.isupper() and len(first) > 1 else text[:1].lower() + text[1:]
-
-
-def _join(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def _bucket(kind: str, key: str, test: int, valid: int) -> str:
     slot = zlib.crc32(f"{kind}:{key}".encode()) % 100
     return "test" if slot < test else "valid" if slot < test + valid else "train"
@@ -764,73 +571,6 @@ def _bucket(kind: str, key: str, test: int, valid: int) -> str:
 
 def _all_prefixes() -> list[str]:
     return [a + b for a in string.ascii_uppercase for b in string.ascii_uppercase]
-
-
-def _entry_problems(entry, index: int, equipment: Mapping, seen: set[str]) -> list[str]:
-    if not isinstance(entry, Mapping):
-        return [f"codes[{index}] must be a mapping"]
-    where = f"codes[{index}] ({entry.get('code')})"
-    missing = [
-        f
-        for f in ("code", "equipment", "severity", "meaning", "action", "params")
-        if f not in entry
-    ]
-    if missing:
-        return [f"{where}: missing {', '.join(missing)}"]
-    problems = []
-    code, severity = entry["code"], entry["severity"]
-    if severity not in SEVERITIES:
-        problems.append(f"{where}: severity {severity!r} not in {SEVERITIES}")
-    elif not (isinstance(code, str) and re.fullmatch(r"[A-Z][0-9]{3}", code)):
-        problems.append(f"{where}: code must be a letter and three digits")
-    elif code[0] != SEVERITY_LETTERS[severity]:
-        problems.append(f"{where}: a {severity} code starts with {SEVERITY_LETTERS[severity]}")
-    if code in seen:
-        problems.append(f"{where}: duplicate code")
-    seen.add(code)
-    prefixes = entry["equipment"]
-    if not isinstance(prefixes, list) or not prefixes or len(set(prefixes)) < len(prefixes):
-        problems.append(f"{where}: equipment must be a non-empty list without repeats")
-    else:
-        problems += [f"{where}: unknown prefix {p!r}" for p in prefixes if p not in equipment]
-    for field in ("meaning", "action"):
-        if not (isinstance(entry[field], str) and entry[field].strip()):
-            problems.append(f"{where}: {field} must be text")
-    if isinstance(entry["action"], str) and re.sub(r"\{equipment\}", "", entry["action"]).count(
-        "{"
-    ):
-        problems.append(f"{where}: action may only use the {{equipment}} placeholder")
-    if not isinstance(entry["params"], list):
-        return [*problems, f"{where}: params must be a list"]
-    names = [p.get("name") for p in entry["params"] if isinstance(p, Mapping)]
-    if len(set(names)) < len(names):
-        problems.append(f"{where}: duplicate parameter names")
-    for param in entry["params"]:
-        problems += [f"{where}: {problem}" for problem in _param_problems(param)]
-    return problems
-
-
-def _param_problems(param) -> list[str]:
-    if not isinstance(param, Mapping) or not {"name", "unit", "range", "phrase"} <= set(param):
-        return ["a parameter needs name, unit, range and phrase"]
-    name, unit, bounds, phrase = param["name"], param["unit"], param["range"], param["phrase"]
-    problems = []
-    if not (isinstance(name, str) and re.fullmatch(r"[A-Z]{1,8}", name)):
-        problems.append(f"parameter name {name!r} must be 1-8 upper-case letters")
-    numeric = (
-        isinstance(bounds, list)
-        and len(bounds) == 2
-        and all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds)
-    )
-    if not numeric or not 0 <= bounds[0] < bounds[1]:
-        problems.append(f"parameter {name}: range must be [low, high] with 0 <= low < high")
-    if param.get("decimals", 0) not in (0, 1, 2):
-        problems.append(f"parameter {name}: decimals must be 0, 1 or 2")
-    if not (isinstance(phrase, str) and phrase.count("{value}") == 1):
-        problems.append(f"parameter {name}: phrase must contain {{value}} once")
-    elif unit and not re.search(rf"(?<!\w){re.escape(str(unit))}(?!\w)", phrase):
-        problems.append(f"parameter {name}: phrase must show the unit {unit!r}")
-    return problems
 
 
 def _build_corpus_command(args: argparse.Namespace) -> int:
