@@ -15,6 +15,7 @@ import numpy as np
 import sacrebleu
 
 from assistant import faithfulness
+from assistant.cli import add_decoding_arguments, decoding_options
 from assistant.io_utils import atomic_write_text
 from training.data import Pair, read_pairs
 
@@ -215,37 +216,15 @@ def register(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
-    """The decoding options shared by evaluation and the assistant's surfaces."""
-    group = parser.add_argument_group("decoding")
-    group.add_argument("--strategy", choices=("greedy", "beam", "sample"), default="beam")
-    group.add_argument("--beam-width", type=int, default=5)
-    group.add_argument("--length-penalty", type=float, default=0.6)
-    group.add_argument("--temperature", type=float, default=1.0)
-    group.add_argument("--top-k", type=int, default=0)
-    group.add_argument("--top-p", type=float, default=1.0)
-    group.add_argument("--seed", type=int, default=0)
-
-
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     console = Console(stderr=False, soft_wrap=True)
-    chosen = {"strategy": args.strategy, "seed": args.seed}
-    if args.strategy == "beam":
-        chosen.update(beam_width=args.beam_width, length_penalty=args.length_penalty)
-    if args.strategy == "sample":
-        chosen.update(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
-    settings = {_setting_name(chosen): chosen}
+    options = decoding_options(args)  # unset options keep the bundle's defaults
+    settings = {_setting_name(options): options}
     if args.compare:
-        settings = {
-            "greedy": {"strategy": "greedy"},
-            f"beam {args.beam_width}": {
-                "strategy": "beam",
-                "beam_width": args.beam_width,
-                "length_penalty": args.length_penalty,
-            },
-        }
+        beam = {**options, "strategy": "beam"}
+        settings = {"greedy": {"strategy": "greedy"}, _setting_name(beam): beam}
     report = evaluate(
         args.model,
         args.data,
@@ -262,6 +241,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _setting_name(options: dict[str, Any]) -> str:
-    if options["strategy"] == "beam":
-        return f"beam {options['beam_width']}"
-    return options["strategy"]
+    """"greedy", "beam 5 lp 1.0", "sample" ...; "bundle defaults" for what the bundle sets."""
+    if not options:
+        return "bundle defaults"
+    parts = [options.get("strategy", "beam")]
+    if "beam_width" in options:
+        parts.append(str(options["beam_width"]))
+    if "length_penalty" in options:
+        parts.append(f"lp {options['length_penalty']}")
+    return " ".join(parts)

@@ -1,0 +1,67 @@
+import argparse
+
+import pytest
+import sacrebleu
+
+from assistant import cli
+from training.data import Pair
+from training.evaluate import ALL, _setting_name, score_replies
+
+PAIRS = [
+    Pair("CV07:E217 T=85", "Conveyor 7 fault E217: motor at 85 °C.", "single"),
+    Pair("SN02:W301 N=12", "Sorter 2 warning W301: 12 jams.", "single"),
+    Pair("what does E217 mean?", "E217 means motor over-temperature.", "prompt"),
+]
+
+
+def test_exact_match_and_fidelity_per_category():
+    replies = [
+        "Conveyor 7 fault E217: motor at 85 °C.",  # exact
+        "Sorter 2 warning W301: 13 jams.",  # 13 is made up, 12 dropped
+        "E218 means motor over-temperature.",  # E218 is a made-up code
+    ]
+    scores = score_replies(PAIRS, replies)
+    assert list(scores) == ["prompt", "single", ALL]
+    assert scores["single"].count == 2
+    assert scores["single"].exact_match == pytest.approx(0.5)
+    assert scores["single"].hallucinated == 1
+    assert scores["single"].dropped == 1
+    assert scores["prompt"].exact_match == 0.0
+    assert scores["prompt"].hallucinated == 1
+    assert scores[ALL].count == 3
+    assert scores[ALL].exact_match == pytest.approx(1 / 3)
+    assert scores[ALL].hallucinated == 2
+
+
+def test_bleu_and_chrf_are_sacrebleu_corpus_scores():
+    replies = ["Conveyor 7 fault E217: motor at 85 °C.", "Sorter 2 warning.", "E217 means x."]
+    scores = score_replies(PAIRS, replies)
+    single_refs = [PAIRS[0].target, PAIRS[1].target]
+    expected = sacrebleu.corpus_bleu(replies[:2], [single_refs]).score
+    assert scores["single"].bleu == pytest.approx(expected)
+    assert scores["single"].chrf == pytest.approx(
+        sacrebleu.corpus_chrf(replies[:2], [single_refs]).score)
+    perfect = score_replies(PAIRS, [p.target for p in PAIRS])
+    assert perfect[ALL].bleu == pytest.approx(100.0)
+    assert perfect[ALL].exact_match == 1.0
+    assert perfect[ALL].hallucinated == perfect[ALL].dropped == 0
+
+
+def test_numbers_the_reference_also_leaves_out_are_not_drops():
+    pairs = [Pair("CV07:E217 X=99", "Conveyor 7 fault E217.", "single")]  # X is not listed
+    scores = score_replies(pairs, ["Conveyor 7 fault E217."])
+    assert scores["single"].dropped == 0
+
+
+@pytest.mark.parametrize(("argv", "name", "options"), [
+    ([], "bundle defaults", {}),
+    (["--greedy"], "greedy", {"strategy": "greedy"}),
+    (["--beam", "3", "--lenpen", "1.0"], "beam 3 lp 1.0",
+     {"strategy": "beam", "beam_width": 3, "length_penalty": 1.0}),
+])
+def test_decoding_options_from_the_command_line(argv, name, options):
+    parser = argparse.ArgumentParser()
+    cli.add_decoding_arguments(parser)
+    parsed = cli.decoding_options(parser.parse_args(argv))
+    assert parsed == options
+    assert _setting_name(parsed) == name
