@@ -50,10 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(handler=_train)
 
-    from training import corpus, evaluate
+    from training import corpus, evaluate, model_card
 
     corpus.register(subparsers)
     evaluate.register(subparsers)
+    model_card.register(subparsers).set_defaults(needs_tensorflow=False)
     return parser
 
 
