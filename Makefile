@@ -12,7 +12,7 @@ RUN := build/warehouse
 BUNDLE := saved_models/warehouse
 BUNDLE_FILES := config.json tokenizer.model model.weights.h5 training_log.json faithfulness.json
 
-.PHONY: setup chat test lint format bench bench-train bench-decode bench-convert corpus train-default \
+.PHONY: setup chat test lint format bench bench-train bench-decode bench-convert bench-export corpus train-default \
 	evaluate-default clean
 
 setup: $(STAMP)
@@ -52,6 +52,11 @@ bench-decode: $(STAMP)
 # against raw Assistant.reply_batch throughput measured in the same run (long: ~20-40 min).
 bench-convert: $(STAMP)
 	$(PY) -m training.bench_convert
+
+# Export equality with the runtime on the test split, then load / first-answer / latency.
+bench-export: corpus
+	$(PY) -m training.bench_export --compare --data $(CORPUS)/test.jsonl
+	$(PY) -m training.bench_export --speed
 
 corpus: $(STAMP)
 	$(PY) -m training build-corpus --out $(CORPUS)

@@ -74,6 +74,8 @@ class DecodingGraphs:
             source_lengths = tf.reduce_sum(tf.cast(mask, tf.float32), axis=1)
             max_lengths = tf.cast(max_length_a + max_length_b * source_lengths, tf.int32)
             max_lengths = tf.clip_by_value(max_lengths, 1, max_steps)  # (batch,)
+            # Rows that only pad a batch bucket end at once instead of decoding a steps.
+            max_lengths = tf.where(source_lengths > 0, max_lengths, 1)
 
             def step(tokens, state, constants_):
                 return model.decode_step(

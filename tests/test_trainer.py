@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from assistant import constants
+from assistant.tokenizer import Tokenizer
 from tests.conftest import TINY_OVERRIDES as CONFTEST_TINY
+from training import data as data_lib
 from training.config import load_run_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,6 +98,12 @@ def test_training_writes_a_bundle_and_resume_equals_uninterrupted(tmp_path):
         assert (bundle / name).is_file(), name
     log = json.loads((bundle / constants.TRAINING_LOG_FILE).read_text())
     assert [e["epoch"] for e in log["epochs"]] == [1, 2, 3]
+    decoding = json.loads((bundle / constants.CONFIG_FILE).read_text())["decoding"]
+    longest = max(len(ids) for ids in data_lib.encode_pairs(
+        data_lib.read_pairs(data), Tokenizer.load(bundle / constants.TOKENIZER_FILE), 256,
+        320).targets) + 1
+    assert decoding["max_length_a"] >= longest  # the longest training reply fits
+    assert decoding["strategy"] == "beam"
     assert list((bundle / "tensorboard").iterdir())
 
     paused = train(data, tmp_path / "resumed", config, stop_after_epochs=1)
