@@ -76,7 +76,7 @@ def decoding_options(args: argparse.Namespace) -> dict[str, Any]:
              "top_p", "seed", "min_length", "max_length_a", "max_length_b")
     options = {name: getattr(args, name) for name in names
                if getattr(args, name, None) is not None}
-    if "beam_width" in options:
+    if "beam_width" in options or ("n_best" in options and "strategy" not in options):
         options["strategy"] = "beam"
     if "max_length_a" in options and float(options["max_length_a"]).is_integer():
         options["max_length_a"] = int(options["max_length_a"])

@@ -191,7 +191,7 @@ def _run_child(job: dict, tmp: Path) -> dict:
     job_file = tmp / "job.json"
     job_file.write_text(json.dumps(job), "utf-8")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     process = subprocess.run([sys.executable, "-I", "-c", _CHILD, str(job_file)], cwd=tmp,
                              env=env, capture_output=True, text=True, check=False)
     if process.returncode != 0:

@@ -1,0 +1,443 @@
+"""The chat REPL: scripted sessions against a fake model, the pipe mode, and one real model."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from prompt_toolkit.completion import CompleteEvent
+from prompt_toolkit.document import Document
+from prompt_toolkit.history import InMemoryHistory
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+from rich.console import Console
+
+from assistant import repl_render
+from assistant.inference import Alternative, InputError, Reply
+from assistant.repl import Backend, ChatSession, _default_history
+from assistant.repl_commands import (
+    Command,
+    CommandError,
+    Settings,
+    apply_setting,
+    command_completer,
+    parse_command,
+)
+from assistant.repl_pipe import run_pipe
+from tests.conftest import TINY_OVERRIDES
+
+DEFAULTS = {"strategy": "beam", "beam_width": 5, "length_penalty": 0.6}
+ATTENTION = np.array([[0.9, 0.1, 0.0], [0.1, 0.3, 0.6], [0.0, 0.0, 1.0]], np.float32)
+ENTER, CTRL_C, CTRL_D = "\r", "\x03", "\x04"
+
+
+def fake_reply(text: str, **options) -> Reply:
+    """Echoes the input; n-best alternatives score -1, -2, ...; a fixed 3 x 3 attention."""
+    if not text.strip():
+        raise InputError("empty input")
+    if len(text) > 1000:
+        raise InputError("input too long: 2000 pieces, the limit is 256")
+    if text == "boom":
+        raise RuntimeError("the graph fell over\nsecond line")
+    texts = [f"reply to {text}"] + [f"alternative {rank} to {text}"
+                                    for rank in range(2, options.get("n_best", 1) + 1)]
+    alternatives = tuple(Alternative(t, -1.0 * rank) for rank, t in enumerate(texts, start=1))
+    return Reply(text=texts[0], score=-1.0, alternatives=alternatives, attention=ATTENTION,
+                 source_pieces=("▁CV", "07", ":E"), pieces=("▁Conveyor", "▁7", "</s>"),
+                 flags=("number 86 not in input",) if "86" in text else ())
+
+
+def console(width: int = 100, **kwargs) -> Console:
+    return Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False,
+                   **kwargs)
+
+
+def drive(keys: str, reply=fake_reply, options=None, **kwargs) -> tuple[list[str], ChatSession]:
+    """Runs a session on typed `keys`; returns its printed lines (right-stripped) and itself."""
+    out = kwargs.pop("console", None) or console()
+    with create_pipe_input() as pipe:
+        pipe.send_text(keys)
+        session = ChatSession(Backend("fake", reply, DEFAULTS, location="/models/fake"), out,
+                              options=options, session_input=pipe, output=DummyOutput(),
+                              history=InMemoryHistory(), warm_up=False,
+                              clock=itertools.count(0, 0.012).__next__, **kwargs)
+        assert session.run() == 0
+    return [line.rstrip() for line in out.file.getvalue().splitlines()], session
+
+
+def test_a_scripted_session():
+    lines, _ = drive(ENTER.join(["hello", "CV07:E217 T=86", "/beam 3", "/nbest 2", "CV1:E217",
+                                 "/attn", "/frobnicate", "/beam zero", ""]) + CTRL_D)
+    assert lines == [
+        "keras-assistant · model fake (beam search, width 5, n-best 1, length penalty 0.6)",
+        "Type a fault-code line or a question. /help for commands, Ctrl-D or /exit to leave.",
+        "reply to hello",
+        "score -1.00 · 12 ms",
+        "reply to CV07:E217 T=86",
+        "score -1.00 · 12 ms",
+        "⚠ check: number 86 not in input",
+        "beam search, width 3, n-best 1, length penalty 0.6",
+        "beam search, width 3, n-best 2, length penalty 0.6",
+        "#   score   reply",
+        "─" * 37,
+        "1   -1.00   reply to CV1:E217",
+        "2   -2.00   alternative 2 to CV1:E217",
+        "12 ms",
+        "attention (rows: reply pieces, columns: input pieces; ░ ≥0.05  ▒ ≥0.2  ▓ ≥0.4  █ ≥0.7)",
+        "          ▁ 0 :",
+        "          C 7 E",
+        "          V",
+        "▁Conveyor ██░░",
+        "▁7        ░░▒▒▓▓",
+        "</s>          ██",
+        "unknown command /frobnicate; /help lists the commands",
+        "/beam needs a whole number >= 1, got 'zero'",
+    ]
+
+
+def test_options_reach_the_model_and_show_lists_them():
+    seen = []
+    lines, session = drive(ENTER.join(["/sample temperature=0.7 top_k=20", "hi", "/show",
+                                       "/reset", "hi", "/exit", "never read"]) + ENTER,
+                           reply=lambda text, **o: seen.append(o) or fake_reply(text, **o),
+                           options={"beam_width": 8, "strategy": "beam"})
+    assert seen == [{"beam_width": 8, "strategy": "sample", "temperature": 0.7, "top_k": 20}, {}]
+    assert "sampling, temperature 0.7, top-k 20, top-p off, seed 0" in lines
+    assert "decoding  sampling, temperature 0.7, top-k 20, top-p off, seed 0" in lines
+    assert "changed   beam_width, strategy, temperature, top_k" in lines
+    assert "model     fake (/models/fake)" in lines
+    assert "settings reset to the model's defaults" in lines
+    assert not any("never read" in line for line in lines)
+    assert session.settings.overrides == {}
+
+
+@pytest.mark.parametrize(("command", "message"), [
+    ("/beam 0", "/beam needs a whole number >= 1, got 0"),
+    ("/beam 2.5", "/beam needs a whole number >= 1, got '2.5'"),
+    ("/nbest", "usage: /nbest N"),
+    ("/nbest 0", "/nbest needs a whole number >= 1, got 0"),
+    ("/lenpen -1", "/lenpen needs a number >= 0, got '-1'"),
+    ("/lenpen nan", "/lenpen needs a number >= 0, got 'nan'"),
+    ("/greedy 3", "/greedy takes no argument (got '3')"),
+    ("/sample temperature=-1", "temperature must be a number >= 0 (0 is greedy), got '-1'"),
+    ("/sample foo=1", "unknown /sample setting 'foo' (known: temperature, top_k, top_p, seed)"),
+    ("/sample top_p=0", "top_p must be a number in (0, 1] (1 is off)"),
+    ("/sample top_p=1.5", "top_p must be a number in (0, 1] (1 is off)"),
+    ("/sample top_k=-2", "top_k must be a whole number >= 0 (0 is off), got -2"),
+    ("/sample temperature", "expected KEY=VALUE, got 'temperature' (e.g. /sample "
+                            "temperature=0.7 top_k=20)"),
+])
+def test_settings_parser_rejects_bad_arguments(command, message):
+    with pytest.raises(CommandError) as error:
+        apply_setting(Settings(DEFAULTS), parse_command(command))
+    assert str(error.value) == message
+
+
+def test_settings_parser_keeps_n_best_and_beam_width_consistent():
+    settings = Settings(DEFAULTS)
+    overrides, message = apply_setting(settings, Command("nbest", "8"))
+    assert overrides == {"strategy": "beam", "n_best": 8, "beam_width": 8}
+    assert message == ("beam search, width 8, n-best 8, length penalty 0.6 "
+                       "(beam width raised to 8)")
+    overrides, message = apply_setting(Settings(DEFAULTS, overrides), Command("beam", "3"))
+    assert overrides == {"strategy": "beam", "n_best": 3, "beam_width": 3}
+    assert message.endswith("(n-best lowered to 3)")
+    overrides, message = apply_setting(Settings(DEFAULTS, {"strategy": "greedy"}),
+                                       Command("nbest", "2"))
+    assert overrides == {"strategy": "beam", "n_best": 2}
+    assert message == "beam search, width 5, n-best 2, length penalty 0.6"
+    overrides, _ = apply_setting(settings, Command("sample", "t=0.5 k=3 top-p=0.9 seed=4"))
+    assert overrides == {"strategy": "sample", "temperature": 0.5, "top_k": 3, "top_p": 0.9,
+                         "seed": 4}
+
+
+def test_commands_and_aliases():
+    assert parse_command("/QUIT") == Command("exit")
+    assert parse_command("  /save  a b.txt ") == Command("save", "a b.txt")
+    with pytest.raises(CommandError, match=r"unknown command /x{20}…; /help"):
+        parse_command("/" + "x" * 50)
+    lines, _ = drive(ENTER.join(["/help", "/attn", "/show me", "/save", "/model x", "/q"]) + ENTER)
+    assert "/beam [N]                beam search (with N hypotheses)" in lines
+    assert "no reply yet: /attn shows the attention of the last reply" in lines
+    assert "/show takes no argument" in lines
+    assert "usage: /save FILE" in lines
+    assert "/model is not available in this session" in lines
+
+
+def test_model_text_is_not_markup_and_control_characters_are_shown_escaped():
+    lines, _ = drive("x" + ENTER + CTRL_D, reply=lambda text, **o: Reply(
+        text="[bold]x[/bold] \x1b[31mred", score=-0.5, flags=("[red]flag[/red]",)))
+    assert lines[2:] == ["[bold]x[/bold] \\x1b[31mred", "score -0.50 · 12 ms",
+                         "⚠ check: [red]flag[/red]"]
+
+
+def test_bad_inputs_never_end_the_session():
+    pasted = "\x1b[200~ctrl \x07\x01 chars 😀\x1b[201~"  # a bracketed paste: taken literally
+    long_line = "\x1b[200~" + "y" * 10_000 + "\x1b[201~"
+    keys = ENTER.join(["", "   ", long_line, pasted, "boom", "after"])
+    lines, _ = drive(keys + ENTER + CTRL_D)
+    assert lines[2:] == [
+        "input too long: 2000 pieces, the limit is 256",
+        "reply to ctrl \\x07\\x01 chars 😀",
+        "score -1.00 · 12 ms",
+        "RuntimeError: the graph fell over",
+        "reply to after",
+        "score -1.00 · 12 ms",
+    ]
+
+
+def test_a_reply_with_an_error_and_an_invalid_option_are_one_line_messages():
+    def reply(text, **options):
+        if options:
+            raise ValueError("beam_width must be an int >= 1, got 0")
+        return Reply(text="", score=float("nan"), error="empty input")
+
+    lines, _ = drive(ENTER.join(["a", "/beam 2", "b"]) + ENTER + CTRL_D, reply=reply)
+    assert lines[2:] == ["empty input", "beam search, width 2, n-best 1, length penalty 0.6",
+                         "beam_width must be an int >= 1, got 0"]
+
+
+def test_ctrl_c_clears_the_line_and_blocks_are_answered_line_by_line():
+    keys = "forgotten" + CTRL_C + '"""' + ENTER + "one" + ENTER + ENTER + "two" + ENTER + '"""'
+    lines, _ = drive(keys + ENTER + CTRL_D)
+    assert lines[2:] == ["› one", "reply to one", "score -1.00 · 12 ms",
+                         "› two", "reply to two", "score -1.00 · 12 ms"]
+
+
+def test_save_writes_the_transcript(tmp_path):
+    target = tmp_path / "chats" / "today.txt"
+    keys = ENTER.join(["hello 86", "/nbest 2", "CV1", "", f"/save {target}",
+                       f"/save {tmp_path}"])
+    lines, _ = drive(keys + ENTER + CTRL_D)
+    assert f"transcript saved to {target}" in lines
+    assert lines[-1].startswith(f"cannot save to {tmp_path}: ")
+    saved = target.read_text(encoding="utf-8").splitlines()
+    assert saved[0].startswith("# keras-assistant chat with fake, ")
+    assert saved[1:] == [
+        "> hello 86", "reply to hello 86", "  (score -1.00)", "  warning: number 86 not in input",
+        "# beam search, width 5, n-best 2, length penalty 0.6",
+        "> CV1", "reply to CV1", "  (score -1.00)", "  1. (-1.00) reply to CV1",
+        "  2. (-2.00) alternative 2 to CV1",
+    ]
+    assert not list(target.parent.glob(".*.tmp"))
+
+
+def test_model_switch_keeps_the_old_model_on_failure():
+    def load(directory: Path) -> Backend:
+        if directory.name == "missing":
+            raise ValueError(f"cannot load model: {directory}: no such model directory")
+        return Backend(directory.name, lambda text, **o: Reply(text="other", score=-2.0),
+                       {"strategy": "greedy"})
+
+    lines, session = drive(ENTER.join(["/model /m/missing", "a", "/model /m/other", "b"])
+                           + ENTER + CTRL_D, load_backend=load)
+    assert lines[2:] == ["cannot load model: /m/missing: no such model directory",
+                         "reply to a", "score -1.00 · 12 ms",
+                         "model other (greedy)", "other", "score -2.00 · 12 ms"]
+    assert session.backend.name == "other"
+
+
+def test_warm_up_runs_in_the_background_and_the_first_reply_waits_for_it():
+    events, active, release = [], [], threading.Event()
+
+    def call(name):
+        assert not active, f"{name} ran concurrently with {active}"
+        active.append(name)
+        if name == "warm_up":
+            release.wait(10)
+        events.append(name)
+        active.remove(name)
+
+    def reply(text, **options):
+        call(f"reply {text}")
+        return fake_reply(text, **options)
+
+    def release_when_the_user_waits():
+        for _ in range(1000):
+            if session._gate._users_waiting:
+                break
+            threading.Event().wait(0.01)
+        release.set()
+
+    backend = Backend("fake", reply, DEFAULTS, warm_up=lambda **o: call("warm_up"))
+    with create_pipe_input() as pipe:
+        pipe.send_text("hi" + ENTER + CTRL_D)
+        session = ChatSession(backend, console(), session_input=pipe, output=DummyOutput(),
+                              history=InMemoryHistory())
+        threading.Thread(target=release_when_the_user_waits).start()
+        session.run()
+    # The reply waited for the warm-up step, then went before the remaining background steps.
+    assert events[:2] == ["warm_up", "reply hi"]
+    assert "waiting for the model to finish compiling…" in session.console.file.getvalue()
+
+
+def test_attention_wider_than_the_console_continues_below():
+    reply = Reply(text="x", score=0.0, attention=np.eye(2, 30, dtype=np.float32),
+                  source_pieces=tuple("abcdefghijklmnopqrstuvwxyz1234"), pieces=("▁x", "</s>"))
+    out = console(width=30)
+    repl_render.show_attention(out, reply)
+    lines = [line.rstrip() for line in out.file.getvalue().splitlines()]
+    assert lines[-11:] == ["     a b c d e f g h i j k l", "▁x   ██", "</s>   ██", "",
+                           "     m n o p q r s t u v w x", "▁x", "</s>", "",
+                           "     y z 1 2 3 4", "▁x", "</s>"]
+
+
+def test_no_color_is_honoured(monkeypatch):
+    reply = Reply(text="x", score=0.0, flags=("number 1 not in input",))
+    colored = Console(file=io.StringIO(), force_terminal=True, color_system="standard")
+    repl_render.show_reply(colored, reply)
+    assert "\x1b[33m" in colored.file.getvalue()
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = Console(file=io.StringIO(), force_terminal=True, color_system="standard")
+    repl_render.show_reply(plain, reply)
+    assert "\x1b[33m" not in plain.file.getvalue()
+    assert "number 1 not in input" in plain.file.getvalue()
+
+
+def test_completion_of_commands_and_sample_keys():
+    completer = command_completer()
+
+    def complete(text):
+        return [c.text for c in completer.get_completions(Document(text), CompleteEvent())]
+
+    assert complete("/be") == ["/beam"]
+    assert complete("/sample top") == ["top_k=", "top_p="]
+    assert complete("hello /be") == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="platformdirs reads XDG_STATE_HOME on Linux")
+def test_history_falls_back_to_memory_when_the_state_directory_is_not_writable(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    history, where = _default_history()
+    assert where == str(tmp_path / "state" / "keras-assistant" / "history")
+    assert Path(where).is_file()
+    (tmp_path / "blocker").write_text("a file, not a directory")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "blocker"))
+    history, where = _default_history()
+    assert type(history).__name__ == "InMemoryHistory"
+    assert where.startswith("in memory")
+
+
+def test_pipe_mode_answers_every_line_with_one_line():
+    calls = []
+
+    def reply_batch(texts, **options):
+        calls.append(list(texts))
+        if "boom" in texts:
+            raise RuntimeError("batch failed")
+        return [Reply(text="", score=float("nan"), error="empty input") if not t.strip()
+                else fake_reply(t, **options) for t in texts]
+
+    data = b"hello\n\xff\xfe bad\n\n/beam 3\r\nboom\nmulti\xe2\x80\xa8line 86\nlast"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    assert run_pipe(reply_batch, io.BytesIO(data), stdout, stderr, batch_size=4) == 0
+    assert stdout.getvalue().split("\n") == [
+        "reply to hello", "reply to \ufffd\ufffd bad", "", "reply to /beam 3", "",
+        "reply to multi line 86", "reply to last", ""]
+    assert stderr.getvalue().splitlines() == [
+        "line 3: empty input", "line 5: RuntimeError: batch failed",
+        "line 6: check: number 86 not in input"]
+    assert calls[0] == ["hello", "\ufffd\ufffd bad", "", "/beam 3"]  # batches of at most 4
+    assert ["boom"] in calls  # a failed batch is retried line by line
+
+
+def test_pipe_mode_streams_lines_before_the_input_ends():
+    read_fd, write_fd = os.pipe()
+    stdout = io.StringIO()
+    seen = threading.Event()
+
+    def reply_batch(texts, **options):
+        seen.set()
+        return [fake_reply(t) for t in texts]
+
+    with os.fdopen(read_fd, "rb") as reader:
+        with os.fdopen(write_fd, "wb") as writer:
+            writer.write(b"first\n")
+            writer.flush()
+            worker = threading.Thread(target=run_pipe,
+                                      args=(reply_batch, reader, stdout, io.StringIO()))
+            worker.start()
+            assert seen.wait(10), "the first line was not answered before the end of input"
+            writer.write(b"second\n")
+        worker.join(10)
+    assert stdout.getvalue() == "reply to first\nreply to second\n"
+
+
+def test_option_defaults_match_decoding_options():
+    import dataclasses
+
+    from assistant.decoding import DecodingOptions
+    from assistant.repl_commands import _OPTION_DEFAULTS
+
+    assert {f.name: f.default for f in dataclasses.fields(DecodingOptions)} == _OPTION_DEFAULTS
+
+
+# --- a real (tiny) model --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    from training.config import load_run_config
+    from training.trainer import train
+
+    root = tmp_path_factory.mktemp("repl_bundle")
+    lines = [f"CV{u:02d}:E217 T={t}\tConveyor {u}: motor at {t} °C."
+             for u, t in zip(range(1, 61), range(30, 90), strict=True)]
+    (root / "pairs.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    train(root / "pairs.tsv", root / "model",
+          load_run_config(overrides=[*TINY_OVERRIDES, "train.epochs=1"]), console=console())
+    return root / "model"
+
+
+@pytest.mark.slow
+def test_a_session_on_a_real_model(bundle):
+    from assistant.inference import Assistant
+    from assistant.repl import backend_from_assistant
+
+    backend = backend_from_assistant(Assistant.load(bundle), bundle)
+    out = console()
+    with create_pipe_input() as pipe:
+        pipe.send_text(ENTER.join(["/beam 2", "/nbest 2", "CV07:E217 T=85", "/attn",
+                                   "/sample top_p=0.5", "hi", "/attn", "/nbest 3", "/lenpen 0",
+                                   CTRL_D]))
+        session = ChatSession(backend, out, session_input=pipe, output=DummyOutput(),
+                              history=InMemoryHistory(), warm_up=False)
+        assert session.run() == 0
+    lines = [line.rstrip() for line in out.file.getvalue().splitlines()]
+    print("\n".join(lines))  # shown when an assertion fails
+    assert lines[0].startswith("keras-assistant · model model (")
+    assert any(line.startswith("beam search, width 2, n-best 2, length penalty") for line in lines)
+    assert any(line.startswith("#") and line.endswith("score   reply") for line in lines)
+    assert any(line.startswith("attention (rows: reply pieces") for line in lines)
+    reply = session.last_reply
+    assert reply.attention.shape == (len(reply.pieces), len(reply.source_pieces))
+    labels = [repl_render.printable(piece)[:11] for piece in reply.pieces]
+    assert all(any(line.startswith(label) for line in lines) for label in labels)
+    assert "sampling, temperature 1, top-k off, top-p 0.5, seed 0" in lines
+    assert lines[-2].startswith("beam search, width 3, n-best 3, length penalty ")
+    assert lines[-2].endswith(" (beam width raised to 3)")
+    assert lines[-1].endswith("length penalty 0")
+
+
+@pytest.mark.slow
+def test_chat_over_a_pipe_in_a_subprocess(bundle):
+    data = b"CV07:E217 T=85\n\xff\xfe broken \xe2\x82\n\n/beam 3\n" + b"x " * 2000 + b"\nhello"
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant", "chat", "--model", str(bundle), "--greedy"],
+        input=data, capture_output=True, timeout=300,
+        cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    out = result.stdout.decode("utf-8")
+    assert out.endswith("\n")
+    assert len(out.split("\n")) == 7  # 6 inputs, 6 lines
+    errors = result.stderr.decode("utf-8").splitlines()
+    assert "line 3: empty input" in errors
+    assert any(line.startswith("line 5: input too long") for line in errors)
