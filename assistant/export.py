@@ -27,13 +27,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from assistant import cli
 from assistant.cli import (
     EXIT_OK,
     UsageError,
     add_decoding_arguments,
     add_model_argument,
     decoding_options,
-    load_assistant,
 )
 
 TOKENIZER_ASSET = "tokenizer.model"
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
                          f"are not supported ({', '.join(unsupported) or '--sample'})")
     if overrides.get("n_best", 1) != 1:
         raise UsageError("an export returns the best reply only; --nbest is not supported")
-    assistant = load_assistant(args.model)
+    assistant = cli.load_assistant(args.model)  # looked up late: tests replace it
     try:
         options = export_options(assistant.defaults, overrides)
     except ValueError as error:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from assistant import cli
 from assistant.cli import (
     EXIT_OK,
     UsageError,
@@ -29,7 +30,6 @@ from assistant.cli import (
     add_model_argument,
     decoding_options,
     default_model_dir,
-    load_assistant,
 )
 from assistant.repl_commands import (
     COMMANDS,
@@ -105,7 +105,7 @@ def run(args) -> int:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     options = decoding_options(args)
     model_dir = args.model or default_model_dir()
-    assistant = load_assistant(model_dir)
+    assistant = cli.load_assistant(model_dir)  # looked up late: tests replace it
     backend = backend_from_assistant(assistant, model_dir)
     try:
         backend.validate({**backend.defaults, **options})
@@ -118,7 +118,7 @@ def run(args) -> int:
     from rich.console import Console
 
     def load(directory: Path) -> Backend:
-        return backend_from_assistant(load_assistant(directory), directory)
+        return backend_from_assistant(cli.load_assistant(directory), directory)
 
     session = ChatSession(backend, Console(highlight=False), options=options, load_backend=load)
     return session.run()
