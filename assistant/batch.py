@@ -154,7 +154,7 @@ def register(subparsers) -> None:
                    "source, text, input")
     column.add_argument("--column", metavar="NAME", dest="column", help=help_column)
     column.add_argument("--field", metavar="NAME", dest="column", help="same as --column")
-    parser.add_argument("--batch-size", type=_positive_int, default=DEFAULT_BATCH_SIZE,
+    parser.add_argument("--batch-size", type=cli.positive_int, default=DEFAULT_BATCH_SIZE,
                         metavar="N", help=f"inputs decoded together (default "
                                           f"{DEFAULT_BATCH_SIZE})")
     parser.add_argument("--strict", action="store_true",
@@ -360,13 +360,3 @@ def _progress(stream: IO[bytes], reader: Reader) -> Iterator[_NoProgress | _Rich
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("convert", total=size, records=0)
         yield _RichProgress(progress, task, reader)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value

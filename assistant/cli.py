@@ -46,13 +46,13 @@ def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the decoding options every surface accepts; unset ones keep the bundle's defaults."""
     group = parser.add_argument_group("decoding (defaults come from the model bundle)")
     strategy = group.add_mutually_exclusive_group()
-    strategy.add_argument("--beam", type=_positive_int, metavar="N", dest="beam_width",
+    strategy.add_argument("--beam", type=positive_int, metavar="N", dest="beam_width",
                           help="beam search with N hypotheses per input")
     strategy.add_argument("--greedy", action="store_const", const="greedy", dest="strategy",
                           help="greedy decoding (fastest)")
     strategy.add_argument("--sample", action="store_const", const="sample", dest="strategy",
                           help="sample (see --temperature, --top-k, --top-p, --seed)")
-    group.add_argument("--nbest", type=_positive_int, metavar="N", dest="n_best",
+    group.add_argument("--nbest", type=positive_int, metavar="N", dest="n_best",
                        help="alternatives returned by beam search (<= beam width)")
     group.add_argument("--lenpen", type=float, metavar="A", dest="length_penalty",
                        help="GNMT length penalty alpha of beam search (0 favours short replies)")
@@ -93,6 +93,17 @@ def load_assistant(model_dir: Path | None):
         raise UsageError(f"cannot load model: {error}") from None
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from assistant import batch, export, repl
 
@@ -130,16 +141,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
         _error(f"error: {type(error).__name__}: {message} (run with --debug for details)")
         return EXIT_ERROR
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _error(message: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -44,3 +45,24 @@ def tiny_tokenizer():
     from training.tokenizer_training import TokenizerConfig, train_tokenizer
 
     return train_tokenizer(SAMPLE_TEXTS * 20, TokenizerConfig(vocab_size=400), seed=0)
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory):
+    """A tiny bundle trained for one epoch on 60 fault lines (poor replies, but deterministic).
+
+    Shared by every test module that needs a real model; tests copy it before changing it.
+    """
+    from rich.console import Console
+
+    from training.config import load_run_config
+    from training.trainer import train
+
+    root = tmp_path_factory.mktemp("bundle")
+    lines = [f"CV{u:02d}:E217 T={t}\tConveyor {u}: motor at {t} °C."
+             for u, t in zip(range(1, 61), range(30, 90), strict=True)]
+    (root / "pairs.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    quiet = Console(file=io.StringIO())
+    train(root / "pairs.tsv", root / "model",
+          load_run_config(overrides=[*TINY_OVERRIDES, "train.epochs=1"]), console=quiet)
+    return root / "model"

@@ -429,19 +429,6 @@ def test_sigterm_leaves_the_previous_file(tmp_path):
 # End to end on a tiny trained bundle, in a subprocess like a user would run it.
 
 
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    from tests.conftest import TINY_OVERRIDES
-    from training.config import load_run_config
-    from training.trainer import train
-
-    root = tmp_path_factory.mktemp("bundle")
-    lines = [f"CV{u:02d}:E217 T={t}\tConveyor {u}: motor at {t} °C."
-             for u, t in zip(range(1, 61), range(30, 90), strict=True)]
-    (root / "pairs.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    train(root / "pairs.tsv", root / "model", load_run_config(
-        overrides=[*TINY_OVERRIDES, "train.epochs=1"]))
-    return root / "model"
 
 
 def run_cli(*args, stdin: bytes | None = None) -> subprocess.CompletedProcess:

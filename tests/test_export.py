@@ -2,6 +2,7 @@ import contextlib
 import io
 import json
 import os
+import site
 import subprocess
 import sys
 
@@ -11,8 +12,6 @@ import pytest
 from assistant import constants
 from assistant.cli import EXIT_USAGE, main
 from assistant.inference import MAX_SOURCE_PIECES, Assistant
-from tests.conftest import TINY_OVERRIDES
-from training.config import load_run_config
 
 pytestmark = pytest.mark.slow
 
@@ -25,11 +24,14 @@ TEXTS = [
 ]
 BAD_TEXTS = ["", " \t\u00a0 ", "CV07:E217 " * MAX_SOURCE_PIECES, "CV07:E217"]
 
-# Runs in a fresh `python -I` process (TensorFlow and tensorflow-text only); prints JSON.
+# Runs in a fresh `python -I -S` process that sees the installed packages but not the project
+# (site-packages is put on the path without running its .pth files, so the editable install
+# of keras-assistant is not importable); prints JSON.
 CHILD = r"""
 import json, sys
-import tensorflow as tf
 job = json.loads(sys.argv[1])
+sys.path.extend(job["site_packages"])
+import tensorflow as tf
 if job["text_ops"]:
     import tensorflow_text  # noqa: F401
 try:
@@ -80,17 +82,6 @@ GENERATE = {
 }
 
 
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    from training.trainer import train
-
-    root = tmp_path_factory.mktemp("bundle")
-    lines = [f"CV{u:02d}:E217 T={t}\tConveyor {u}: motor at {t} °C."
-             for u, t in zip(range(1, 61), range(30, 90), strict=True)]
-    (root / "pairs.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    train(root / "pairs.tsv", root / "model",
-          load_run_config(overrides=[*TINY_OVERRIDES, "train.epochs=1"]))
-    return root / "model"
 
 
 @pytest.fixture(scope="module")
@@ -277,9 +268,9 @@ def test_a_failed_export_leaves_nothing(assistant, tmp_path, monkeypatch):
 
 def _run_child(export_path, text_ops: bool, ids) -> dict:
     job = {"export": str(export_path), "text_ops": text_ops, "texts": TEXTS, "bad": BAD_TEXTS,
-           "generate": GENERATE, "ids": ids}
+           "generate": GENERATE, "ids": ids, "site_packages": site.getsitepackages()}
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    process = subprocess.run([sys.executable, "-I", "-c", CHILD, json.dumps(job)],
+    process = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD, json.dumps(job)],
                              cwd=export_path, env=env, capture_output=True, text=True,
                              check=False, timeout=300)
     assert process.returncode == 0, process.stderr[-3000:]

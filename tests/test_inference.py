@@ -8,22 +8,10 @@ import pytest
 from assistant import constants
 from assistant.inference import MAX_SOURCE_PIECES, Assistant, BundleError, InputError
 from tests.conftest import TINY_OVERRIDES
-from training.config import load_run_config
 
 TINY = [*TINY_OVERRIDES, "train.epochs=1"]
 
 
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    """A tiny bundle trained for one epoch (its replies are poor, but deterministic)."""
-    from training.trainer import train
-
-    root = tmp_path_factory.mktemp("bundle")
-    lines = [f"CV{u:02d}:E217 T={t}\tConveyor {u}: motor at {t} °C."
-             for u, t in zip(range(1, 61), range(30, 90), strict=True)]
-    (root / "pairs.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    train(root / "pairs.tsv", root / "model", load_run_config(overrides=TINY))
-    return root / "model"
 
 
 @pytest.fixture(scope="module")

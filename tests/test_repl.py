@@ -31,7 +31,6 @@ from assistant.repl_commands import (
     parse_command,
 )
 from assistant.repl_pipe import run_pipe
-from tests.conftest import TINY_OVERRIDES
 
 DEFAULTS = {"strategy": "beam", "beam_width": 5, "length_penalty": 0.6}
 ATTENTION = np.array([[0.9, 0.1, 0.0], [0.1, 0.3, 0.6], [0.0, 0.0, 1.0]], np.float32)
@@ -383,18 +382,6 @@ def test_option_defaults_match_decoding_options():
 # --- a real (tiny) model --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    from training.config import load_run_config
-    from training.trainer import train
-
-    root = tmp_path_factory.mktemp("repl_bundle")
-    lines = [f"CV{u:02d}:E217 T={t}\tConveyor {u}: motor at {t} °C."
-             for u, t in zip(range(1, 61), range(30, 90), strict=True)]
-    (root / "pairs.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    train(root / "pairs.tsv", root / "model",
-          load_run_config(overrides=[*TINY_OVERRIDES, "train.epochs=1"]), console=console())
-    return root / "model"
 
 
 @pytest.mark.slow

@@ -143,7 +143,9 @@ def _keras_hub_comparison(tf, model, source, batch: int) -> None:
 
         return sampler(next_fn, prompt, cache=cache, index=1)
 
-    compiled = tf.function(run, jit_compile=True)
+    # An unknown batch dimension: BeamSampler's loop widens the cache to batch x beams.
+    compiled = tf.function(run, jit_compile=True,
+                           input_signature=[tf.TensorSpec((None, SOURCE_LEN), tf.int32)])
     ours = DecodingGraphs(model)
     options = DecodingOptions(strategy="beam", beam_width=5, min_length=OUTPUT_LEN,
                               max_length_a=OUTPUT_LEN, max_length_b=0.0)
