@@ -162,9 +162,10 @@ def _names_unit(
     record: faultcodes.FaultRecord,
     equipment_names: Mapping[str, str] | None,
 ) -> bool:
-    name = (equipment_names or {}).get(record.prefix)
-    if name is None:
+    if equipment_names is None:
         return str(record.unit) in reply_numbers
+    # A prefix the catalog lacks is repeated as it is: "Equipment QQ 12 is not in the catalog".
+    name = equipment_names.get(record.prefix, record.prefix)
     pattern = rf"(?<![0-9A-Za-z]){re.escape(name)}\s+0?{record.unit}(?![0-9])"
     return re.search(pattern, reply, flags=re.IGNORECASE) is not None
 

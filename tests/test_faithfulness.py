@@ -79,6 +79,15 @@ def test_equipment_names_check_the_named_unit():
     ]
 
 
+def test_a_prefix_the_catalog_lacks_must_be_repeated():
+    source = "QQ12:E217"
+    good = "Equipment QQ 12 is not in the catalog; report code E217 to maintenance."
+    assert faithfulness.check_reply(source, good, equipment_names=NAMES) == []
+    assert faithfulness.check_reply(source, good.replace("QQ", "EN"), equipment_names=NAMES) == [
+        "unit QQ12 missing from reply"
+    ]
+
+
 def test_unit_number_missing():
     reply = GOOD.replace("Conveyor 7", "Conveyor")
 
