@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import site
 import statistics
 import subprocess
 import sys
@@ -26,10 +27,13 @@ import tempfile
 import time
 from pathlib import Path
 
-# Runs in a fresh `python -I` process: TensorFlow and tensorflow-text only.
+# Runs in a fresh `python -I -S` process: TensorFlow and tensorflow-text only (site-packages
+# is put on the path without its .pth files, so an editable install of the project is hidden).
 _CHILD = r"""
 import json, sys, time
 started = time.perf_counter()
+job = json.load(open(sys.argv[1]))
+sys.path.extend(job["site_packages"])
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the SentencePiece ops)
 imported = time.perf_counter()
@@ -38,7 +42,6 @@ try:
     sys.exit("the project is importable in the child process")
 except ImportError:
     pass
-job = json.load(open(sys.argv[1]))
 module = tf.saved_model.load(job["export"])
 loaded = time.perf_counter()
 serve = module.signatures["serving_default"]
@@ -189,10 +192,10 @@ def _bucket_representatives(assistant, lines: list[str]) -> list[str]:
 
 def _run_child(job: dict, tmp: Path) -> dict:
     job_file = tmp / "job.json"
-    job_file.write_text(json.dumps(job), "utf-8")
+    job_file.write_text(json.dumps({**job, "site_packages": site.getsitepackages()}), "utf-8")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    process = subprocess.run([sys.executable, "-I", "-c", _CHILD, str(job_file)], cwd=tmp,
+    process = subprocess.run([sys.executable, "-I", "-S", "-c", _CHILD, str(job_file)], cwd=tmp,
                              env=env, capture_output=True, text=True, check=False)
     if process.returncode != 0:
         sys.exit(f"export process failed:\n{process.stderr[-3000:]}")
