@@ -105,6 +105,6 @@ class DecodingGraphs:
         scalar = tf.TensorSpec((), tf.float32)
         integer = tf.TensorSpec((), tf.int32)
         return tf.function(
-            run, jit_compile=self.jit_compile, reduce_retracing=True,
+            run, jit_compile=self.jit_compile, reduce_retracing=True, autograph=False,
             input_signature=[tf.TensorSpec((None, None), tf.int32), scalar, scalar, integer,
                              scalar, integer, integer, scalar, scalar])

@@ -11,6 +11,8 @@ import os
 import sys
 import tempfile
 
+XLA_FLAGS = "--xla_backend_optimization_level=1"
+
 
 def import_tensorflow():
     """Imports TensorFlow (and initialises its CPU device) with fd 2 captured.
@@ -22,6 +24,10 @@ def import_tensorflow():
         return sys.modules["tensorflow"]
     # 3: the oneDNN "DT_BOOL" notice of the first XLA compile is logged at error level.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # LLVM optimisation level 1 for XLA on the CPU: compiles a decoding bucket in about 1.2 s
+    # instead of 1.7 s with the same reply latency (make bench-decode). An XLA_FLAGS the user
+    # set is kept as it is.
+    os.environ.setdefault("XLA_FLAGS", XLA_FLAGS)
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:

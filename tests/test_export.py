@@ -269,7 +269,7 @@ def test_a_failed_export_leaves_nothing(assistant, tmp_path, monkeypatch):
 def _run_child(export_path, text_ops: bool, ids) -> dict:
     job = {"export": str(export_path), "text_ops": text_ops, "texts": TEXTS, "bad": BAD_TEXTS,
            "generate": GENERATE, "ids": ids, "site_packages": site.getsitepackages()}
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "XLA_FLAGS")}
     process = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD, json.dumps(job)],
                              cwd=export_path, env=env, capture_output=True, text=True,
                              check=False, timeout=300)

@@ -193,7 +193,7 @@ def _bucket_representatives(assistant, lines: list[str]) -> list[str]:
 def _run_child(job: dict, tmp: Path) -> dict:
     job_file = tmp / "job.json"
     job_file.write_text(json.dumps({**job, "site_packages": site.getsitepackages()}), "utf-8")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "XLA_FLAGS")}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     process = subprocess.run([sys.executable, "-I", "-S", "-c", _CHILD, str(job_file)], cwd=tmp,
                              env=env, capture_output=True, text=True, check=False)
