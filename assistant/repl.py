@@ -46,6 +46,7 @@ from assistant.repl_warmup import BackgroundWarmUp, ModelGate
 PROMPT = "> "
 BLOCK = '"""'  # opens and closes a multi-line input
 APP_NAME = "keras-assistant"  # names the history's state directory
+EXIT_WAIT_SECONDS = 60.0  # at exit, how long a background compile may still take
 
 
 @dataclasses.dataclass
@@ -197,7 +198,7 @@ class ChatSession:
             except Exception as error:  # nothing inside a reply may end the session
                 self._render.problem(self.console, f"{type(error).__name__}: {error}")
         if self._warmer is not None:
-            self._warmer.stop()
+            self._warmer.stop(wait=EXIT_WAIT_SECONDS)
         return EXIT_OK
 
     def handle(self, text: str) -> bool:

@@ -76,6 +76,7 @@ class BackgroundWarmUp:
     def __init__(self, gate: ModelGate) -> None:
         self._gate = gate
         self._generation = 0
+        self._threads: list[threading.Thread] = []
 
     def start(self, backend, options: dict[str, Any]) -> None:
         """Compiles for `options` on `backend` (a `repl.Backend`), superseding earlier starts."""
@@ -83,12 +84,23 @@ class BackgroundWarmUp:
         steps = [functools.partial(backend.reply, text, **options) for text in WARM_UP_TEXTS]
         if backend.warm_up is not None:
             steps.insert(0, functools.partial(backend.warm_up, **options))
-        threading.Thread(target=self._run, args=(self._generation, steps), daemon=True,
-                         name="warm-up").start()
+        thread = threading.Thread(target=self._run, args=(self._generation, steps), daemon=True,
+                                  name="warm-up")
+        thread.start()
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
 
-    def stop(self) -> None:
-        """Skips the remaining steps (the running one finishes)."""
+    def stop(self, wait: float | None = None) -> None:
+        """Skips the remaining steps (the running one finishes).
+
+        Args:
+            wait: seconds to wait for the running step to end (None: do not wait). Leaving
+                the process while a thread is inside TensorFlow can crash the interpreter's
+                shutdown (a segfault at exit), so the REPL waits before it returns.
+        """
         self._generation += 1
+        if wait is not None:
+            for thread in self._threads:
+                thread.join(wait)
 
     def _run(self, generation: int, steps: list[Callable[[], Any]]) -> None:
         for step in steps:

@@ -428,3 +428,22 @@ def test_chat_over_a_pipe_in_a_subprocess(bundle):
     errors = result.stderr.decode("utf-8").splitlines()
     assert "line 3: empty input" in errors
     assert any(line.startswith("line 5: input too long") for line in errors)
+
+
+def test_stop_waits_for_the_running_warm_up_step():
+    from assistant.repl_warmup import BackgroundWarmUp, ModelGate
+
+    started, finished = threading.Event(), threading.Event()
+
+    def slow_warm_up(**options):
+        started.set()
+        threading.Event().wait(0.3)
+        finished.set()
+
+    backend = Backend(name="fake", reply=lambda text, **options: None, defaults={},
+                      warm_up=slow_warm_up)
+    warmer = BackgroundWarmUp(ModelGate())
+    warmer.start(backend, {})
+    assert started.wait(5)
+    warmer.stop(wait=5)
+    assert finished.is_set()  # leaving now would not cut a compile short
