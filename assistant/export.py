@@ -17,13 +17,10 @@ watching EXPORT_DIR never sees a partial version. Its signatures (see
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import os
 import shutil
-import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +32,7 @@ from assistant.cli import (
     add_model_argument,
     decoding_options,
 )
+from assistant.quiet_tf import native_logs_captured
 
 TOKENIZER_ASSET = "tokenizer.model"
 MAX_BEAM_WIDTH = 8  # `generate` accepts beam widths 1..this by default (one graph each)
@@ -103,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise UsageError(str(error)) from None
     try:
-        with _native_logs_captured(replay=args.debug):
+        with native_logs_captured(replay=args.debug):
             result = export_saved_model(assistant, out_dir, options, version=args.version,
                                         ids_only=args.ids_only, jit_compile=args.jit_compile,
                                         max_beam_width=args.max_beam_width)
@@ -205,28 +203,6 @@ def _check_out_dir(out_dir: Path) -> None:
         raise UsageError(f"cannot write {out_dir}: {existing} is not a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UsageError(f"cannot write {out_dir}: permission denied")
-
-
-@contextlib.contextmanager
-def _native_logs_captured(replay: bool = False) -> Iterator[None]:
-    """Holds back what native code (TensorFlow, SentencePiece) prints on fd 2 while exporting.
-
-    The captured text is replayed on failure, or always when `replay` (--debug).
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        failed = True
-        try:
-            yield
-            failed = False
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            if failed or replay:
-                captured.seek(0)
-                sys.stderr.write(captured.read().decode("utf-8", "replace"))
 
 
 def _measure(path: Path, version: int, signatures: tuple[str, ...]) -> ExportResult:

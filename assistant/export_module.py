@@ -23,8 +23,8 @@ from typing import Any
 import tensorflow as tf
 
 from assistant import constants, decoding
-from assistant.inference import BATCH_BUCKETS, MAX_SOURCE_PIECES, MAX_STEPS_CAP, SOURCE_BUCKETS
-from assistant.model import Memory
+from assistant.decoding_graphs import bind_model
+from assistant.inference import BATCH_BUCKETS, MAX_SOURCE_PIECES, SOURCE_BUCKETS, step_budget
 
 NO_REPLY_SCORE = float("-inf")  # the score of a row that could not be answered
 CHUNK_ROWS = BATCH_BUCKETS[-1]  # rows decoded together, as `Assistant.reply_batch` does
@@ -221,9 +221,7 @@ class _Decoders:
         self.model = model
         self.options = options
         self.jit_compile = jit_compile
-        # The runtime's step budget: one buffer size for every bucket.
-        self.max_steps = min(MAX_STEPS_CAP, int(options.max_length_a
-                                                + options.max_length_b * MAX_SOURCE_PIECES))
+        self.max_steps = step_budget(options)  # the runtime's: one size for every bucket
         self._functions: dict[tuple[str, int], Any] = {}
 
     def default(self, source):
@@ -305,24 +303,11 @@ class _Decoders:
         model, max_steps = self.model, self.max_steps
 
         def run(source, length_penalty, min_length, max_length_a, max_length_b, max_length):
-            # The same ops as `DecodingGraphs`, so the replies are the runtime's.
-            memory, mask, state = model.encode(source)
-            weights = model.decoder.read_weights()
-            source_lengths = tf.reduce_sum(tf.cast(mask, tf.float32), axis=1)
-            max_lengths = tf.cast(max_length_a + max_length_b * source_lengths, tf.int32)
-            max_lengths = tf.clip_by_value(max_lengths, 1, max_steps)  # (rows,)
+            # The runtime's binding (`DecodingGraphs`), so the replies are the runtime's.
+            step, state, shared, start_ids, max_lengths = bind_model(
+                model, source, max_length_a, max_length_b, max_steps, attention=False)
             max_lengths = tf.where(max_length > 0, tf.minimum(max_lengths, max_length),
                                    max_lengths)
-            max_lengths = tf.where(source_lengths > 0, max_lengths, 1)  # padding rows end now
-
-            def step(tokens, state, shared):
-                logits, state, _ = model.decode_step(
-                    tokens, state, Memory(shared["values"], shared["keys"]), shared["mask"],
-                    weights=weights)
-                return logits, state, None  # attention is not served
-
-            start_ids = tf.fill((tf.shape(source)[0],), constants.BOS_ID)
-            shared = {"values": memory.values, "keys": memory.keys, "mask": mask}
             if strategy == "greedy":
                 result = decoding.greedy_search(
                     step, state, shared, start_ids, constants.EOS_ID, max_steps,

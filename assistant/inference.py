@@ -221,11 +221,7 @@ class Assistant:
         source = np.full((rows, source_len), constants.PAD_ID, np.int32)
         for row, (_, ids, _) in enumerate(chunk):
             source[row, : len(ids)] = ids
-        # One step budget for every bucket, so a new input length never retraces; each row
-        # still stops at its own limit a + b x its length (see DecodingGraphs).
-        max_steps = min(MAX_STEPS_CAP,
-                        int(decoding.max_length_a + decoding.max_length_b * MAX_SOURCE_PIECES))
-        result = self._graphs.run(source, decoding, max_steps)
+        result = self._graphs.run(source, decoding, step_budget(decoding))
         replies = []
         for row, (_, ids, text) in enumerate(chunk):
             replies.append(self._to_reply(result, row, ids, text))
@@ -257,6 +253,16 @@ class Assistant:
             token_log_probs=tuple(float(x) for x in result.token_log_probs[row, 0, :best_length]),
             flags=flags,
         )
+
+
+def step_budget(options) -> int:
+    """The decoding buffer size for `options` (a `DecodingOptions`): the limit of the longest
+    input, capped at `MAX_STEPS_CAP`.
+
+    It is one size for every bucket, so a new input length never retraces; each row still
+    stops at its own limit a + b x its length (see `decoding_graphs.bind_model`).
+    """
+    return min(MAX_STEPS_CAP, int(options.max_length_a + options.max_length_b * MAX_SOURCE_PIECES))
 
 
 def _load_checker(bundle: Path):

@@ -7,9 +7,11 @@ if the import fails, what TensorFlow printed is replayed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 
 XLA_FLAGS = "--xla_backend_optimization_level=1"
 
@@ -28,20 +30,30 @@ def import_tensorflow():
     # instead of 1.7 s with the same reply latency (make bench-decode). An XLA_FLAGS the user
     # set is kept as it is.
     os.environ.setdefault("XLA_FLAGS", XLA_FLAGS)
+    with native_logs_captured():
+        import tensorflow as tf
+
+        tf.config.list_logical_devices("CPU")
+    return tf
+
+
+@contextlib.contextmanager
+def native_logs_captured(replay: bool = False) -> Iterator[None]:
+    """Holds back what native code (TensorFlow, SentencePiece) prints on fd 2.
+
+    The captured text is replayed when the block raises, or always when `replay` (--debug).
+    """
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
+        failed = True
         try:
-            import tensorflow as tf
-
-            tf.config.list_logical_devices("CPU")
-        except BaseException:
-            os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode("utf-8", "replace"))
-            raise
+            yield
+            failed = False
         finally:
             os.dup2(saved, 2)
             os.close(saved)
-    return tf
+            if failed or replay:
+                captured.seek(0)
+                sys.stderr.write(captured.read().decode("utf-8", "replace"))
