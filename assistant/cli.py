@@ -64,6 +64,9 @@ def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-length-a", type=float, metavar="A", dest="max_length_a",
                        help="reply limit = A + B x input pieces")
     group.add_argument("--max-length-b", type=float, metavar="B", dest="max_length_b")
+    group.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None,
+                       help="beam search: answer with the best hypothesis that passes the "
+                       "faithfulness check (on by default)")
 
 
 def decoding_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -73,7 +76,7 @@ def decoding_options(args: argparse.Namespace) -> dict[str, Any]:
     Validation happens in `DecodingOptions.validate`, whose one-line messages surfaces show.
     """
     names = ("strategy", "beam_width", "n_best", "length_penalty", "temperature", "top_k",
-             "top_p", "seed", "min_length", "max_length_a", "max_length_b")
+             "top_p", "seed", "min_length", "max_length_a", "max_length_b", "rerank")
     options = {name: getattr(args, name) for name in names
                if getattr(args, name, None) is not None}
     if "beam_width" in options or ("n_best" in options and "strategy" not in options):

@@ -124,8 +124,10 @@ def export_options(defaults: dict[str, Any], overrides: dict[str, Any] | None = 
     """
     from assistant.decoding import DecodingOptions
     from assistant.export_module import EXPORT_STRATEGIES
+    from assistant.inference import decoding_settings
 
-    values = {**defaults, **(overrides or {}), "n_best": 1}
+    # An export returns the top beam hypothesis: the runtime's faithfulness rerank is Python.
+    values = {**decoding_settings({**defaults, **(overrides or {})}), "n_best": 1}
     if values.get("strategy") not in EXPORT_STRATEGIES:
         raise ValueError(f"an export decodes with greedy or beam search, not "
                          f"{values.get('strategy')!r}")

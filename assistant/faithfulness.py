@@ -10,7 +10,7 @@ Two checks, both cheap string checks (no catalog lookups at runtime):
     is answered with catalog codes): for fault lines every code in the reply must come from
     the line itself.
 (b) Coverage, for fault lines only: each record's code and unit number must appear in the
-    reply.
+    reply, and no code more often than the line has it (a record told twice).
 
 Numbers are compared as numbers are written in messages: an integer loses its leading
 zeros ("07" matches "7"), a decimal keeps its digits ("85.0" does not match "85", because
@@ -50,8 +50,9 @@ def check_reply(
 
     Returns:
         Flags in this order, without duplicates: "number 86 not in input",
-        "code E218 not in input", then for fault lines "code E217 missing from reply" and
-        "unit CV07 missing from reply". An empty list means no problem was found.
+        "code E218 not in input", then for fault lines "code E217 missing from reply",
+        "unit CV07 missing from reply" and "code E217 repeated in reply". An empty list
+        means no problem was found.
     """
     records = _fault_records(source)
     flags = [
@@ -63,13 +64,16 @@ def check_reply(
         f"code {code} not in input" for code in hallucinated_codes(source, reply, codes_allowed)
     ]
     if records is not None:
-        reply_codes = set(extract_codes(reply))
+        reply_codes = extract_codes(reply)
         reply_numbers = set(extract_numbers(reply))
         for record in records:
             if record.code not in reply_codes:
                 flags.append(f"code {record.code} missing from reply")
             if not _names_unit(reply, reply_numbers, record, equipment_names):
                 flags.append(f"unit {record.label} missing from reply")
+        source_codes = [record.code for record in records]
+        flags += [f"code {code} repeated in reply" for code in reply_codes
+                  if reply_codes.count(code) > source_codes.count(code) > 0]
     return _unique(flags)
 
 

@@ -24,7 +24,11 @@ MAX_SOURCE_PIECES = SOURCE_BUCKETS[-1]  # longer inputs are refused with a clear
 MAX_STEPS_CAP = 512  # no reply is longer than this many pieces
 # Used where a bundle's config.json has no "decoding" section (bundles trained elsewhere).
 FALLBACK_DEFAULTS = {"strategy": "beam", "beam_width": 5, "length_penalty": 0.6,
-                     "max_length_a": 200, "max_length_b": 2.0}
+                     "max_length_a": 200, "max_length_b": 2.0, "rerank": True}
+# Options the runtime applies to decoded hypotheses, not passed to `DecodingOptions`:
+# rerank (beam search with a faithfulness check): the reply is the best-scoring hypothesis
+# of the whole beam that the check does not flag, or the best one when every one is flagged.
+RUNTIME_OPTIONS = ("rerank",)
 
 
 class BundleError(ValueError):
@@ -50,7 +54,7 @@ class Reply:
     Attributes:
         text: the reply.
         score: the ranking score (log-probability, length-normalised under beam search).
-        alternatives: the n-best list, best first (its first entry is `text` itself).
+        alternatives: the n-best list: `text` first, then the others in score order.
         attention: (len(pieces), len(source_pieces)) float32 attention of the best hypothesis.
         source_pieces: the input's SentencePiece pieces.
         pieces: the reply's pieces, ending with "</s>" when the model ended it.
@@ -91,7 +95,9 @@ class Assistant:
         self.name = name
         self.checker = checker
         self.defaults = {**FALLBACK_DEFAULTS, **(defaults or {})}
-        DecodingOptions(**self.defaults).validate()
+        if not isinstance(self.defaults.get("rerank", False), bool):
+            raise ValueError(f"rerank must be true or false, got {self.defaults['rerank']!r}")
+        DecodingOptions(**decoding_settings(self.defaults)).validate()
         self._graphs = DecodingGraphs(model)
 
     @classmethod
@@ -166,23 +172,31 @@ class Assistant:
             batch_size: rows decoded together.
             **options: decoding options: strategy ("greedy", "beam", "sample"), beam_width,
                 length_penalty, n_best, temperature, top_k, top_p, seed, min_length,
-                max_length_a, max_length_b (see `assistant.decoding.DecodingOptions`);
-                unset ones take the bundle's defaults (`self.defaults`).
+                max_length_a, max_length_b (see `assistant.decoding.DecodingOptions`),
+                and rerank (see `RUNTIME_OPTIONS`); unset ones take the bundle's defaults
+                (`self.defaults`).
 
         Raises:
             ValueError: an option is invalid (before anything is decoded).
         """
         from assistant.decoding import DecodingOptions
 
+        settings = {**self.defaults, **options}
+        rerank = settings.pop("rerank", False)
+        if not isinstance(rerank, bool):
+            raise ValueError(f"rerank must be true or false, got {rerank!r}")
         try:
-            decoding = DecodingOptions(**{**self.defaults, **options})
+            decoding = DecodingOptions(**settings)
         except TypeError:
-            known = ", ".join(f.name for f in dataclasses.fields(DecodingOptions))
+            known = ", ".join([f.name for f in dataclasses.fields(DecodingOptions)]
+                              + list(RUNTIME_OPTIONS))
             unknown = ", ".join(sorted(set(options) - set(known.split(", "))))
             raise ValueError(f"unknown decoding option(s) {unknown} (known: {known})") from None
         decoding.validate()
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        rerank = rerank and self.checker is not None and decoding.strategy == "beam"
+        search = dataclasses.replace(decoding, n_best=decoding.beam_width) if rerank else decoding
         results: list[Reply | None] = [None] * len(texts)
         encoded = []
         for index, text in enumerate(texts):
@@ -194,8 +208,8 @@ class Assistant:
         encoded.sort(key=lambda item: len(item[1]))
         for start in range(0, len(encoded), batch_size):
             chunk = encoded[start : start + batch_size]
-            for (index, _, _), reply in zip(chunk, self._decode_chunk(chunk, decoding),
-                                           strict=True):
+            replies = self._decode_chunk(chunk, search, decoding.n_best, rerank)
+            for (index, _, _), reply in zip(chunk, replies, strict=True):
                 results[index] = reply
         return results  # type: ignore[return-value]
 
@@ -214,7 +228,7 @@ class Assistant:
                         f"{MAX_SOURCE_PIECES} (about {MAX_SOURCE_PIECES * 3} characters)")
         return ids, None
 
-    def _decode_chunk(self, chunk, decoding) -> list[Reply]:
+    def _decode_chunk(self, chunk, decoding, n_best: int, rerank: bool) -> list[Reply]:
         longest = max(len(ids) for _, ids, _ in chunk)
         source_len = next(b for b in SOURCE_BUCKETS if b >= longest)
         rows = next((b for b in BATCH_BUCKETS if b >= len(chunk)), len(chunk))
@@ -224,10 +238,11 @@ class Assistant:
         result = self._graphs.run(source, decoding, step_budget(decoding))
         replies = []
         for row, (_, ids, text) in enumerate(chunk):
-            replies.append(self._to_reply(result, row, ids, text))
+            replies.append(self._to_reply(result, row, ids, text, n_best, rerank))
         return replies
 
-    def _to_reply(self, result, row: int, source_ids: list[int], source_text: str) -> Reply:
+    def _to_reply(self, result, row: int, source_ids: list[int], source_text: str,
+                  n_best: int, rerank: bool) -> Reply:
         tokenizer = self.tokenizer
         alternatives = []
         for rank in range(result.tokens.shape[1]):
@@ -235,24 +250,39 @@ class Assistant:
             ids = result.tokens[row, rank, :length]
             alternatives.append(Alternative(tokenizer.decode(ids),
                                             float(result.scores[row, rank])))
-        best_length = int(result.lengths[row, 0])
-        best_ids = result.tokens[row, 0, :best_length]
+        best, flags = 0, ()
+        if self.checker:
+            flags = tuple(self.checker(source_text, alternatives[0].text))
+            for rank in range(1, len(alternatives) if rerank and flags else 1):
+                candidate = tuple(self.checker(source_text, alternatives[rank].text))
+                if not candidate:
+                    best, flags = rank, candidate
+                    break
+        # The chosen hypothesis first, the others in score order, cut to the n-best asked for.
+        order = [best] + [rank for rank in range(len(alternatives)) if rank != best]
+        alternatives = [alternatives[rank] for rank in order[:n_best]]
+        best_length = int(result.lengths[row, best])
+        best_ids = result.tokens[row, best, :best_length]
         attention = None
         if result.attention is not None:
-            attention = np.asarray(result.attention[row, 0, :best_length, : len(source_ids)],
+            attention = np.asarray(result.attention[row, best, :best_length, : len(source_ids)],
                                    np.float32)
-        text = alternatives[0].text
-        flags = tuple(self.checker(source_text, text)) if self.checker else ()
         return Reply(
-            text=text,
+            text=alternatives[0].text,
             score=alternatives[0].score,
             alternatives=tuple(alternatives),
             attention=attention,
             source_pieces=tuple(tokenizer.ids_to_pieces(source_ids)),
             pieces=tuple(tokenizer.ids_to_pieces(best_ids)),
-            token_log_probs=tuple(float(x) for x in result.token_log_probs[row, 0, :best_length]),
+            token_log_probs=tuple(float(x)
+                                  for x in result.token_log_probs[row, best, :best_length]),
             flags=flags,
         )
+
+
+def decoding_settings(options: dict[str, Any]) -> dict[str, Any]:
+    """`options` without the `RUNTIME_OPTIONS`: the keyword arguments of `DecodingOptions`."""
+    return {name: value for name, value in options.items() if name not in RUNTIME_OPTIONS}
 
 
 def step_budget(options) -> int:

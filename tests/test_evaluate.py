@@ -58,6 +58,8 @@ def test_numbers_the_reference_also_leaves_out_are_not_drops():
     (["--greedy"], "greedy", {"strategy": "greedy"}),
     (["--beam", "3", "--lenpen", "1.0"], "beam 3 lp 1.0",
      {"strategy": "beam", "beam_width": 3, "length_penalty": 1.0}),
+    (["--no-rerank"], "beam no rerank", {"rerank": False}),
+    (["--greedy", "--rerank"], "greedy rerank", {"strategy": "greedy", "rerank": True}),
 ])
 def test_decoding_options_from_the_command_line(argv, name, options):
     parser = argparse.ArgumentParser()

@@ -53,6 +53,20 @@ def test_missing_record_is_flagged_by_code_and_unit():
     ]
 
 
+def test_a_record_told_twice_is_flagged_once():
+    source = "CV07:E217 T=85; SN02:W301"
+    told_twice = GOOD + " " + GOOD + " Sorter 2 warning W301."
+
+    assert faithfulness.check_reply(source, told_twice) == ["code E217 repeated in reply"]
+    # the same code on two units is told twice, and that is right
+    two_units = "CV07:E217 T=85; CV08:E217"
+    reply = GOOD + " Conveyor 8 fault E217: motor over-temperature."
+    assert faithfulness.check_reply(two_units, reply) == []
+    assert faithfulness.check_reply(two_units, reply + " " + GOOD) == [
+        "code E217 repeated in reply"
+    ]
+
+
 def test_wrong_code_is_both_invented_and_missing():
     reply = GOOD.replace("E217", "E218")
 

@@ -73,6 +73,8 @@ def test_bad_inputs_are_flagged_not_raised_in_batches(assistant):
     ({"strategy": "sample", "top_p": 0.0}, "top_p"),
     ({"strategy": "beam", "beam_width": 2, "n_best": 3}, "n_best"),
     ({"strategy": "nope"}, "strategy"),
+    ({"rerank": "yes"}, "rerank must be true or false"),
+    ({"beam": 3}, "unknown decoding option"),
 ])
 def test_invalid_options_raise_clear_errors(assistant, options, message):
     with pytest.raises(ValueError, match=message):
@@ -123,3 +125,27 @@ def test_upper_source_case_makes_input_case_irrelevant(bundle):
     lower, mixed = upper.reply_batch(["cv07:e217 t=85", "Cv07:E217 T=85"], strategy="greedy")
     assert lower.text == mixed.text
     assert lower.source_pieces == tuple(upper.tokenizer.encode_pieces("CV07:E217 T=85"))
+
+
+def test_rerank_answers_with_the_best_unflagged_hypothesis(assistant):
+    beam = {"strategy": "beam", "beam_width": 3}
+    plain = assistant.reply("CV07:E217 T=85", **beam, n_best=3, rerank=False)
+    top, second, third = (a.text for a in plain.alternatives)
+    assert len({top, second, third}) == 3
+    flagged = {top: ["number 9 not in input"], second: ["code E217 missing from reply"]}
+    checking = Assistant(assistant.model, assistant.tokenizer, defaults=assistant.defaults,
+                         checker=lambda source, reply: flagged.get(reply, []))
+
+    reranked = checking.reply("CV07:E217 T=85", **beam, n_best=2)  # rerank is the default
+
+    assert reranked.text == third and reranked.flags == ()
+    assert [a.text for a in reranked.alternatives] == [third, top]
+    assert reranked.score == pytest.approx(plain.alternatives[2].score, rel=1e-4)
+    assert len(reranked.pieces) == len(reranked.token_log_probs) == reranked.attention.shape[0]
+    off = checking.reply("CV07:E217 T=85", **beam, rerank=False)
+    assert off.text == top and off.flags == ("number 9 not in input",)
+    flagged[third] = ["number 9 not in input"]
+    every = checking.reply("CV07:E217 T=85", **beam)
+    assert every.text == top and every.flags == ("number 9 not in input",)
+    greedy = checking.reply("CV07:E217 T=85", strategy="greedy")
+    assert greedy.flags == tuple(flagged.get(greedy.text, []))

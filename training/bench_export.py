@@ -128,7 +128,7 @@ def _compare(assistant, sources: list[str], tmp: Path, jit_compile: bool) -> Non
         export = export_saved_model(assistant, tmp / name.replace(" ", "_"), options,
                                     jit_compile=jit_compile)
         started = time.perf_counter()
-        expected = assistant.reply_batch(sources, **overrides)
+        expected = assistant.reply_batch(sources, **overrides, rerank=False)  # as exported
         runtime_seconds = time.perf_counter() - started
         job = {"mode": "compare", "export": str(export.path), "texts": sources, "ids": ids}
         if options.strategy == "beam":

@@ -207,7 +207,10 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--json", dest="json_out", help="report path (default: MODEL/evaluation.json)"
     )
     parser.add_argument(
-        "--compare", action="store_true", help="evaluate greedy and beam search side by side"
+        "--compare",
+        action="store_true",
+        help="evaluate greedy, beam search, and beam search with the faithfulness rerank side "
+        "by side",
     )
     parser.add_argument("--limit", type=int, help="only the first N pairs")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -222,9 +225,11 @@ def _run(args: argparse.Namespace) -> int:
     console = Console(stderr=False, soft_wrap=True)
     options = decoding_options(args)  # unset options keep the bundle's defaults
     settings = {_setting_name(options): options}
-    if args.compare:
-        beam = {**options, "strategy": "beam"}
-        settings = {"greedy": {"strategy": "greedy"}, _setting_name(beam): beam}
+    if args.compare:  # greedy, then beam search without and with the faithfulness rerank
+        settings = {"greedy": {"strategy": "greedy"}}
+        for rerank in (False,) if options.get("rerank") is False else (False, True):
+            beam = {**options, "strategy": "beam", "rerank": rerank}
+            settings[_setting_name(beam)] = beam
     report = evaluate(
         args.model,
         args.data,
@@ -249,4 +254,6 @@ def _setting_name(options: dict[str, Any]) -> str:
         parts.append(str(options["beam_width"]))
     if "length_penalty" in options:
         parts.append(f"lp {options['length_penalty']}")
+    if "rerank" in options:
+        parts.append("rerank" if options["rerank"] else "no rerank")
     return " ".join(parts)
