@@ -15,8 +15,9 @@ match), written by `render_reply` and `answer_question`:
 - An unknown code, a known code on equipment it is not listed for, and an unknown prefix
   each get a fixed sentence that repeats the unit and code and says to report it to
   maintenance (parameters ignored); such records sort like faults.
-- Questions (`PHRASINGS`): six types, 10-12 phrasings each for train, one only in
-  valid, two only in test. Answers are templates over the catalog.
+- Questions (`PHRASINGS`): six types, 18-23 phrasings each for train (now and then with an
+  opener or closer such as "hi," or "thanks"), one only in valid, two only in test, kept
+  exactly as written. Answers are templates over the catalog.
 - Small talk: the opening exchange (first line -> second line) of each conversation in the
   chatterbot-corpus categories `SMALLTALK_CATEGORIES` (workplace-suitable; humor, politics,
   gossip, health, history, literature, movies, sports, trivia, science, food, money,
@@ -101,7 +102,11 @@ PHRASINGS: dict[str, dict[str, tuple[str, ...]]] = {
                   "meaning of {code}", "what is the meaning of {code}?",
                   "what does code {code} mean", "{code}, what does that mean?", "describe {code}",
                   "what's {code}?", "tell me about {code}", "what does {code} stand for?",
-                  "I see {code}, what is it?"),
+                  "I see {code}, what is it?", "what's the meaning of {code}?",
+                  "{code} means what?", "what is error {code}?", "define {code}",
+                  "what is alarm {code}?", "{code} explanation", "{code}: what is that?",
+                  "what does the code {code} mean on the panel?", "info on {code}",
+                  "the panel says {code}, meaning?", "what is {code} about?"),
         "valid": ("what is fault code {code}?",),
         "test": ("can you tell me what {code} means?", "{code} meaning?"),
     },
@@ -110,7 +115,11 @@ PHRASINGS: dict[str, dict[str, tuple[str, ...]]] = {
                   "{code} what do I do?", "how can I fix {code}?", "what is the action for {code}?",
                   "how do I deal with {code}?", "{code}, how do I fix it?",
                   "what to do about {code}", "fix for {code}", "how do I solve {code}?",
-                  "got {code}, what should I do?"),
+                  "got {code}, what should I do?", "how do I reset {code}?",
+                  "what do I do when I get {code}?", "steps for {code}",
+                  "how do I get rid of {code}?", "{code}: how to fix?", "action for {code}",
+                  "what now with {code}?", "how do you fix {code}?",
+                  "the panel shows {code}, what should I do?"),
         "valid": ("how do I resolve {code}?",),
         "test": ("what is the fix for {code}?", "I have {code}, what now?"),
     },
@@ -119,7 +128,11 @@ PHRASINGS: dict[str, dict[str, tuple[str, ...]]] = {
                   "{eq} shows {code}, what do I do?", "how to clear {code} on {eq}",
                   "how can I fix {code} on {eq}?", "what is the action for {code} on {eq}?",
                   "{eq} reports {code}, how do I clear it?", "fix for {code} on {eq}",
-                  "got {code} on {eq}, what should I do?", "how do I deal with {code} on {eq}?"),
+                  "got {code} on {eq}, what should I do?", "how do I deal with {code} on {eq}?",
+                  "how do I reset {code} on {eq}?", "{eq} has {code}: how to fix?",
+                  "steps for {code} on {eq}", "{code} at {eq}, what do I do?",
+                  "action for {code} on {eq}", "how do you fix {code} on {eq}?",
+                  "{eq} is showing {code}, what should I do?", "what now with {code} on {eq}?"),
         "valid": ("{eq} has {code}, how do I fix it?",),
         "test": ("what is the fix for {code} on {eq}?", "{code} on {eq}, what now?"),
     },
@@ -128,7 +141,11 @@ PHRASINGS: dict[str, dict[str, tuple[str, ...]]] = {
                   "is {code} critical?", "severity of {code}", "how severe is {code}?",
                   "what is the severity level of {code}?", "is {code} a warning?",
                   "{code} severity", "how urgent is {code}?", "is {code} dangerous?",
-                  "what kind of code is {code}?", "is {code} a fault?"),
+                  "what kind of code is {code}?", "is {code} a fault?",
+                  "is {code} an emergency?", "{code}: how serious?", "severity for {code}",
+                  "what's the severity of {code}?", "is {code} urgent?", "is {code} bad?",
+                  "how critical is {code}?", "is {code} just info?", "{code} critical or not?",
+                  "what level is {code}?"),
         "valid": ("how bad is {code}?",),
         "test": ("what severity is {code}?", "is {code} serious?"),
     },
@@ -137,7 +154,12 @@ PHRASINGS: dict[str, dict[str, tuple[str, ...]]] = {
                   "where does {code} come from?", "which machines use {code}?",
                   "what machines raise {code}?", "{code} comes from which equipment?",
                   "which units can raise {code}?", "where can {code} be raised?",
-                  "which equipment types have {code}?", "who raises {code}?"),
+                  "which equipment types have {code}?", "who raises {code}?",
+                  "what can report {code}?", "equipment for {code}",
+                  "which machines can show {code}?",
+                  "what equipment has {code}?", "{code} is from which machines?",
+                  "what equipment gives {code}?", "on which equipment does {code} appear?",
+                  "{code} belongs to which equipment?", "which devices raise {code}?"),
         "valid": ("what raises {code}?",),
         "test": ("which equipment can report {code}?", "{code} is raised by which equipment?"),
     },
@@ -146,7 +168,11 @@ PHRASINGS: dict[str, dict[str, tuple[str, ...]]] = {
                   "which fault codes does the {name} have?", "{name} codes",
                   "list codes for the {name}", "codes of the {name}", "show me the {name} codes",
                   "which codes can a {name} show?", "all codes for the {name}",
-                  "what are the {name} fault codes?"),
+                  "what are the {name} fault codes?", "codes that belong to the {name}",
+                  "what codes does a {name} have?",
+                  "{name} code list", "list all {name} codes", "which codes can the {name} give?",
+                  "what codes are there for the {name}?", "the {name}'s codes",
+                  "show all codes for the {name}"),
         "valid": ("show codes for the {name}",),
         "test": ("what codes does the {name} report?", "which codes belong to the {name}?"),
     },
@@ -160,10 +186,10 @@ class CorpusSizes:
     train: int = 40_000  # pairs in train.jsonl (small talk repeats included)
     valid: int = 2_000  # pairs in valid.jsonl, distinct sources
     test: int = 3_000  # pairs in test.jsonl, distinct sources
-    single: float = 0.25  # one-record fault lines
-    multi: float = 0.33  # 2-4 record fault lines, all codes known
-    unknown: float = 0.17  # 1-4 record lines with at least one unknown code
-    prompt: float = 0.19  # questions about codes and equipment
+    single: float = 0.22  # one-record fault lines
+    multi: float = 0.30  # 2-4 record fault lines, all codes known
+    unknown: float = 0.21  # 1-4 record lines with at least one unknown code
+    prompt: float = 0.21  # questions about codes and equipment
     smalltalk: float = 0.06  # chat; valid/test capped by the distinct spellings available
 
     def __post_init__(self):
@@ -302,7 +328,11 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 _HELDOUT_BIAS = 0.4  # in valid/test: chance to draw a unit/value from the held-out pool
 _PARAM_PRESENT = 0.85  # chance a catalog parameter is typed in a generated record
-_EXTRA_PARAM = 0.06  # chance of a parameter the catalog does not list (ignored in replies)
+_EXTRA_PARAM = 0.25  # chance of a parameter the catalog does not list (ignored in replies);
+# frequent, or the model reads any stray parameter as a sign of an invalid record
+_PROMPT_OPENERS = ("hi, ", "hey, ", "quick question: ", "please, ", "sorry, ", "ok, ")
+_PROMPT_CLOSERS = (" please", ", thanks", " thanks", "??", " ?")
+_CHATTY = 0.2  # train only: chance of an opener, and of a closer, around a question
 _RECORDS_MULTI = ((2, 3, 4), (0.60, 0.30, 0.10))
 _RECORDS_UNKNOWN = ((1, 2, 3, 4), (0.50, 0.30, 0.15, 0.05))
 _ATTEMPTS_PER_PAIR = 50  # give up on a category after this many rejected draws per pair
@@ -400,9 +430,9 @@ class _Sampler:
 
     def _unknown_record(self, rng: random.Random) -> FaultRecord:
         kind = rng.random()
-        if kind < 0.5:  # a code the catalog does not have
+        if kind < 0.45:  # a code the catalog does not have
             prefix, code = rng.choice(self.prefixes), self._unknown_code(rng)
-        elif kind < 0.85:  # a real code on equipment it is not listed for
+        elif kind < 0.8:  # a real code on equipment it is not listed for
             entry = rng.choice([e for e in self.entries if len(e.equipment) < len(self.prefixes)])
             prefix = rng.choice([p for p in self.prefixes if p not in entry.equipment])
             code = entry.code
@@ -436,7 +466,7 @@ class _Sampler:
     def _unknown_code(self, rng: random.Random) -> str:
         wanted = self.split if self.split != "train" and rng.random() < 0.5 else "train"
         while True:
-            letters = "CEWI" if rng.random() < 0.9 else string.ascii_uppercase
+            letters = "CEWI" if rng.random() < 0.75 else string.ascii_uppercase
             code = f"{rng.choice(letters)}{rng.randrange(1000):03d}"
             if code not in self.catalog.entries and unknown_code_split(code) == wanted:
                 return code
@@ -466,7 +496,10 @@ class _Sampler:
             fields["eq"] = _unit_mention(prefix, unit, self.catalog.equipment[prefix], rng)
         if not self._fits(reserved):
             return None
-        source = _vary_prompt(template.format(**fields), rng)
+        source = template.format(**fields)
+        if self.split == "train":  # held-out phrasings stay exactly as written
+            source = _chatty(source, rng)
+        source = _vary_prompt(source, rng)
         target = answer_question(qtype, self.catalog, code, prefix, unit)
         return {"source": source, "target": target, "category": "prompt", "qtype": qtype}
 
@@ -543,6 +576,15 @@ def _vary_line(records: Sequence[str], rng: random.Random) -> str:
         text += ";"
     if rng.random() < 0.05:
         text = " " * rng.randint(1, 2) + text + " " * rng.randint(0, 2)
+    return text
+
+
+def _chatty(text: str, rng: random.Random) -> str:
+    """A question with the small words operators add around it, now and then."""
+    if rng.random() < _CHATTY:
+        text = rng.choice(_PROMPT_OPENERS) + text
+    if rng.random() < _CHATTY:
+        text = text.rstrip("?") + rng.choice(_PROMPT_CLOSERS)
     return text
 
 
