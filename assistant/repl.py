@@ -74,10 +74,13 @@ class Backend:
 def backend_from_assistant(assistant, location: str | os.PathLike = "") -> Backend:
     """Wraps a loaded `Assistant`."""
     from assistant.decoding import DecodingOptions
+    from assistant.inference import decoding_settings
 
     def validate(options: Mapping[str, Any]) -> None:
+        if not isinstance(options.get("rerank", False), bool):
+            raise ValueError(f"rerank must be true or false, got {options['rerank']!r}")
         try:
-            DecodingOptions(**options).validate()
+            DecodingOptions(**decoding_settings(options)).validate()
         except TypeError as error:
             raise ValueError(str(error)) from None
 

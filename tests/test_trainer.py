@@ -78,6 +78,63 @@ def test_tiny_model_overfits_twenty_pairs():
     assert float(correct) == float(count)  # 100% teacher-forced token accuracy
 
 
+def test_mixed_bfloat16_computes_in_bfloat16_with_float32_weights_and_loss(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from assistant.config import ModelConfig
+    from assistant.model import Seq2Seq
+    from training.data import EncodedPairs, make_batches
+    from training.trainer import _TrainSteps, build_model
+
+    config = ModelConfig(
+        vocab_size=30, embedding_dim=16, encoder_units=8, decoder_units=16, attention_units=8
+    )
+    keras.utils.set_random_seed(0)
+    mixed = build_model(config, "mixed_bfloat16")
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored
+    assert mixed.compute_dtype == "bfloat16"
+    assert {v.dtype for v in mixed.weights} == {"float32"}
+    exact = build_model(config)
+    exact.set_weights(mixed.get_weights())
+    rng = np.random.default_rng(0)
+    data = EncodedPairs(
+        [rng.integers(4, 30, rng.integers(2, 7)).astype(np.int32) for _ in range(8)],
+        [rng.integers(4, 30, rng.integers(2, 9)).astype(np.int32) for _ in range(8)],
+        0,
+    )
+    ((source, target_in, target_out),) = make_batches(data, 8, seed=None)
+    mixed_loss, _, count = _TrainSteps(mixed, None, 0.1).evaluate(source, target_in, target_out)
+    exact_loss, _, _ = _TrainSteps(exact, None, 0.1).evaluate(source, target_in, target_out)
+    assert mixed_loss.dtype == tf.float32
+    np.testing.assert_allclose(float(mixed_loss), float(exact_loss), rtol=2e-2)
+
+    optimizer = keras.optimizers.Adam(0.01)
+    steps = _TrainSteps(mixed, optimizer, 0.1)
+    steps.train(source, target_in, target_out)
+    loss, _, sampled_count = steps.train_sampled(
+        source, target_in, target_out, tf.constant(0.5), tf.constant([0, 1])
+    )
+    assert loss.dtype == tf.float32 and np.isfinite(float(loss))
+    assert float(sampled_count) == float(count)
+    assert {v.dtype for v in mixed.weights} == {"float32"}
+
+    mixed.save_weights(tmp_path / "model.weights.h5")  # what inference loads, in float32
+    reloaded = Seq2Seq(config)
+    reloaded.build()
+    reloaded.load_weights(tmp_path / "model.weights.h5")
+    assert reloaded.compute_dtype == "float32"
+    for a, b in zip(mixed.get_weights(), reloaded.get_weights(), strict=True):
+        assert b.dtype == np.float32
+        np.testing.assert_array_equal(a, b)
+
+
+def test_precision_must_be_known():
+    with pytest.raises(ValueError, match="precision must be one of float32, mixed_bfloat16"):
+        load_run_config(overrides=["train.precision=float16"])
+    assert load_run_config(overrides=["train.precision=float32"]).train.precision == "float32"
+
+
 @pytest.mark.slow
 def test_training_writes_a_bundle_and_resume_equals_uninterrupted(tmp_path):
     from training.trainer import train

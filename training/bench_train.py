@@ -1,9 +1,10 @@
 """`make bench-train`: real target tokens per second of training at the reference size.
 
 Trains the reference-size model (vocab 2000, embedding 128, bi-GRU 2x128, decoder GRU 256)
-at batch 64 on length-bucketed batches and counts only real (non-padding) target tokens,
-EOS included. Data: a pairs file (--data) tokenized with a tokenizer trained on it, or by
-default synthetic id sequences with the corpus' length profile.
+at batch 64 on length-bucketed batches, in the training precision unless --precision says
+otherwise, and counts only real (non-padding) target tokens, EOS included. Data: a pairs
+file (--data) tokenized with a tokenizer trained on it, or by default synthetic id sequences
+with the corpus' length profile.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 import numpy as np
 
 from assistant.quiet_tf import import_tensorflow
+from training.config import PRECISIONS, TrainConfig
 
 
 def main() -> None:
@@ -21,6 +23,12 @@ def main() -> None:
     parser.add_argument("--data", help="pairs file (.tsv/.jsonl); default: synthetic ids")
     parser.add_argument("--batches", type=int, default=60, help="timed batches")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=TrainConfig().precision,
+        help="Keras dtype policy (default: the training default, %(default)s)",
+    )
     parser.add_argument(
         "--no-bucketing",
         action="store_true",
@@ -31,11 +39,10 @@ def main() -> None:
     import keras
 
     from assistant.config import ModelConfig
-    from assistant.model import Seq2Seq
     from training.data import EncodedPairs, encode_pairs, make_batches, read_pairs
     from training.schedules import WarmupSchedule
     from training.tokenizer_training import TokenizerConfig, train_tokenizer
-    from training.trainer import _TrainSteps
+    from training.trainer import _TrainSteps, build_model
 
     keras.utils.set_random_seed(0)
     if args.data:
@@ -54,8 +61,7 @@ def main() -> None:
             0,
         )
         vocab = 2000
-    model = Seq2Seq(ModelConfig(vocab_size=vocab))
-    model.build()
+    model = build_model(ModelConfig(vocab_size=vocab), args.precision)
     optimizer = keras.optimizers.Adam(WarmupSchedule(1e-3, 100, "inverse_sqrt"), clipnorm=1.0)
     steps = _TrainSteps(model, optimizer, label_smoothing=0.1)
     if args.no_bucketing:
@@ -75,7 +81,7 @@ def main() -> None:
     seconds = time.perf_counter() - started
     print(
         f"model: {model.count_params():,} parameters, vocab {vocab}, batch {args.batch_size}, "
-        f"{'no bucketing' if args.no_bucketing else 'length bucketing'}"
+        f"{'no bucketing' if args.no_bucketing else 'length bucketing'}, {args.precision}"
     )
     print(
         f"timed {len(timed)} batches: {real:,.0f} real target tokens "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from assistant import constants, faithfulness
-from assistant.config import save_bundle_config
+from assistant.config import ModelConfig, save_bundle_config
 from assistant.io_utils import atomic_write_bytes, atomic_write_text
 from assistant.model import Seq2Seq
 from assistant.tokenizer import Tokenizer, normalize_source
@@ -151,8 +152,7 @@ def train(
                 "maximum source/target length"
             )
 
-    model = Seq2Seq(model_config)
-    model.build()
+    model = build_model(model_config, train_config.precision)
     steps_per_epoch = -(-len(encoded["train"]) // train_config.batch_size)
     schedule = WarmupSchedule(
         train_config.learning_rate,
@@ -258,6 +258,27 @@ def train(
     )
 
 
+def build_model(config: ModelConfig, precision: str = "float32") -> Seq2Seq:
+    """Builds a model to train under the Keras dtype policy `precision`.
+
+    The policy belongs to the model's layers only; the global policy is restored, so models
+    built later (inference, export) compute in float32. Variables are float32 under either
+    policy, so the saved weights and checkpoints do not depend on it.
+
+    Args:
+        config: the model configuration.
+        precision: "float32" or "mixed_bfloat16" (see `TrainConfig.precision`).
+    """
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        model = Seq2Seq(config)
+        model.build()
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    return model
+
+
 class _TrainSteps:
     """The compiled train and evaluation steps of one model and optimizer."""
 
@@ -287,7 +308,7 @@ class _TrainSteps:
         return loss, correct, count
 
     def _train_sampled(self, source, target_in, target_out, probability, seed):
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape, _autocast(self.model):
             logits = self.model.scheduled_sampling_logits(source, target_in, probability, seed)
             loss, correct, count = _token_loss(logits, target_out, self.label_smoothing)
         self._apply(tape, loss)
@@ -304,7 +325,8 @@ class _TrainSteps:
 
 
 def _token_loss(logits, labels, label_smoothing: float):
-    """Masked, label-smoothed cross-entropy per real token.
+    """Masked, label-smoothed cross-entropy per real token, in float32 whatever the logits'
+    dtype (bfloat16 under mixed precision).
 
     Returns:
         (mean loss over real tokens, correct argmax predictions, real token count).
@@ -321,6 +343,17 @@ def _token_loss(logits, labels, label_smoothing: float):
     predictions = tf.argmax(logits, axis=-1, output_type=labels.dtype)
     correct = tf.reduce_sum(tf.cast(tf.equal(predictions, labels), tf.float32) * mask)
     return loss, correct, count
+
+
+def _autocast(model: Seq2Seq):
+    """The variable autocasting Keras applies inside a layer's `__call__`, for model methods
+    called directly (`scheduled_sampling_logits`), so that under mixed_bfloat16 they read the
+    float32 variables as bfloat16 like the layers they call. Keras has no public API for it."""
+    if model.compute_dtype == model.variable_dtype:
+        return contextlib.nullcontext()
+    from keras.src.backend import AutocastScope
+
+    return AutocastScope(model.compute_dtype)
 
 
 def _run_epoch(
