@@ -21,6 +21,13 @@ class TokenizerConfig:
     model_type: str = "unigram"  # "unigram" or "bpe"
     character_coverage: float = 1.0  # rare characters fall back to bytes below 1.0
     max_sentence_length: int = 8192  # bytes; longer training lines are skipped by SentencePiece
+    # Disable pieces of exactly two capital letters ("SR" at the start of a word or inside
+    # one), so that two-letter prefixes such as equipment labels are spelled letter by
+    # letter, in the input and in the reply alike: the model copies letters it has seen
+    # thousands of times instead of a pair it may never have seen (an unseen "SR32" was
+    # answered as "JF 32"). Meant for unigram: BPE builds longer pieces out of pairs, so
+    # with BPE every capitalised word is spelled out as well.
+    split_letter_pairs: bool = False
 
     def __post_init__(self) -> None:
         if self.model_type not in ("unigram", "bpe"):
@@ -39,7 +46,9 @@ def train_tokenizer(texts: Iterable[str], config: TokenizerConfig, seed: int = 0
 
     Digits are split into single pieces (numbers are copied digit by digit) and unknown
     characters fall back to bytes (any input encodes without UNK). Normalisation is the
-    identity so that decoding gives back exactly what was encoded.
+    identity so that decoding gives back exactly what was encoded. With
+    `config.split_letter_pairs`, pieces of two capital letters are marked unused after
+    training (SentencePiece then never produces them, in Python and in tensorflow-text).
 
     Args:
         texts: sources and targets, one sentence each.
@@ -90,4 +99,26 @@ def train_tokenizer(texts: Iterable[str], config: TokenizerConfig, seed: int = 0
                 "tokenizer.character_coverage"
             ) from None
         raise ValueError(f"SentencePiece training failed: {error}") from None
-    return Tokenizer(model.getvalue())
+    proto = model.getvalue()
+    if config.split_letter_pairs:
+        proto = disable_pieces(proto, _LETTER_PAIR)
+    return Tokenizer(proto)
+
+
+_LETTER_PAIR = re.compile("\u2581?[A-Z]{2}")
+
+
+def disable_pieces(model_proto: bytes, pattern: re.Pattern) -> bytes:
+    """Marks every normal piece that fully matches `pattern` as unused; returns the new model.
+
+    An unused piece keeps its id (the vocabulary size does not change) but encoding never
+    produces it: the text is spelled with shorter pieces instead.
+    """
+    from sentencepiece import sentencepiece_model_pb2
+
+    model = sentencepiece_model_pb2.ModelProto()
+    model.ParseFromString(model_proto)
+    for piece in model.pieces:
+        if piece.type == piece.NORMAL and pattern.fullmatch(piece.piece):
+            piece.type = piece.UNUSED
+    return model.SerializeToString()
