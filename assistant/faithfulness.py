@@ -11,6 +11,10 @@ Two checks, both cheap string checks (no catalog lookups at runtime):
     the line itself.
 (b) Coverage, for fault lines only: each record's code and unit number must appear in the
     reply, and no code more often than the line has it (a record told twice).
+(c) Catalog agreement, for fault lines, when the bundle carries the catalog's code table:
+    the sentence that tells a record must give the code's meaning if the code applies to
+    that equipment, and must not give it if it does not ("Shuttle 40 fault E504: safety
+    relay fault" is wrong when E504 is not a shuttle code). Meanings are matched as text.
 
 Numbers are compared as numbers are written in messages: an integer loses its leading
 zeros ("07" matches "7"), a decimal keeps its digits ("85.0" does not match "85", because
@@ -20,6 +24,7 @@ gives 7) are handled as such, never as stray numbers 217 or 07.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 
@@ -28,12 +33,21 @@ from assistant import faultcodes
 BUNDLE_FILE = "faithfulness.json"  # allow-lists and equipment names, in data dirs and bundles
 
 
+@dataclasses.dataclass(frozen=True)
+class CatalogCode:
+    """What check (c) needs of one catalog code: where it applies and what it means."""
+
+    equipment: frozenset[str]  # prefixes, e.g. {"CV", "SN"}
+    meaning: str  # e.g. "safety relay fault", as messages write it
+
+
 def check_reply(
     source: str,
     reply: str,
     allowed_numbers: Collection[str] | None = None,
     allowed_codes: Collection[str] | None = None,
     equipment_names: Mapping[str, str] | None = None,
+    code_table: Mapping[str, CatalogCode] | None = None,
 ) -> list[str]:
     """Lists faithfulness problems of `reply` as short human-readable flags.
 
@@ -47,12 +61,14 @@ def check_reply(
         equipment_names: prefix -> equipment name (the catalog's `equipment` map). When
             given, a record's unit counts as present only if the reply names it
             ("conveyor 7" for CV07); otherwise the unit number alone suffices.
+        code_table: code -> `CatalogCode`, for check (c); needs `equipment_names`.
 
     Returns:
         Flags in this order, without duplicates: "number 86 not in input",
         "code E218 not in input", then for fault lines "code E217 missing from reply",
-        "unit CV07 missing from reply" and "code E217 repeated in reply". An empty list
-        means no problem was found.
+        "unit CV07 missing from reply", "code E217 repeated in reply",
+        "meaning of E217 missing for CV07" and "E504 explained for SH40, where it is not
+        valid". An empty list means no problem was found.
     """
     records = _fault_records(source)
     flags = [
@@ -74,6 +90,8 @@ def check_reply(
         source_codes = [record.code for record in records]
         flags += [f"code {code} repeated in reply" for code in reply_codes
                   if reply_codes.count(code) > source_codes.count(code) > 0]
+        if code_table is not None and equipment_names is not None:
+            flags += _catalog_flags(reply, records, code_table, equipment_names)
     return _unique(flags)
 
 
@@ -147,6 +165,17 @@ def allowed_codes_from_catalog(catalog: Mapping) -> set[str]:
     return {str(entry["code"]).upper() for entry in catalog.get("codes", ())}
 
 
+def code_table_from_catalog(catalog: Mapping) -> dict[str, CatalogCode]:
+    """The catalog's code -> (equipment, meaning) table, for `check_reply(..., code_table=...)`."""
+    return {
+        str(entry["code"]).upper(): CatalogCode(
+            frozenset(str(prefix).upper() for prefix in entry["equipment"]),
+            str(entry["meaning"]),
+        )
+        for entry in catalog.get("codes", ())
+    }
+
+
 _CODE = re.compile(r"(?<![0-9A-Za-z])[A-Za-z][0-9]{3}(?![0-9A-Za-z])")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
@@ -158,6 +187,41 @@ def _fault_records(source: str) -> tuple[faultcodes.FaultRecord, ...] | None:
         return faultcodes.parse_line(source)
     except ValueError:
         return None
+
+
+def _catalog_flags(
+    reply: str,
+    records: Iterable[faultcodes.FaultRecord],
+    code_table: Mapping[str, CatalogCode],
+    equipment_names: Mapping[str, str],
+) -> list[str]:
+    """Check (c): each catalog record's sentence gives the meaning exactly when it should.
+
+    A record is judged by the reply sentences that hold both its code and its named unit;
+    a record with no such sentence is already flagged by the coverage check.
+    """
+    sentences = _SENTENCE_BREAK.split(reply)
+    flags = []
+    for record in records:
+        entry = code_table.get(record.code)
+        if entry is None or record.prefix not in equipment_names:
+            continue  # an unknown code or prefix has no meaning to give
+        told = [
+            sentence.lower() for sentence in sentences
+            if record.code in extract_codes(sentence)
+            and _names_unit(sentence, set(extract_numbers(sentence)), record, equipment_names)
+        ]
+        if not told:
+            continue
+        explained = any(entry.meaning.lower() in sentence for sentence in told)
+        if record.prefix in entry.equipment and not explained:
+            flags.append(f"meaning of {record.code} missing for {record.label}")
+        elif record.prefix not in entry.equipment and explained:
+            flags.append(f"{record.code} explained for {record.label}, where it is not valid")
+    return flags
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 
 
 def _names_unit(
@@ -193,7 +257,8 @@ def _unique(items: Iterable[str]) -> list[str]:
 def load_checker(path) -> Callable[[str, str], list[str]] | None:
     """Reads a `BUNDLE_FILE` and returns `check(source, reply) -> flags` bound to it.
 
-    Returns None when the file does not exist (a bundle trained on other data).
+    Returns None when the file does not exist (a bundle trained on other data). The code
+    table (check (c)) is optional: files written before it existed lack it.
 
     Raises:
         ValueError: the file exists but is not valid.
@@ -209,10 +274,16 @@ def load_checker(path) -> Callable[[str, str], list[str]] | None:
         allowed_numbers = frozenset(settings["allowed_numbers"])
         allowed_codes = frozenset(settings["allowed_codes"])
         names = dict(settings["equipment_names"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        code_table = None
+        if "code_table" in settings:
+            code_table = {
+                str(code): CatalogCode(frozenset(entry["equipment"]), str(entry["meaning"]))
+                for code, entry in settings["code_table"].items()
+            }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"{path}: not a valid faithfulness file ({error})") from None
 
     def check(source: str, reply: str) -> list[str]:
-        return check_reply(source, reply, allowed_numbers, allowed_codes, names)
+        return check_reply(source, reply, allowed_numbers, allowed_codes, names, code_table)
 
     return check

@@ -369,10 +369,11 @@ def test_every_target_is_faithful_to_its_source(built, raw_catalog):
     _, _, splits = built
     allowed = faithfulness.allowed_numbers_from_catalog(raw_catalog)
     codes = faithfulness.allowed_codes_from_catalog(raw_catalog)
+    table = faithfulness.code_table_from_catalog(raw_catalog)
     for rows in splits.values():
         for row in rows:
             flags = faithfulness.check_reply(
-                row["source"], row["target"], allowed, codes, raw_catalog["equipment"]
+                row["source"], row["target"], allowed, codes, raw_catalog["equipment"], table
             )
             assert flags == [], row
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from assistant import faithfulness
@@ -184,6 +186,81 @@ def test_hallucinated_and_dropped_numbers_for_evaluation():
     assert faithfulness.hallucinated_codes(source, "E217 or E999?") == ["E999"]
 
 
+TABLE = {
+    "E217": faithfulness.CatalogCode(frozenset({"CV"}), "motor over-temperature"),
+    "W301": faithfulness.CatalogCode(frozenset({"SN"}), "repeated jams"),
+}
+NOT_VALID = "Sorter 2 reported code E217, which is not valid for this equipment; report it."
+JAMS = "Sorter 2 warning W301: repeated jams; check the diverter."
+
+
+def test_catalog_check_passes_faithful_replies():
+    source = "CV07:E217 T=85; SN02:E217; SN03:W301; SN04:E999; QQ05:W301"
+    reply = " ".join([
+        GOOD,
+        NOT_VALID,
+        JAMS.replace("Sorter 2", "Sorter 3"),
+        "Sorter 4 reported unknown code E999; report it to maintenance.",
+        "Equipment QQ 5 is not in the catalog; report code W301 to maintenance.",
+    ])
+    assert faithfulness.check_reply(source, reply, equipment_names=NAMES, code_table=TABLE) == []
+
+
+def test_catalog_check_flags_a_meaning_given_where_the_code_is_not_valid():
+    reply = "Sorter 2 fault E217: motor over-temperature; let the motor cool."
+
+    flags = faithfulness.check_reply("SN02:E217", reply, equipment_names=NAMES, code_table=TABLE)
+
+    assert flags == ["E217 explained for SN02, where it is not valid"]
+    assert faithfulness.check_reply("SN02:E217", reply, equipment_names=NAMES) == []
+
+
+def test_catalog_check_flags_a_valid_code_told_without_its_meaning():
+    source = "SN02:W301 N=12; CV07:E217 T=85"
+    reply = NOT_VALID.replace("E217", "W301") + " " + GOOD
+
+    flags = faithfulness.check_reply(source, reply, equipment_names=NAMES, code_table=TABLE)
+
+    assert flags == ["meaning of W301 missing for SN02"]
+
+
+def test_catalog_check_judges_each_unit_by_its_own_sentence():
+    source = "CV07:E217 T=85; SN02:E217"
+    swapped = GOOD.replace("Conveyor 7", "Sorter 2") + " " + NOT_VALID.replace(
+        "Sorter 2", "Conveyor 7"
+    )
+
+    flags = faithfulness.check_reply(source, swapped, equipment_names=NAMES, code_table=TABLE)
+
+    assert flags == [
+        "meaning of E217 missing for CV07",
+        "E217 explained for SN02, where it is not valid",
+    ]
+
+
+def test_load_checker_reads_the_code_table(tmp_path):
+    settings = {
+        "allowed_numbers": [],
+        "allowed_codes": ["E217"],
+        "equipment_names": NAMES,
+        "code_table": {"E217": {"equipment": ["CV"], "meaning": "motor over-temperature"}},
+    }
+    path = tmp_path / faithfulness.BUNDLE_FILE
+    path.write_text(json.dumps(settings), encoding="utf-8")
+    reply = "Sorter 2 fault E217: motor over-temperature; let the motor cool."
+
+    assert faithfulness.load_checker(path)("SN02:E217", reply) == [
+        "E217 explained for SN02, where it is not valid"
+    ]
+    del settings["code_table"]  # a bundle written before the table existed
+    path.write_text(json.dumps(settings), encoding="utf-8")
+    assert faithfulness.load_checker(path)("SN02:E217", reply) == []
+    settings["code_table"] = {"E217": {"meaning": "no equipment"}}
+    path.write_text(json.dumps(settings), encoding="utf-8")
+    with pytest.raises(ValueError, match="not a valid faithfulness file"):
+        faithfulness.load_checker(path)
+
+
 def test_allowed_numbers_from_catalog_reads_fixed_wording_only():
     catalog = {
         "equipment": {"CV": "conveyor"},
@@ -199,3 +276,7 @@ def test_allowed_numbers_from_catalog_reads_fixed_wording_only():
 
     assert faithfulness.allowed_numbers_from_catalog(catalog) == {"30", "2.5"}
     assert faithfulness.allowed_codes_from_catalog(catalog) == {"E201"}
+    catalog["codes"][0]["equipment"] = ["cv"]
+    assert faithfulness.code_table_from_catalog(catalog) == {
+        "E201": faithfulness.CatalogCode(frozenset({"CV"}), "drive fault")
+    }

@@ -296,6 +296,10 @@ def faithfulness_settings(catalog: Catalog) -> dict:
         "allowed_numbers": sorted(faithfulness.allowed_numbers_from_catalog(catalog.raw)),
         "allowed_codes": sorted(faithfulness.allowed_codes_from_catalog(catalog.raw)),
         "equipment_names": dict(catalog.equipment),
+        "code_table": {
+            code: {"equipment": sorted(entry.equipment), "meaning": entry.meaning}
+            for code, entry in sorted(faithfulness.code_table_from_catalog(catalog.raw).items())
+        },
     }
 
 
