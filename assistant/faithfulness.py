@@ -11,6 +11,9 @@ Two checks, both cheap string checks (no catalog lookups at runtime):
     the line itself.
 (b) Coverage, for fault lines only: each record's code and unit number must appear in the
     reply, and no code more often than the line has it (a record told twice).
+(b') Units, for every input when equipment names are known: each unit the reply names
+    ("Dock door 9") must be named in the input too ("DD09", "dock door 9"); a question about
+    conveyor 9 answered for dock door 9 is wrong even if every number matches.
 (c) Catalog agreement, for fault lines, when the bundle carries the catalog's code table:
     the sentence that tells a record must give the code's meaning if the code applies to
     that equipment, and must not give it if it does not ("Shuttle 40 fault E504: safety
@@ -65,10 +68,10 @@ def check_reply(
 
     Returns:
         Flags in this order, without duplicates: "number 86 not in input",
-        "code E218 not in input", then for fault lines "code E217 missing from reply",
-        "unit CV07 missing from reply", "code E217 repeated in reply",
-        "meaning of E217 missing for CV07" and "E504 explained for SH40, where it is not
-        valid". An empty list means no problem was found.
+        "code E218 not in input", "unit DD09 not in input", then for fault lines
+        "code E217 missing from reply", "unit CV07 missing from reply", "code E217
+        repeated in reply", "meaning of E217 missing for CV07" and "E504 explained for SH40,
+        where it is not valid". An empty list means no problem was found.
     """
     records = _fault_records(source)
     flags = [
@@ -79,6 +82,9 @@ def check_reply(
     flags += [
         f"code {code} not in input" for code in hallucinated_codes(source, reply, codes_allowed)
     ]
+    if equipment_names:
+        flags += [f"unit {label} not in input"
+                  for label in hallucinated_units(source, reply, equipment_names)]
     if records is not None:
         reply_codes = extract_codes(reply)
         reply_numbers = set(extract_numbers(reply))
@@ -143,6 +149,20 @@ def hallucinated_codes(
     known = set(extract_codes(source))
     known.update(code.upper() for code in allowed_codes or ())
     return _unique(code for code in extract_codes(reply) if code not in known)
+
+
+def hallucinated_units(
+    source: str, reply: str, equipment_names: Mapping[str, str]
+) -> list[str]:
+    """Unit labels ("DD09") the reply names ("Dock door 9") that the source does not name.
+
+    The source may name a unit by label ("DD09", "dd 9") or by name ("dock door 9").
+    """
+    named = _named_units(source, equipment_names) | _labelled_units(source, equipment_names)
+    return _unique(
+        f"{prefix}{unit:02d}" for prefix, unit in _named_units_in_order(reply, equipment_names)
+        if (prefix, unit) not in named
+    )
 
 
 def allowed_numbers_from_catalog(catalog: Mapping) -> set[str]:
@@ -222,6 +242,33 @@ def _catalog_flags(
 
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
+
+
+def _named_units_in_order(
+    text: str, equipment_names: Mapping[str, str]
+) -> list[tuple[str, int]]:
+    """(prefix, unit) of every "<equipment name> <number>" in `text`, in order."""
+    by_name = {name.lower(): prefix for prefix, name in equipment_names.items()}
+    names = sorted(by_name, key=len, reverse=True)  # "label printer" before "printer"
+    pattern = rf"(?<![0-9A-Za-z])({'|'.join(map(re.escape, names))})\s+([0-9]{{1,2}})(?![0-9.])"
+    return [
+        (by_name[match.group(1).lower()], int(match.group(2)))
+        for match in re.finditer(pattern, text, flags=re.IGNORECASE)
+    ]
+
+
+def _named_units(text: str, equipment_names: Mapping[str, str]) -> set[tuple[str, int]]:
+    return set(_named_units_in_order(text, equipment_names))
+
+
+def _labelled_units(text: str, equipment_names: Mapping[str, str]) -> set[tuple[str, int]]:
+    """(prefix, unit) of every unit label ("CV07", "cv 7") in `text`."""
+    prefixes = "|".join(map(re.escape, equipment_names))
+    pattern = rf"(?<![0-9A-Za-z])({prefixes})\s*([0-9]{{1,2}})(?![0-9])"
+    return {
+        (match.group(1).upper(), int(match.group(2)))
+        for match in re.finditer(pattern, text, flags=re.IGNORECASE)
+    }
 
 
 def _names_unit(

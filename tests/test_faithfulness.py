@@ -91,7 +91,8 @@ def test_equipment_names_check_the_named_unit():
 
     assert faithfulness.check_reply(SOURCE, reply) == []
     assert faithfulness.check_reply(SOURCE, reply, equipment_names=NAMES) == [
-        "unit CV07 missing from reply"
+        "unit SN07 not in input",
+        "unit CV07 missing from reply",
     ]
 
 
@@ -236,6 +237,23 @@ def test_catalog_check_judges_each_unit_by_its_own_sentence():
         "meaning of E217 missing for CV07",
         "E217 explained for SN02, where it is not valid",
     ]
+
+
+def test_a_unit_the_input_does_not_name_is_flagged():
+    names = {"CV": "conveyor", "DD": "dock door", "LP": "label printer"}
+    question = "What is the fix for I704 on conveyor 9?"
+    wrong = "To fix I704 on Dock door 9, close the door when loading is finished."
+
+    assert faithfulness.check_reply(question, wrong, equipment_names=names) == [
+        "unit DD09 not in input"
+    ]
+    assert faithfulness.check_reply(question, wrong) == []  # no names, no unit check
+    right = "I704 is not valid for Conveyor 9; report it to maintenance."
+    assert faithfulness.check_reply(question, right, equipment_names=names) == []
+    for by_label in ("I704 on dd09, what now?", "I704 on DD 9?", "I704 on dock door 09"):
+        assert faithfulness.check_reply(by_label, wrong, equipment_names=names) == []
+    assert faithfulness.check_reply("LP3:E810", "Label printer 3 fault E810.",
+                                    equipment_names=names) == []
 
 
 def test_load_checker_reads_the_code_table(tmp_path):
