@@ -103,3 +103,38 @@ def test_too_small_vocabulary_says_what_to_change():
 )
 def test_normalize_source(text, case, expected):
     assert normalize_source(text, case) == expected
+
+
+LETTER_PAIR_TEXTS = ["SR32:E217 T=85", "Equipment SR 32 is not in the catalog", "SR SR SRSR"] * 30
+
+
+def test_split_letter_pairs_spells_two_capitals_letter_by_letter():
+    plain = train_tokenizer(LETTER_PAIR_TEXTS, TokenizerConfig(vocab_size=300))
+    split = train_tokenizer(
+        LETTER_PAIR_TEXTS, TokenizerConfig(vocab_size=300, split_letter_pairs=True)
+    )
+
+    assert "▁SR" in plain.encode_pieces("SR32")  # without the option the pair is one piece
+    assert _letters(split.encode_pieces("SR32:E217"))[:3] == ["S", "R", "3"]
+    assert _letters(split.encode_pieces("Equipment SR 32"))[-4:] == ["S", "R", "3", "2"]
+    for text in ["QZ07:W301", "Equipment QZ 7", "lower case stays as it was", "ÄÖ SR"]:
+        assert split.decode(split.encode(text)) == text
+        pieces = split.encode_pieces(text.upper())
+        assert not [p for p in pieces if len(p.lstrip("▁")) == 2 and p.lstrip("▁").isupper()]
+    assert split.vocab_size == plain.vocab_size  # disabled pieces keep their ids
+
+
+def _letters(pieces):
+    return [piece.lstrip("▁") for piece in pieces if piece != "▁"]
+
+
+def test_tensorflow_text_tokenizes_like_sentencepiece():
+    import tensorflow_text
+
+    split = train_tokenizer(
+        LETTER_PAIR_TEXTS, TokenizerConfig(vocab_size=300, split_letter_pairs=True)
+    )
+    texts = ["SR32:E217 T=85", "Equipment SR 32", "héllo 😀"]
+    graph = tensorflow_text.SentencepieceTokenizer(model=split.model_proto)
+
+    assert graph.tokenize(texts).to_list() == [split.encode(text) for text in texts]
