@@ -17,7 +17,10 @@ Two checks, both cheap string checks (no catalog lookups at runtime):
 (c) Catalog agreement, for fault lines, when the bundle carries the catalog's code table:
     the sentence that tells a record must give the code's meaning if the code applies to
     that equipment, and must not give it if it does not ("Shuttle 40 fault E504: safety
-    relay fault" is wrong when E504 is not a shuttle code). Meanings are matched as text.
+    relay fault" is wrong when E504 is not a shuttle code); it must tell the values of the
+    code's catalog parameters the line gives and no value of another parameter; and, when
+    the bundle gives the wording, an invalid or unknown code must be reported as such.
+    Meanings and wording are matched as text.
 
 Numbers are compared as numbers are written in messages: an integer loses its leading
 zeros ("07" matches "7"), a decimal keeps its digits ("85.0" does not match "85", because
@@ -42,6 +45,7 @@ class CatalogCode:
 
     equipment: frozenset[str]  # prefixes, e.g. {"CV", "SN"}
     meaning: str  # e.g. "safety relay fault", as messages write it
+    params: frozenset[str] = frozenset()  # the KEYs messages tell the values of, e.g. {"T"}
 
 
 def check_reply(
@@ -51,6 +55,7 @@ def check_reply(
     allowed_codes: Collection[str] | None = None,
     equipment_names: Mapping[str, str] | None = None,
     code_table: Mapping[str, CatalogCode] | None = None,
+    record_phrases: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Lists faithfulness problems of `reply` as short human-readable flags.
 
@@ -65,6 +70,9 @@ def check_reply(
             given, a record's unit counts as present only if the reply names it
             ("conveyor 7" for CV07); otherwise the unit number alone suffices.
         code_table: code -> `CatalogCode`, for check (c); needs `equipment_names`.
+        record_phrases: for check (c), the wording a message of a record uses when its code
+            is not valid for the equipment ("not_valid") or not in the catalog
+            ("unknown_code"), e.g. {"unknown_code": "reported unknown code"}.
 
     Returns:
         Flags in this order, without duplicates: "number 86 not in input",
@@ -97,7 +105,10 @@ def check_reply(
         flags += [f"code {code} repeated in reply" for code in reply_codes
                   if reply_codes.count(code) > source_codes.count(code) > 0]
         if code_table is not None and equipment_names is not None:
-            flags += _catalog_flags(reply, records, code_table, equipment_names)
+            fixed = {normalize_number(number) for number in allowed_numbers or ()}
+            flags += _catalog_flags(
+                reply, records, code_table, equipment_names, record_phrases, fixed
+            )
     return _unique(flags)
 
 
@@ -191,6 +202,7 @@ def code_table_from_catalog(catalog: Mapping) -> dict[str, CatalogCode]:
         str(entry["code"]).upper(): CatalogCode(
             frozenset(str(prefix).upper() for prefix in entry["equipment"]),
             str(entry["meaning"]),
+            frozenset(str(param["name"]).upper() for param in entry.get("params") or ()),
         )
         for entry in catalog.get("codes", ())
     }
@@ -214,18 +226,24 @@ def _catalog_flags(
     records: Iterable[faultcodes.FaultRecord],
     code_table: Mapping[str, CatalogCode],
     equipment_names: Mapping[str, str],
+    record_phrases: Mapping[str, str] | None,
+    fixed_numbers: Collection[str],
 ) -> list[str]:
-    """Check (c): each catalog record's sentence gives the meaning exactly when it should.
+    """Check (c): each record's sentence tells what the catalog says of that record.
 
     A record is judged by the reply sentences that hold both its code and its named unit;
-    a record with no such sentence is already flagged by the coverage check.
+    a record with no such sentence is already flagged by the coverage check. A code that
+    applies to the equipment must be told with its meaning and the values of the catalog
+    parameters the line gives; a code that does not apply (or is not in the catalog) must
+    not be explained, must be told with `record_phrases` ("not_valid", "unknown_code")
+    when those are given, and no parameter value of it is told.
     """
     sentences = _SENTENCE_BREAK.split(reply)
+    phrases = {kind: phrase.lower() for kind, phrase in (record_phrases or {}).items()}
     flags = []
     for record in records:
-        entry = code_table.get(record.code)
-        if entry is None or record.prefix not in equipment_names:
-            continue  # an unknown code or prefix has no meaning to give
+        if record.prefix not in equipment_names:
+            continue  # "Equipment QQ 12 is not in the catalog": the unit check covers it
         told = [
             sentence.lower() for sentence in sentences
             if record.code in extract_codes(sentence)
@@ -233,11 +251,43 @@ def _catalog_flags(
         ]
         if not told:
             continue
-        explained = any(entry.meaning.lower() in sentence for sentence in told)
-        if record.prefix in entry.equipment and not explained:
+        entry = code_table.get(record.code)
+        applies = entry is not None and record.prefix in entry.equipment
+        explained = entry is not None and any(entry.meaning.lower() in s for s in told)
+        kind = "valid" if applies else "not_valid" if entry is not None else "unknown_code"
+        if applies and not explained:
             flags.append(f"meaning of {record.code} missing for {record.label}")
-        elif record.prefix not in entry.equipment and explained:
+        elif explained and not applies:
             flags.append(f"{record.code} explained for {record.label}, where it is not valid")
+        elif kind in phrases and not any(phrases[kind] in s for s in told):
+            reported_as = "not valid there" if kind == "not_valid" else "an unknown code"
+            flags.append(f"{record.code} on {record.label} not reported as {reported_as}")
+        used = entry.params if applies else frozenset()
+        flags += _value_flags(record, used, told, fixed_numbers)
+    return flags
+
+
+def _value_flags(
+    record: faultcodes.FaultRecord,
+    used: Collection[str],
+    told: list[str],
+    fixed_numbers: Collection[str],
+) -> list[str]:
+    """The values of the parameters `used` (catalog keys) must be told, the others not
+    (unless another number of the sentence, the unit or fixed wording, has that value)."""
+    values = {key: normalize_number(value) for key, value in record.params}  # last one wins
+    wanted = {value for key, value in values.items() if key in used}
+    numbers = {number for sentence in told for number in extract_numbers(sentence)}
+    flags = [
+        f"{key}={value} missing for {record.label}"
+        for key, value in values.items() if key in used and value not in numbers
+    ]
+    flags += [
+        f"{key}={value} told for {record.label}, not a parameter of {record.code}"
+        for key, value in values.items()
+        if key not in used and value in numbers and value not in wanted
+        and value != str(record.unit) and value not in fixed_numbers
+    ]
     return flags
 
 
@@ -324,13 +374,20 @@ def load_checker(path) -> Callable[[str, str], list[str]] | None:
         code_table = None
         if "code_table" in settings:
             code_table = {
-                str(code): CatalogCode(frozenset(entry["equipment"]), str(entry["meaning"]))
+                str(code): CatalogCode(
+                    frozenset(entry["equipment"]),
+                    str(entry["meaning"]),
+                    frozenset(entry.get("params", ())),
+                )
                 for code, entry in settings["code_table"].items()
             }
+        phrases = {str(k): str(v) for k, v in settings.get("record_phrases", {}).items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"{path}: not a valid faithfulness file ({error})") from None
 
     def check(source: str, reply: str) -> list[str]:
-        return check_reply(source, reply, allowed_numbers, allowed_codes, names, code_table)
+        return check_reply(
+            source, reply, allowed_numbers, allowed_codes, names, code_table, phrases
+        )
 
     return check

@@ -188,9 +188,10 @@ def test_hallucinated_and_dropped_numbers_for_evaluation():
 
 
 TABLE = {
-    "E217": faithfulness.CatalogCode(frozenset({"CV"}), "motor over-temperature"),
+    "E217": faithfulness.CatalogCode(frozenset({"CV"}), "motor over-temperature", frozenset("T")),
     "W301": faithfulness.CatalogCode(frozenset({"SN"}), "repeated jams"),
 }
+PHRASES = {"unknown_code": "reported unknown code", "not_valid": "not valid for this equipment"}
 NOT_VALID = "Sorter 2 reported code E217, which is not valid for this equipment; report it."
 JAMS = "Sorter 2 warning W301: repeated jams; check the diverter."
 
@@ -235,7 +236,52 @@ def test_catalog_check_judges_each_unit_by_its_own_sentence():
 
     assert flags == [
         "meaning of E217 missing for CV07",
+        "T=85 missing for CV07",
         "E217 explained for SN02, where it is not valid",
+    ]
+
+
+def test_catalog_check_wants_the_wording_of_an_invalid_or_unknown_code():
+    source = "SN02:E217; CV08:E999"
+    swapped = (
+        "Sorter 2 reported unknown code E217; report it to maintenance. Conveyor 8 reported "
+        "code E999, which is not valid for this equipment; report it to maintenance."
+    )
+    right = (
+        NOT_VALID + " Conveyor 8 reported unknown code E999; report it to maintenance."
+    )
+    check = {"equipment_names": NAMES | {"CV": "conveyor"}, "code_table": TABLE}
+
+    assert faithfulness.check_reply(source, swapped, **check, record_phrases=PHRASES) == [
+        "E217 on SN02 not reported as not valid there",
+        "E999 on CV08 not reported as an unknown code",
+    ]
+    assert faithfulness.check_reply(source, swapped, **check) == []  # no wording given
+    assert faithfulness.check_reply(source, right, **check, record_phrases=PHRASES) == []
+
+
+def test_catalog_check_wants_exactly_the_catalog_parameter_values():
+    check = {"equipment_names": NAMES, "code_table": TABLE}
+    source = "CV07:E217 T=85 X=12"
+
+    assert faithfulness.check_reply(source, GOOD, **check) == []
+    dropped = GOOD.replace(", motor at 85 °C", "")
+    assert faithfulness.check_reply(source, dropped, **check) == ["T=85 missing for CV07"]
+    stray = GOOD.replace("85 °C", "85 °C for 12 min")
+    assert faithfulness.check_reply(source, stray, **check) == [
+        "X=12 told for CV07, not a parameter of E217"
+    ]
+    # A stray value equal to the unit, to a told value or to fixed wording is not flagged.
+    for same in ("CV07:E217 T=85 X=7", "CV07:E217 T=85 X=85.0 X=85"):
+        assert faithfulness.check_reply(same, GOOD, **check) == []
+    waited = GOOD.replace("restarting", "restarting in 30 s")
+    assert faithfulness.check_reply(
+        "CV07:E217 T=85 X=30", waited, allowed_numbers={"30"}, **check
+    ) == []
+    # An invalid code tells no value at all.
+    told = NOT_VALID.replace("E217,", "E217 at 85 °C,")
+    assert faithfulness.check_reply("SN02:E217 T=85", told, **check) == [
+        "T=85 told for SN02, not a parameter of E217"
     ]
 
 
@@ -262,6 +308,7 @@ def test_load_checker_reads_the_code_table(tmp_path):
         "allowed_codes": ["E217"],
         "equipment_names": NAMES,
         "code_table": {"E217": {"equipment": ["CV"], "meaning": "motor over-temperature"}},
+        "record_phrases": PHRASES,
     }
     path = tmp_path / faithfulness.BUNDLE_FILE
     path.write_text(json.dumps(settings), encoding="utf-8")
@@ -269,6 +316,10 @@ def test_load_checker_reads_the_code_table(tmp_path):
 
     assert faithfulness.load_checker(path)("SN02:E217", reply) == [
         "E217 explained for SN02, where it is not valid"
+    ]
+    unknown = "Sorter 2 reported unknown code E217; report it to maintenance."
+    assert faithfulness.load_checker(path)("SN02:E217", unknown) == [
+        "E217 on SN02 not reported as not valid there"
     ]
     del settings["code_table"]  # a bundle written before the table existed
     path.write_text(json.dumps(settings), encoding="utf-8")
@@ -296,5 +347,5 @@ def test_allowed_numbers_from_catalog_reads_fixed_wording_only():
     assert faithfulness.allowed_codes_from_catalog(catalog) == {"E201"}
     catalog["codes"][0]["equipment"] = ["cv"]
     assert faithfulness.code_table_from_catalog(catalog) == {
-        "E201": faithfulness.CatalogCode(frozenset({"CV"}), "drive fault")
+        "E201": faithfulness.CatalogCode(frozenset({"CV"}), "drive fault", frozenset({"T"}))
     }

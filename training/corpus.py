@@ -58,7 +58,7 @@ import yaml
 from assistant import faithfulness, faultcodes, io_utils
 from assistant.faultcodes import FaultRecord
 from training.catalog import Catalog, ParamSpec, load_catalog
-from training.messages import QUESTION_TYPES, answer_question, render_reply
+from training.messages import QUESTION_TYPES, RECORD_PHRASES, answer_question, render_reply
 
 CATEGORIES = ("single", "multi", "unknown", "prompt", "smalltalk")
 SPLITS = ("train", "valid", "test")
@@ -297,9 +297,14 @@ def faithfulness_settings(catalog: Catalog) -> dict:
         "allowed_codes": sorted(faithfulness.allowed_codes_from_catalog(catalog.raw)),
         "equipment_names": dict(catalog.equipment),
         "code_table": {
-            code: {"equipment": sorted(entry.equipment), "meaning": entry.meaning}
+            code: {
+                "equipment": sorted(entry.equipment),
+                "meaning": entry.meaning,
+                "params": sorted(entry.params),
+            }
             for code, entry in sorted(faithfulness.code_table_from_catalog(catalog.raw).items())
         },
+        "record_phrases": dict(RECORD_PHRASES),
     }
 
 

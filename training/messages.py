@@ -11,6 +11,12 @@ from assistant.faultcodes import FaultRecord
 from training.catalog import SEVERITIES, UNKNOWN_RANK, Catalog
 
 QUESTION_TYPES = ("meaning", "action", "action_unit", "severity", "equipment", "codes")
+# How a record's sentence says its code is not in the catalog, or not valid for its equipment;
+# the faithfulness check looks for these words (`faithfulness.json`, "record_phrases").
+RECORD_PHRASES = {
+    "unknown_code": "reported unknown code",
+    "not_valid": "which is not valid for this equipment",
+}
 
 
 def render_record(record: FaultRecord, catalog: Catalog) -> str:
@@ -25,10 +31,10 @@ def render_record(record: FaultRecord, catalog: Catalog) -> str:
     unit = f"{_display(name)} {record.unit}"
     entry = catalog.entries.get(record.code)
     if entry is None:
-        return f"{unit} reported unknown code {record.code}; report it to maintenance."
+        return f"{unit} {RECORD_PHRASES['unknown_code']} {record.code}; report it to maintenance."
     if record.prefix not in entry.equipment:
         return (
-            f"{unit} reported code {record.code}, which is not valid for this equipment; "
+            f"{unit} reported code {record.code}, {RECORD_PHRASES['not_valid']}; "
             "report it to maintenance."
         )
     values = dict(record.params)
