@@ -31,6 +31,7 @@ gives 7) are handled as such, never as stray numbers 217 or 07.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 
@@ -298,12 +299,10 @@ def _named_units_in_order(
     text: str, equipment_names: Mapping[str, str]
 ) -> list[tuple[str, int]]:
     """(prefix, unit) of every "<equipment name> <number>" in `text`, in order."""
-    by_name = {name.lower(): prefix for prefix, name in equipment_names.items()}
-    names = sorted(by_name, key=len, reverse=True)  # "label printer" before "printer"
-    pattern = rf"(?<![0-9A-Za-z])({'|'.join(map(re.escape, names))})\s+([0-9]{{1,2}})(?![0-9.])"
+    by_name, pattern = _name_pattern(tuple(equipment_names.items()))
     return [
         (by_name[match.group(1).lower()], int(match.group(2)))
-        for match in re.finditer(pattern, text, flags=re.IGNORECASE)
+        for match in pattern.finditer(text)
     ]
 
 
@@ -313,12 +312,34 @@ def _named_units(text: str, equipment_names: Mapping[str, str]) -> set[tuple[str
 
 def _labelled_units(text: str, equipment_names: Mapping[str, str]) -> set[tuple[str, int]]:
     """(prefix, unit) of every unit label ("CV07", "cv 7") in `text`."""
-    prefixes = "|".join(map(re.escape, equipment_names))
-    pattern = rf"(?<![0-9A-Za-z])({prefixes})\s*([0-9]{{1,2}})(?![0-9])"
+    pattern = _label_pattern(tuple(equipment_names))
     return {
-        (match.group(1).upper(), int(match.group(2)))
-        for match in re.finditer(pattern, text, flags=re.IGNORECASE)
+        (match.group(1).upper(), int(match.group(2))) for match in pattern.finditer(text)
     }
+
+
+# The checker runs on every hypothesis of every reply: patterns are compiled once per
+# catalog (the `re` module's own cache is too small for one pattern per unit).
+@functools.lru_cache(maxsize=16)
+def _name_pattern(items: tuple[tuple[str, str], ...]) -> tuple[dict[str, str], re.Pattern]:
+    by_name = {name.lower(): prefix for prefix, name in items}
+    names = sorted(by_name, key=len, reverse=True)  # "label printer" before "printer"
+    alternatives = "|".join(map(re.escape, names))
+    pattern = rf"(?<![0-9A-Za-z])({alternatives})\s+([0-9]{{1,2}})(?![0-9.])"
+    return by_name, re.compile(pattern, flags=re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=16)
+def _label_pattern(prefixes: tuple[str, ...]) -> re.Pattern:
+    alternatives = "|".join(map(re.escape, prefixes))
+    pattern = rf"(?<![0-9A-Za-z])({alternatives})\s*([0-9]{{1,2}})(?![0-9])"
+    return re.compile(pattern, flags=re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=256)
+def _unit_pattern(name: str) -> re.Pattern:
+    """'<name> <number>', the number without one leading zero in group 1."""
+    return re.compile(rf"(?<![0-9A-Za-z]){re.escape(name)}\s+0?([0-9]+)", flags=re.IGNORECASE)
 
 
 def _names_unit(
@@ -331,8 +352,8 @@ def _names_unit(
         return str(record.unit) in reply_numbers
     # A prefix the catalog lacks is repeated as it is: "Equipment QQ 12 is not in the catalog".
     name = equipment_names.get(record.prefix, record.prefix)
-    pattern = rf"(?<![0-9A-Za-z]){re.escape(name)}\s+0?{record.unit}(?![0-9])"
-    return re.search(pattern, reply, flags=re.IGNORECASE) is not None
+    unit = str(record.unit)
+    return any(match.group(1) == unit for match in _unit_pattern(name).finditer(reply))
 
 
 def _strings(value) -> Iterable[str]:
