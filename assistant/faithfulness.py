@@ -56,7 +56,7 @@ def check_reply(
     allowed_codes: Collection[str] | None = None,
     equipment_names: Mapping[str, str] | None = None,
     code_table: Mapping[str, CatalogCode] | None = None,
-    record_phrases: Mapping[str, str] | None = None,
+    message_phrases: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Lists faithfulness problems of `reply` as short human-readable flags.
 
@@ -71,13 +71,16 @@ def check_reply(
             given, a record's unit counts as present only if the reply names it
             ("conveyor 7" for CV07); otherwise the unit number alone suffices.
         code_table: code -> `CatalogCode`, for check (c); needs `equipment_names`.
-        record_phrases: for check (c), the wording a message of a record uses when its code
+        message_phrases: for check (c), the wording a message of a record uses when its code
             is not valid for the equipment ("not_valid") or not in the catalog
-            ("unknown_code"), e.g. {"unknown_code": "reported unknown code"}.
+            ("unknown_code"), e.g. {"unknown_code": "reported unknown code"}, and the
+            wording of an answer that a code is not in the catalog ("not_in_catalog"),
+            which must not be said of a catalog code (needs `code_table`).
 
     Returns:
         Flags in this order, without duplicates: "number 86 not in input",
-        "code E218 not in input", "unit DD09 not in input", then for fault lines
+        "code E218 not in input", "unit DD09 not in input", "E805 is in the catalog, the
+        reply says it is not", then for fault lines
         "code E217 missing from reply", "unit CV07 missing from reply", "code E217
         repeated in reply", "meaning of E217 missing for CV07" and "E504 explained for SH40,
         where it is not valid". An empty list means no problem was found.
@@ -94,6 +97,9 @@ def check_reply(
     if equipment_names:
         flags += [f"unit {label} not in input"
                   for label in hallucinated_units(source, reply, equipment_names)]
+    if code_table is not None and message_phrases and "not_in_catalog" in message_phrases:
+        flags += [f"{code} is in the catalog, the reply says it is not"
+                  for code in _denied_codes(reply, code_table, message_phrases["not_in_catalog"])]
     if records is not None:
         reply_codes = extract_codes(reply)
         reply_numbers = set(extract_numbers(reply))
@@ -108,7 +114,7 @@ def check_reply(
         if code_table is not None and equipment_names is not None:
             fixed = {normalize_number(number) for number in allowed_numbers or ()}
             flags += _catalog_flags(
-                reply, records, code_table, equipment_names, record_phrases, fixed
+                reply, records, code_table, equipment_names, message_phrases, fixed
             )
     return _unique(flags)
 
@@ -227,7 +233,7 @@ def _catalog_flags(
     records: Iterable[faultcodes.FaultRecord],
     code_table: Mapping[str, CatalogCode],
     equipment_names: Mapping[str, str],
-    record_phrases: Mapping[str, str] | None,
+    message_phrases: Mapping[str, str] | None,
     fixed_numbers: Collection[str],
 ) -> list[str]:
     """Check (c): each record's sentence tells what the catalog says of that record.
@@ -236,11 +242,11 @@ def _catalog_flags(
     a record with no such sentence is already flagged by the coverage check. A code that
     applies to the equipment must be told with its meaning and the values of the catalog
     parameters the line gives; a code that does not apply (or is not in the catalog) must
-    not be explained, must be told with `record_phrases` ("not_valid", "unknown_code")
+    not be explained, must be told with `message_phrases` ("not_valid", "unknown_code")
     when those are given, and no parameter value of it is told.
     """
     sentences = _SENTENCE_BREAK.split(reply)
-    phrases = {kind: phrase.lower() for kind, phrase in (record_phrases or {}).items()}
+    phrases = {kind: phrase.lower() for kind, phrase in (message_phrases or {}).items()}
     flags = []
     for record in records:
         if record.prefix not in equipment_names:
@@ -266,6 +272,13 @@ def _catalog_flags(
         used = entry.params if applies else frozenset()
         flags += _value_flags(record, used, told, fixed_numbers)
     return flags
+
+
+def _denied_codes(reply: str, code_table: Mapping[str, CatalogCode], phrase: str) -> list[str]:
+    """Catalog codes the reply says are not in the catalog ("E805 is not in the ...")."""
+    pattern = rf"(?<![0-9A-Za-z])([A-Za-z][0-9]{{3}})\s+{re.escape(phrase)}"
+    found = (match.upper() for match in re.findall(pattern, reply, flags=re.IGNORECASE))
+    return _unique(code for code in found if code in code_table)
 
 
 def _value_flags(
@@ -402,7 +415,7 @@ def load_checker(path) -> Callable[[str, str], list[str]] | None:
                 )
                 for code, entry in settings["code_table"].items()
             }
-        phrases = {str(k): str(v) for k, v in settings.get("record_phrases", {}).items()}
+        phrases = {str(k): str(v) for k, v in settings.get("message_phrases", {}).items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"{path}: not a valid faithfulness file ({error})") from None
 

@@ -374,7 +374,7 @@ def test_every_target_is_faithful_to_its_source(built, raw_catalog):
         for row in rows:
             flags = faithfulness.check_reply(
                 row["source"], row["target"], allowed, codes, raw_catalog["equipment"], table,
-                messages.RECORD_PHRASES,
+                messages.MESSAGE_PHRASES,
             )
             assert flags == [], row
 

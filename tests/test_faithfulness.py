@@ -191,7 +191,11 @@ TABLE = {
     "E217": faithfulness.CatalogCode(frozenset({"CV"}), "motor over-temperature", frozenset("T")),
     "W301": faithfulness.CatalogCode(frozenset({"SN"}), "repeated jams"),
 }
-PHRASES = {"unknown_code": "reported unknown code", "not_valid": "not valid for this equipment"}
+PHRASES = {
+    "unknown_code": "reported unknown code",
+    "not_valid": "not valid for this equipment",
+    "not_in_catalog": "is not in the fault catalog",
+}
 NOT_VALID = "Sorter 2 reported code E217, which is not valid for this equipment; report it."
 JAMS = "Sorter 2 warning W301: repeated jams; check the diverter."
 
@@ -252,12 +256,12 @@ def test_catalog_check_wants_the_wording_of_an_invalid_or_unknown_code():
     )
     check = {"equipment_names": NAMES | {"CV": "conveyor"}, "code_table": TABLE}
 
-    assert faithfulness.check_reply(source, swapped, **check, record_phrases=PHRASES) == [
+    assert faithfulness.check_reply(source, swapped, **check, message_phrases=PHRASES) == [
         "E217 on SN02 not reported as not valid there",
         "E999 on CV08 not reported as an unknown code",
     ]
     assert faithfulness.check_reply(source, swapped, **check) == []  # no wording given
-    assert faithfulness.check_reply(source, right, **check, record_phrases=PHRASES) == []
+    assert faithfulness.check_reply(source, right, **check, message_phrases=PHRASES) == []
 
 
 def test_catalog_check_wants_exactly_the_catalog_parameter_values():
@@ -285,6 +289,18 @@ def test_catalog_check_wants_exactly_the_catalog_parameter_values():
     ]
 
 
+def test_an_answer_must_not_deny_a_catalog_code():
+    check = {"code_table": TABLE, "message_phrases": PHRASES}
+    denied = "E217 is not in the fault catalog; report it to maintenance."
+
+    assert faithfulness.check_reply("I have E217, what now?", denied, **check) == [
+        "E217 is in the catalog, the reply says it is not"
+    ]
+    unknown = denied.replace("E217", "E999")
+    assert faithfulness.check_reply("I have E999, what now?", unknown, **check) == []
+    assert faithfulness.check_reply("I have E217, what now?", denied, code_table=TABLE) == []
+
+
 def test_a_unit_the_input_does_not_name_is_flagged():
     names = {"CV": "conveyor", "DD": "dock door", "LP": "label printer"}
     question = "What is the fix for I704 on conveyor 9?"
@@ -308,7 +324,7 @@ def test_load_checker_reads_the_code_table(tmp_path):
         "allowed_codes": ["E217"],
         "equipment_names": NAMES,
         "code_table": {"E217": {"equipment": ["CV"], "meaning": "motor over-temperature"}},
-        "record_phrases": PHRASES,
+        "message_phrases": PHRASES,
     }
     path = tmp_path / faithfulness.BUNDLE_FILE
     path.write_text(json.dumps(settings), encoding="utf-8")

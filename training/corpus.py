@@ -58,7 +58,7 @@ import yaml
 from assistant import faithfulness, faultcodes, io_utils
 from assistant.faultcodes import FaultRecord
 from training.catalog import Catalog, ParamSpec, load_catalog
-from training.messages import QUESTION_TYPES, RECORD_PHRASES, answer_question, render_reply
+from training.messages import MESSAGE_PHRASES, QUESTION_TYPES, answer_question, render_reply
 
 CATEGORIES = ("single", "multi", "unknown", "prompt", "smalltalk")
 SPLITS = ("train", "valid", "test")
@@ -304,7 +304,7 @@ def faithfulness_settings(catalog: Catalog) -> dict:
             }
             for code, entry in sorted(faithfulness.code_table_from_catalog(catalog.raw).items())
         },
-        "record_phrases": dict(RECORD_PHRASES),
+        "message_phrases": dict(MESSAGE_PHRASES),
     }
 
 

@@ -11,11 +11,13 @@ from assistant.faultcodes import FaultRecord
 from training.catalog import SEVERITIES, UNKNOWN_RANK, Catalog
 
 QUESTION_TYPES = ("meaning", "action", "action_unit", "severity", "equipment", "codes")
-# How a record's sentence says its code is not in the catalog, or not valid for its equipment;
-# the faithfulness check looks for these words (`faithfulness.json`, "record_phrases").
-RECORD_PHRASES = {
+# How a record's sentence says its code is not in the catalog, or not valid for its equipment,
+# and how an answer says a code is not in the catalog; the faithfulness check looks for these
+# words (`faithfulness.json`, "message_phrases").
+MESSAGE_PHRASES = {
     "unknown_code": "reported unknown code",
     "not_valid": "which is not valid for this equipment",
+    "not_in_catalog": "is not in the fault catalog",
 }
 
 
@@ -31,10 +33,10 @@ def render_record(record: FaultRecord, catalog: Catalog) -> str:
     unit = f"{_display(name)} {record.unit}"
     entry = catalog.entries.get(record.code)
     if entry is None:
-        return f"{unit} {RECORD_PHRASES['unknown_code']} {record.code}; report it to maintenance."
+        return f"{unit} {MESSAGE_PHRASES['unknown_code']} {record.code}; report it to maintenance."
     if record.prefix not in entry.equipment:
         return (
-            f"{unit} reported code {record.code}, {RECORD_PHRASES['not_valid']}; "
+            f"{unit} reported code {record.code}, {MESSAGE_PHRASES['not_valid']}; "
             "report it to maintenance."
         )
     values = dict(record.params)
@@ -76,7 +78,7 @@ def answer_question(
         return f"Codes for the {name}: {_join(catalog.codes_for(prefix))}."
     entry = catalog.entries.get(code)
     if entry is None:
-        return f"{code} is not in the fault catalog; report it to maintenance."
+        return f"{code} {MESSAGE_PHRASES['not_in_catalog']}; report it to maintenance."
     if qtype == "meaning":
         return f"{code} means {entry.meaning}."
     if qtype == "action":
