@@ -18,7 +18,8 @@ Two checks, both cheap string checks (no catalog lookups at runtime):
     the sentence that tells a record must give the code's meaning if the code applies to
     that equipment, and must not give it if it does not ("Shuttle 40 fault E504: safety
     relay fault" is wrong when E504 is not a shuttle code); it must tell the values of the
-    code's catalog parameters the line gives and no value of another parameter; and, when
+    code's catalog parameters the line gives and no other number (but the unit and the
+    code's fixed wording); and, when
     the bundle gives the wording, an invalid or unknown code must be reported as such.
     Meanings and wording are matched as text.
 
@@ -47,6 +48,7 @@ class CatalogCode:
     equipment: frozenset[str]  # prefixes, e.g. {"CV", "SN"}
     meaning: str  # e.g. "safety relay fault", as messages write it
     params: frozenset[str] = frozenset()  # the KEYs messages tell the values of, e.g. {"T"}
+    numbers: frozenset[str] = frozenset()  # numbers of its fixed wording ("wait 30 seconds")
 
 
 def check_reply(
@@ -80,10 +82,12 @@ def check_reply(
     Returns:
         Flags in this order, without duplicates: "number 86 not in input",
         "code E218 not in input", "unit DD09 not in input", "E805 is in the catalog, the
-        reply says it is not", then for fault lines
-        "code E217 missing from reply", "unit CV07 missing from reply", "code E217
-        repeated in reply", "meaning of E217 missing for CV07" and "E504 explained for SH40,
-        where it is not valid". An empty list means no problem was found.
+        reply says it is not", then for fault lines "code E217 missing from reply",
+        "unit CV07 missing from reply", "code E217 repeated in reply", and per record
+        "meaning of E217 missing for CV07", "E504 explained for SH40, where it is not
+        valid", "E508 on CV38 not reported as an unknown code", "T=85 missing for CV07",
+        "D=96 told for LP40, not a parameter of W811" or "56 told for AG32, not a value of
+        its record". An empty list means no problem was found.
     """
     records = _fault_records(source)
     flags = [
@@ -112,10 +116,7 @@ def check_reply(
         flags += [f"code {code} repeated in reply" for code in reply_codes
                   if reply_codes.count(code) > source_codes.count(code) > 0]
         if code_table is not None and equipment_names is not None:
-            fixed = {normalize_number(number) for number in allowed_numbers or ()}
-            flags += _catalog_flags(
-                reply, records, code_table, equipment_names, message_phrases, fixed
-            )
+            flags += _catalog_flags(reply, records, code_table, equipment_names, message_phrases)
     return _unique(flags)
 
 
@@ -210,6 +211,12 @@ def code_table_from_catalog(catalog: Mapping) -> dict[str, CatalogCode]:
             frozenset(str(prefix).upper() for prefix in entry["equipment"]),
             str(entry["meaning"]),
             frozenset(str(param["name"]).upper() for param in entry.get("params") or ()),
+            frozenset(
+                number
+                for text in _strings([entry.get("meaning"), entry.get("action"),
+                                      [param.get("phrase") for param in entry.get("params") or ()]])
+                for number in extract_numbers(text.replace("{value}", " "))
+            ),
         )
         for entry in catalog.get("codes", ())
     }
@@ -234,7 +241,6 @@ def _catalog_flags(
     code_table: Mapping[str, CatalogCode],
     equipment_names: Mapping[str, str],
     message_phrases: Mapping[str, str] | None,
-    fixed_numbers: Collection[str],
 ) -> list[str]:
     """Check (c): each record's sentence tells what the catalog says of that record.
 
@@ -269,8 +275,10 @@ def _catalog_flags(
         elif kind in phrases and not any(phrases[kind] in s for s in told):
             reported_as = "not valid there" if kind == "not_valid" else "an unknown code"
             flags.append(f"{record.code} on {record.label} not reported as {reported_as}")
-        used = entry.params if applies else frozenset()
-        flags += _value_flags(record, used, told, fixed_numbers)
+        if applies:
+            flags += _value_flags(record, entry.params, entry.numbers, told)
+        else:
+            flags += _value_flags(record, frozenset(), frozenset(), told)
     return flags
 
 
@@ -284,24 +292,30 @@ def _denied_codes(reply: str, code_table: Mapping[str, CatalogCode], phrase: str
 def _value_flags(
     record: faultcodes.FaultRecord,
     used: Collection[str],
-    told: list[str],
     fixed_numbers: Collection[str],
+    told: list[str],
 ) -> list[str]:
-    """The values of the parameters `used` (catalog keys) must be told, the others not
-    (unless another number of the sentence, the unit or fixed wording, has that value)."""
+    """The record's sentences tell the values of the parameters `used` (catalog keys), and
+    no number but those, the unit and the code's `fixed_numbers`."""
     values = {key: normalize_number(value) for key, value in record.params}  # last one wins
     wanted = {value for key, value in values.items() if key in used}
-    numbers = {number for sentence in told for number in extract_numbers(sentence)}
+    numbers = _unique(number for sentence in told for number in extract_numbers(sentence))
     flags = [
         f"{key}={value} missing for {record.label}"
         for key, value in values.items() if key in used and value not in numbers
     ]
-    flags += [
-        f"{key}={value} told for {record.label}, not a parameter of {record.code}"
-        for key, value in values.items()
-        if key not in used and value in numbers and value not in wanted
-        and value != str(record.unit) and value not in fixed_numbers
-    ]
+    justified = wanted | set(fixed_numbers) | {str(record.unit)}
+    stray = {value: key for key, value in reversed(values.items()) if key not in used}
+    for number in numbers:
+        if number in justified:
+            continue
+        if number in stray:
+            flags.append(
+                f"{stray[number]}={number} told for {record.label}, "
+                f"not a parameter of {record.code}"
+            )
+        else:
+            flags.append(f"{number} told for {record.label}, not a value of its record")
     return flags
 
 
@@ -412,6 +426,7 @@ def load_checker(path) -> Callable[[str, str], list[str]] | None:
                     frozenset(entry["equipment"]),
                     str(entry["meaning"]),
                     frozenset(entry.get("params", ())),
+                    frozenset(entry.get("numbers", ())),
                 )
                 for code, entry in settings["code_table"].items()
             }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -189,7 +190,7 @@ def test_hallucinated_and_dropped_numbers_for_evaluation():
 
 TABLE = {
     "E217": faithfulness.CatalogCode(frozenset({"CV"}), "motor over-temperature", frozenset("T")),
-    "W301": faithfulness.CatalogCode(frozenset({"SN"}), "repeated jams"),
+    "W301": faithfulness.CatalogCode(frozenset({"SN"}), "repeated jams", frozenset({"N"})),
 }
 PHRASES = {
     "unknown_code": "reported unknown code",
@@ -227,7 +228,7 @@ def test_catalog_check_flags_a_valid_code_told_without_its_meaning():
 
     flags = faithfulness.check_reply(source, reply, equipment_names=NAMES, code_table=TABLE)
 
-    assert flags == ["meaning of W301 missing for SN02"]
+    assert flags == ["meaning of W301 missing for SN02", "N=12 missing for SN02"]
 
 
 def test_catalog_check_judges_each_unit_by_its_own_sentence():
@@ -242,6 +243,7 @@ def test_catalog_check_judges_each_unit_by_its_own_sentence():
         "meaning of E217 missing for CV07",
         "T=85 missing for CV07",
         "E217 explained for SN02, where it is not valid",
+        "85 told for SN02, not a value of its record",
     ]
 
 
@@ -279,9 +281,20 @@ def test_catalog_check_wants_exactly_the_catalog_parameter_values():
     for same in ("CV07:E217 T=85 X=7", "CV07:E217 T=85 X=85.0 X=85"):
         assert faithfulness.check_reply(same, GOOD, **check) == []
     waited = GOOD.replace("restarting", "restarting in 30 s")
+    wording = {"E217": dataclasses.replace(TABLE["E217"], numbers=frozenset({"30"}))}
     assert faithfulness.check_reply(
-        "CV07:E217 T=85 X=30", waited, allowed_numbers={"30"}, **check
+        "CV07:E217 T=85 X=30", waited, allowed_numbers={"30"}, equipment_names=NAMES,
+        code_table=wording,
     ) == []
+    # Any other number is flagged, even one of another record or of the fixed wording of
+    # another code (the allow-list of check (a) does not excuse it here).
+    assert faithfulness.check_reply(
+        "CV07:E217 T=85; SN03:W301 N=12", GOOD.replace("85 °C", "85 °C, 12 times") + " "
+        + JAMS.replace("Sorter 2", "Sorter 3").replace("jams;", "jams, 12 jams;"), **check
+    ) == ["12 told for CV07, not a value of its record"]
+    assert faithfulness.check_reply(
+        "CV07:E217 T=85", waited, allowed_numbers={"30"}, **check
+    ) == ["30 told for CV07, not a value of its record"]
     # An invalid code tells no value at all.
     told = NOT_VALID.replace("E217,", "E217 at 85 °C,")
     assert faithfulness.check_reply("SN02:E217 T=85", told, **check) == [
@@ -363,5 +376,7 @@ def test_allowed_numbers_from_catalog_reads_fixed_wording_only():
     assert faithfulness.allowed_codes_from_catalog(catalog) == {"E201"}
     catalog["codes"][0]["equipment"] = ["cv"]
     assert faithfulness.code_table_from_catalog(catalog) == {
-        "E201": faithfulness.CatalogCode(frozenset({"CV"}), "drive fault", frozenset({"T"}))
+        "E201": faithfulness.CatalogCode(
+            frozenset({"CV"}), "drive fault", frozenset({"T"}), frozenset({"30", "2.5"})
+        )
     }

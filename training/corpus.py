@@ -301,6 +301,7 @@ def faithfulness_settings(catalog: Catalog) -> dict:
                 "equipment": sorted(entry.equipment),
                 "meaning": entry.meaning,
                 "params": sorted(entry.params),
+                "numbers": sorted(entry.numbers),
             }
             for code, entry in sorted(faithfulness.code_table_from_catalog(catalog.raw).items())
         },
