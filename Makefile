@@ -41,7 +41,7 @@ format: $(STAMP)
 bench: bench-train bench-decode bench-convert
 
 bench-train: $(STAMP)
-	$(PY) -m training.bench_train
+	$(PY) -m training.bench_train --batches 200
 
 # keras-hub is a benchmark-only extra (its BeamSampler is the comparison); not in requirements.
 bench-decode: $(STAMP)
