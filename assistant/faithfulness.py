@@ -10,7 +10,8 @@ Two checks, both cheap string checks (no catalog lookups at runtime):
     is answered with catalog codes): for fault lines every code in the reply must come from
     the line itself.
 (b) Coverage, for fault lines only: each record's code and unit number must appear in the
-    reply, and no code more often than the line has it (a record told twice).
+    reply, and no code more often than the line has it (a record told twice). An answer to
+    any other input names no code twice (a list of codes that loops).
 (b') Units, for every input when equipment names are known: each unit the reply names
     ("Dock door 9") must be named in the input too ("DD09", "dock door 9"); a question about
     conveyor 9 answered for dock door 9 is wrong even if every number matches.
@@ -117,6 +118,11 @@ def check_reply(
                   if reply_codes.count(code) > source_codes.count(code) > 0]
         if code_table is not None and equipment_names is not None:
             flags += _catalog_flags(reply, records, code_table, equipment_names, message_phrases)
+    else:  # an answer names a code once (a list of codes, each once), unless asked twice
+        reply_codes = extract_codes(reply)
+        source_codes = extract_codes(source)
+        flags += [f"code {code} repeated in reply" for code in reply_codes
+                  if reply_codes.count(code) > max(source_codes.count(code), 1)]
     return _unique(flags)
 
 

@@ -302,6 +302,16 @@ def test_catalog_check_wants_exactly_the_catalog_parameter_values():
     ]
 
 
+def test_an_answer_that_repeats_a_code_is_flagged():
+    looping = "Codes for the sorter: E108, E317, E317, E317."
+
+    assert faithfulness.check_reply("which codes belong to the sorter?", looping) == [
+        "code E317 repeated in reply"
+    ]
+    assert faithfulness.check_reply("codes of the sorter", "Codes: E108 and E317.") == []
+    assert faithfulness.check_reply("E217 or E217?", "E217 means X; E217 is a fault.") == []
+
+
 def test_an_answer_must_not_deny_a_catalog_code():
     check = {"code_table": TABLE, "message_phrases": PHRASES}
     denied = "E217 is not in the fault catalog; report it to maintenance."
