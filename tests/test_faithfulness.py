@@ -304,11 +304,12 @@ def test_catalog_check_wants_exactly_the_catalog_parameter_values():
 
 def test_an_answer_that_repeats_a_code_is_flagged():
     looping = "Codes for the sorter: E108, E317, E317, E317."
+    catalog = {"allowed_codes": {"E108", "E317"}}
 
-    assert faithfulness.check_reply("which codes belong to the sorter?", looping) == [
+    assert faithfulness.check_reply("which codes belong to the sorter?", looping, **catalog) == [
         "code E317 repeated in reply"
     ]
-    assert faithfulness.check_reply("codes of the sorter", "Codes: E108 and E317.") == []
+    assert faithfulness.check_reply("sorter codes", "Codes: E108 and E317.", **catalog) == []
     assert faithfulness.check_reply("E217 or E217?", "E217 means X; E217 is a fault.") == []
 
 
