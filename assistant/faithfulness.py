@@ -1,6 +1,8 @@
-"""Faithfulness flags: numbers and codes a reply invents, and fault records it drops.
+"""Faithfulness flags: what a reply invents, drops or tells against the catalog.
 
-Two checks, both cheap string checks (no catalog lookups at runtime):
+Cheap string checks; the catalog facts they need (allow-lists, equipment names, the code
+table and the messages' wording) come from the bundle's `faithfulness.json`, so runtime code
+never reads training/:
 
 (a) Hallucination, for every input: each number and each fault code in the reply must occur
     in the input, or in an allow-list. The allow-list for numbers holds the fixed wording
@@ -20,9 +22,9 @@ Two checks, both cheap string checks (no catalog lookups at runtime):
     that equipment, and must not give it if it does not ("Shuttle 40 fault E504: safety
     relay fault" is wrong when E504 is not a shuttle code); it must tell the values of the
     code's catalog parameters the line gives and no other number (but the unit and the
-    code's fixed wording); and, when
-    the bundle gives the wording, an invalid or unknown code must be reported as such.
-    Meanings and wording are matched as text.
+    code's fixed wording); and, when the bundle gives the wording, an invalid or unknown
+    code must be reported as such. Meanings and wording are matched as text. An answer to
+    a question must not call a catalog code unknown.
 
 Numbers are compared as numbers are written in messages: an integer loses its leading
 zeros ("07" matches "7"), a decimal keeps its digits ("85.0" does not match "85", because
