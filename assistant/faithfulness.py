@@ -255,9 +255,10 @@ def _catalog_flags(
     A record is judged by the reply sentences that hold both its code and its named unit;
     a record with no such sentence is already flagged by the coverage check. A code that
     applies to the equipment must be told with its meaning and the values of the catalog
-    parameters the line gives; a code that does not apply (or is not in the catalog) must
-    not be explained, must be told with `message_phrases` ("not_valid", "unknown_code")
-    when those are given, and no parameter value of it is told.
+    parameters the line gives, and no other number but the unit and its fixed wording; a
+    code that does not apply (or is not in the catalog) must not be explained, must be told
+    with `message_phrases` ("not_valid", "unknown_code") when those are given, and with no
+    number but the unit.
     """
     sentences = _SENTENCE_BREAK.split(reply)
     phrases = {kind: phrase.lower() for kind, phrase in (message_phrases or {}).items()}
@@ -286,7 +287,7 @@ def _catalog_flags(
         if applies:
             flags += _value_flags(record, entry.params, entry.numbers, told)
         else:
-            flags += _value_flags(record, frozenset(), frozenset(), told)
+            flags += _value_flags(record, (), (), told)
     return flags
 
 
