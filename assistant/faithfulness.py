@@ -53,6 +53,25 @@ class CatalogCode:
     params: frozenset[str] = frozenset()  # the KEYs messages tell the values of, e.g. {"T"}
     numbers: frozenset[str] = frozenset()  # numbers of its fixed wording ("wait 30 seconds")
 
+    def to_json(self) -> dict:
+        """The entry as `faithfulness.json` stores it under "code_table"."""
+        return {
+            "equipment": sorted(self.equipment),
+            "meaning": self.meaning,
+            "params": sorted(self.params),
+            "numbers": sorted(self.numbers),
+        }
+
+    @classmethod
+    def from_json(cls, entry: Mapping) -> CatalogCode:
+        """Reads `to_json`'s form; "params" and "numbers" may be missing (older files)."""
+        return cls(
+            frozenset(entry["equipment"]),
+            str(entry["meaning"]),
+            frozenset(entry.get("params", ())),
+            frozenset(entry.get("numbers", ())),
+        )
+
 
 def check_reply(
     source: str,
@@ -107,8 +126,8 @@ def check_reply(
     if code_table is not None and message_phrases and "not_in_catalog" in message_phrases:
         flags += [f"{code} is in the catalog, the reply says it is not"
                   for code in _denied_codes(reply, code_table, message_phrases["not_in_catalog"])]
+    reply_codes = extract_codes(reply)
     if records is not None:
-        reply_codes = extract_codes(reply)
         reply_numbers = set(extract_numbers(reply))
         for record in records:
             if record.code not in reply_codes:
@@ -116,15 +135,15 @@ def check_reply(
             if not _names_unit(reply, reply_numbers, record, equipment_names):
                 flags.append(f"unit {record.label} missing from reply")
         source_codes = [record.code for record in records]
-        flags += [f"code {code} repeated in reply" for code in reply_codes
-                  if reply_codes.count(code) > source_codes.count(code) > 0]
-        if code_table is not None and equipment_names is not None:
-            flags += _catalog_flags(reply, records, code_table, equipment_names, message_phrases)
-    else:  # an answer names a code once (a list of codes, each once), unless asked twice
-        reply_codes = extract_codes(reply)
+    else:
         source_codes = extract_codes(source)
-        flags += [f"code {code} repeated in reply" for code in reply_codes
-                  if reply_codes.count(code) > max(source_codes.count(code), 1)]
+    # No code more often than the input has it, and an answer names a code once (a list of
+    # codes, each once); a fault line's invented code is flagged as such, not as repeated.
+    flags += [f"code {code} repeated in reply" for code in reply_codes
+              if reply_codes.count(code) > max(source_codes.count(code), 1)
+              and (records is None or code in source_codes)]
+    if records is not None and code_table is not None and equipment_names is not None:
+        flags += _catalog_flags(reply, records, code_table, equipment_names, message_phrases)
     return _unique(flags)
 
 
@@ -185,7 +204,8 @@ def hallucinated_units(
 
     The source may name a unit by label ("DD09", "dd 9") or by name ("dock door 9").
     """
-    named = _named_units(source, equipment_names) | _labelled_units(source, equipment_names)
+    named = set(_named_units_in_order(source, equipment_names))
+    named |= _labelled_units(source, equipment_names)
     return _unique(
         f"{prefix}{unit:02d}" for prefix, unit in _named_units_in_order(reply, equipment_names)
         if (prefix, unit) not in named
@@ -269,7 +289,7 @@ def _catalog_flags(
         told = [
             sentence.lower() for sentence in sentences
             if record.code in extract_codes(sentence)
-            and _names_unit(sentence, set(extract_numbers(sentence)), record, equipment_names)
+            and _names_unit_by_name(sentence, record, equipment_names)
         ]
         if not told:
             continue
@@ -342,10 +362,6 @@ def _named_units_in_order(
     ]
 
 
-def _named_units(text: str, equipment_names: Mapping[str, str]) -> set[tuple[str, int]]:
-    return set(_named_units_in_order(text, equipment_names))
-
-
 def _labelled_units(text: str, equipment_names: Mapping[str, str]) -> set[tuple[str, int]]:
     """(prefix, unit) of every unit label ("CV07", "cv 7") in `text`."""
     pattern = _label_pattern(tuple(equipment_names))
@@ -386,10 +402,17 @@ def _names_unit(
 ) -> bool:
     if equipment_names is None:
         return str(record.unit) in reply_numbers
+    return _names_unit_by_name(reply, record, equipment_names)
+
+
+def _names_unit_by_name(
+    text: str, record: faultcodes.FaultRecord, equipment_names: Mapping[str, str]
+) -> bool:
+    """Whether `text` names the record's unit: "Conveyor 7" (or "conveyor 07") for CV07."""
     # A prefix the catalog lacks is repeated as it is: "Equipment QQ 12 is not in the catalog".
     name = equipment_names.get(record.prefix, record.prefix)
     unit = str(record.unit)
-    return any(match.group(1) == unit for match in _unit_pattern(name).finditer(reply))
+    return any(match.group(1) == unit for match in _unit_pattern(name).finditer(text))
 
 
 def _strings(value) -> Iterable[str]:
@@ -431,12 +454,7 @@ def load_checker(path) -> Callable[[str, str], list[str]] | None:
         code_table = None
         if "code_table" in settings:
             code_table = {
-                str(code): CatalogCode(
-                    frozenset(entry["equipment"]),
-                    str(entry["meaning"]),
-                    frozenset(entry.get("params", ())),
-                    frozenset(entry.get("numbers", ())),
-                )
+                str(code): CatalogCode.from_json(entry)
                 for code, entry in settings["code_table"].items()
             }
         phrases = {str(k): str(v) for k, v in settings.get("message_phrases", {}).items()}

@@ -297,12 +297,7 @@ def faithfulness_settings(catalog: Catalog) -> dict:
         "allowed_codes": sorted(faithfulness.allowed_codes_from_catalog(catalog.raw)),
         "equipment_names": dict(catalog.equipment),
         "code_table": {
-            code: {
-                "equipment": sorted(entry.equipment),
-                "meaning": entry.meaning,
-                "params": sorted(entry.params),
-                "numbers": sorted(entry.numbers),
-            }
+            code: entry.to_json()
             for code, entry in sorted(faithfulness.code_table_from_catalog(catalog.raw).items())
         },
         "message_phrases": dict(MESSAGE_PHRASES),
