@@ -366,17 +366,16 @@ def test_unknown_lines_mention_maintenance(built):
 
 
 def test_every_target_is_faithful_to_its_source(built, raw_catalog):
-    _, _, splits = built
-    allowed = faithfulness.allowed_numbers_from_catalog(raw_catalog)
-    codes = faithfulness.allowed_codes_from_catalog(raw_catalog)
+    out, _, splits = built
+    settings = json.loads((out / faithfulness.BUNDLE_FILE).read_text("utf-8"))
+    assert settings["equipment_names"] == raw_catalog["equipment"]
+    assert settings["message_phrases"] == messages.MESSAGE_PHRASES
     table = faithfulness.code_table_from_catalog(raw_catalog)
+    assert settings["code_table"] == {code: entry.to_json() for code, entry in table.items()}
+    check = faithfulness.load_checker(out / faithfulness.BUNDLE_FILE)  # every check on
     for rows in splits.values():
         for row in rows:
-            flags = faithfulness.check_reply(
-                row["source"], row["target"], allowed, codes, raw_catalog["equipment"], table,
-                messages.MESSAGE_PHRASES,
-            )
-            assert flags == [], row
+            assert check(row["source"], row["target"]) == [], row
 
 
 def test_train_covers_every_code_and_digit(built, catalog):
