@@ -67,6 +67,13 @@ def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None,
                        help="beam search: answer with the best hypothesis that passes the "
                        "faithfulness check (on by default)")
+    group.add_argument("--retry-beam", type=non_negative_int, metavar="N", dest="retry_beam",
+                       help="with --rerank: search an input whose every hypothesis is flagged "
+                       "again with beam N (0 turns it off; default: the bundle's, 16)")
+    group.add_argument("--segment", action=argparse.BooleanOptionalAction, default=None,
+                       help="answer a line of several fault records one record at a time, "
+                       "in the catalog's order (on by default for a bundle with a record "
+                       "order)")
 
 
 def decoding_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -76,7 +83,8 @@ def decoding_options(args: argparse.Namespace) -> dict[str, Any]:
     Validation happens in `DecodingOptions.validate`, whose one-line messages surfaces show.
     """
     names = ("strategy", "beam_width", "n_best", "length_penalty", "temperature", "top_k",
-             "top_p", "seed", "min_length", "max_length_a", "max_length_b", "rerank")
+             "top_p", "seed", "min_length", "max_length_a", "max_length_b", "rerank",
+             "retry_beam", "segment")
     options = {name: getattr(args, name) for name in names
                if getattr(args, name, None) is not None}
     if "beam_width" in options or ("n_best" in options and "strategy" not in options):
@@ -98,12 +106,21 @@ def load_assistant(model_dir: Path | None):
 
 def positive_int(text: str) -> int:
     """argparse type: a whole number >= 1."""
+    return _whole_number(text, minimum=1)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: a whole number >= 0."""
+    return _whole_number(text, minimum=0)
+
+
+def _whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
     return value
 
 

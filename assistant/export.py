@@ -12,6 +12,11 @@ watching EXPORT_DIR never sees a partial version. Its signatures (see
 - `generate_ids`: ids (int32, [None, None], PAD_ID-padded) -> ids, lengths, score, with core
   TensorFlow ops only. `--ids-only` writes an export with this signature alone, which a
   server without tensorflow-text's ops can load.
+
+When the bundle's `faithfulness.json` has a record order, `serving_default` and `generate`
+answer a line of several fault records one record at a time, as the runtime does (see
+`assistant.segment`), unless the bundle's decoding defaults say `"segment": false` or
+`--no-segment` is given. `generate_ids` always decodes a line whole.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from assistant import cli
+from assistant import cli, faithfulness, segment
 from assistant.cli import (
     EXIT_OK,
     UsageError,
@@ -52,6 +57,7 @@ class ExportResult:
     assets_bytes: int  # assets/ (tokenizer.model)
     graph_bytes: int  # saved_model.pb and the rest
     total_bytes: int
+    segmented: bool = False  # the text signatures answer multi-record lines record by record
 
 
 def register(subparsers) -> None:
@@ -95,16 +101,21 @@ def run(args: argparse.Namespace) -> int:
                          f"are not supported ({', '.join(unsupported) or '--sample'})")
     if overrides.get("n_best", 1) != 1:
         raise UsageError("an export returns the best reply only; --nbest is not supported")
+    if args.ids_only and args.segment:
+        raise UsageError("--segment needs the text signatures; --ids-only has none")
     assistant = cli.load_assistant(args.model)  # looked up late: tests replace it
     try:
         options = export_options(assistant.defaults, overrides)
+        record_order = None if args.ids_only else export_record_order(
+            args.model or cli.default_model_dir(), assistant.defaults, args.segment)
     except ValueError as error:
         raise UsageError(str(error)) from None
     try:
         with native_logs_captured(replay=args.debug):
             result = export_saved_model(assistant, out_dir, options, version=args.version,
                                         ids_only=args.ids_only, jit_compile=args.jit_compile,
-                                        max_beam_width=args.max_beam_width)
+                                        max_beam_width=args.max_beam_width,
+                                        record_order=record_order)
     except FileExistsError as error:
         raise UsageError(str(error)) from None
     except PermissionError as error:
@@ -112,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {result.path} ({_megabytes(result.total_bytes)}: variables "
           f"{_megabytes(result.variables_bytes)}, assets {_megabytes(result.assets_bytes)}, "
           f"graph {_megabytes(result.graph_bytes)}); signatures: "
-          f"{', '.join(result.signatures)}")
+          f"{', '.join(result.signatures)}"
+          + ("; multi-record lines answered record by record" if result.segmented else ""))
     return EXIT_OK
 
 
@@ -136,10 +148,37 @@ def export_options(defaults: dict[str, Any], overrides: dict[str, Any] | None = 
     return options
 
 
+def export_record_order(bundle_dir: str | os.PathLike, defaults: dict[str, Any],
+                        segment_lines: bool | None = None) -> segment.RecordOrder | None:
+    """The record order an export of a bundle segments lines with, or None to decode whole.
+
+    Args:
+        bundle_dir: the bundle; its record order is in `faithfulness.json`.
+        defaults: the bundle's decoding defaults (`Assistant.defaults`); "segment" missing
+            means on.
+        segment_lines: True or False to override the defaults (`--segment/--no-segment`);
+            True for a bundle without a record order is an error.
+
+    Raises:
+        ValueError: one line: the record order is not valid, "segment" is not a bool, or
+            `segment_lines` is True for a bundle without a record order.
+    """
+    record_order = segment.load_record_order(Path(bundle_dir) / faithfulness.BUNDLE_FILE)
+    if segment_lines is None:
+        default = defaults.get("segment", True)
+        if not isinstance(default, bool):
+            raise ValueError(f"segment must be true or false, got {default!r}")
+        return record_order if default else None  # a bundle without one is never segmented
+    if segment_lines and record_order is None:
+        raise ValueError(f"cannot segment records: {bundle_dir} has no record order "
+                         f"(\"{segment.RECORD_ORDER_KEY}\" in {faithfulness.BUNDLE_FILE})")
+    return record_order if segment_lines else None
+
+
 def export_saved_model(assistant, out_dir: str | os.PathLike, options=None,
                        version: int | None = None, ids_only: bool = False,
-                       jit_compile: bool = True,
-                       max_beam_width: int = MAX_BEAM_WIDTH) -> ExportResult:
+                       jit_compile: bool = True, max_beam_width: int = MAX_BEAM_WIDTH,
+                       record_order: segment.RecordOrder | None = None) -> ExportResult:
     """Writes `out_dir/<version>/`, a SavedModel of a loaded `Assistant`.
 
     Args:
@@ -150,6 +189,8 @@ def export_saved_model(assistant, out_dir: str | os.PathLike, options=None,
         ids_only: write only `generate_ids` (no tensorflow-text ops in the export).
         jit_compile: XLA-compile the decoding functions (at their first call per bucket).
         max_beam_width: `generate` accepts beam widths 1..max_beam_width.
+        record_order: segment multi-record lines in the text signatures with this order
+            (see `export_record_order`); ignored with `ids_only`.
 
     Returns:
         An `ExportResult`.
@@ -180,14 +221,15 @@ def export_saved_model(assistant, out_dir: str | os.PathLike, options=None,
             module = TextServingModule(
                 assistant.model, options, assistant.tokenizer.model_proto, str(tokenizer_file),
                 max_beam_width, source_case=getattr(assistant.config, "source_case", "keep"),
-                jit_compile=jit_compile)
+                jit_compile=jit_compile, record_order=record_order)
         signatures = module.signatures()
         saved = building / "saved_model"
         tf.saved_model.save(module, str(saved), signatures=signatures)
         os.rename(saved, target)  # atomic: the version appears complete or not at all
     finally:
         shutil.rmtree(building, ignore_errors=True)
-    return _measure(target, version, tuple(signatures))
+    return _measure(target, version, tuple(signatures),
+                    segmented=record_order is not None and not ids_only)
 
 
 def next_version(out_dir: Path) -> int:
@@ -207,7 +249,8 @@ def _check_out_dir(out_dir: Path) -> None:
         raise UsageError(f"cannot write {out_dir}: permission denied")
 
 
-def _measure(path: Path, version: int, signatures: tuple[str, ...]) -> ExportResult:
+def _measure(path: Path, version: int, signatures: tuple[str, ...],
+             segmented: bool) -> ExportResult:
     def size(root: Path) -> int:
         if not root.exists():
             return 0
@@ -217,7 +260,7 @@ def _measure(path: Path, version: int, signatures: tuple[str, ...]) -> ExportRes
     variables = size(path / "variables")
     assets = size(path / "assets")
     return ExportResult(path, version, signatures, variables, assets,
-                        total - variables - assets, total)
+                        total - variables - assets, total, segmented)
 
 
 def _megabytes(count: int) -> str:

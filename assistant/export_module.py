@@ -12,6 +12,9 @@ Rows that cannot be answered (empty after stripping, more than `MAX_SOURCE_PIECE
 ids out of range or not right-padded) get an empty reply and the score `NO_REPLY_SCORE`
 (-inf) instead of failing the whole request; invalid per-request options (beam width,
 length penalty, max length) fail the request with an `InvalidArgument` error.
+
+Given a bundle's record order, the text signatures answer a line of several fault records
+record by record, by the rules of `assistant.segment`, with tf.strings and ragged ops.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from assistant import constants, decoding
+from assistant import constants, decoding, faultcodes, segment
 from assistant.decoding_graphs import bind_model
 from assistant.inference import BATCH_BUCKETS, MAX_SOURCE_PIECES, SOURCE_BUCKETS, step_budget
 
@@ -56,6 +59,9 @@ class IdsServingModule(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="ids")])
     def generate_ids(self, ids):
         """Decodes token ids with the export's default settings.
+
+        Each row is decoded whole: ids carry no record boundaries, so this signature never
+        segments a line of several records (see `TextServingModule`'s record_order).
 
         Args:
             ids: int32 (batch, src_len) SentencePiece ids without BOS/EOS, right-padded with
@@ -96,11 +102,15 @@ class TextServingModule(IdsServingModule):
         max_beam_width: `generate` accepts beam widths 1..max_beam_width; each is a graph
             of its own (export size, load time and one XLA compile per width used).
         source_case: the model's `ModelConfig.source_case` ("keep" or "upper").
+        record_order: when given, `serving_default` and `generate` answer a line of several
+            records one record at a time and join the replies in this order (see
+            `assistant.segment`); the ranks are saved in the export as a lookup table.
     """
 
     def __init__(self, model, options: decoding.DecodingOptions, tokenizer_proto: bytes,
                  tokenizer_file: str, max_beam_width: int, source_case: str = "keep",
-                 jit_compile: bool = True, name: str = "assistant") -> None:
+                 jit_compile: bool = True, record_order: segment.RecordOrder | None = None,
+                 name: str = "assistant") -> None:
         import sentencepiece as spm
         import tensorflow_text
 
@@ -116,6 +126,7 @@ class TextServingModule(IdsServingModule):
         sentinel, strips = _detokenizer_tables(processor)
         self._sentinel_id, self._sentinel_bytes = sentinel
         self.strips_first_space = tf.constant(strips, tf.bool)  # (vocab,)
+        self.record_ranks = None if record_order is None else _rank_table(record_order)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve(self, text):
@@ -126,9 +137,11 @@ class TextServingModule(IdsServingModule):
 
         Returns:
             dict: "reply" string (batch,), "score" float32 (batch,); "" and -inf for an
-            input that is empty or longer than MAX_SOURCE_PIECES pieces.
+            input that is empty or longer than MAX_SOURCE_PIECES pieces. With a record
+            order, a line of several records gets its records' replies joined by rank and
+            the sum of their scores (-inf when one of them cannot be answered).
         """
-        return self._answer(text, self._decoders.default)
+        return self._reply(text, self._decoders.default)
 
     @tf.function(input_signature=[
         tf.TensorSpec([None], tf.string, name="text"),
@@ -176,14 +189,49 @@ class TextServingModule(IdsServingModule):
             ]
             return tf.switch_case(branch, branches)
 
-        return self._answer(text, decode_chunk)
+        return self._reply(text, decode_chunk)
 
     def signatures(self) -> dict[str, Any]:
         return {"serving_default": self.serve, "generate": self.generate,
                 **super().signatures()}
 
+    def _reply(self, text, decode_chunk):
+        """The signatures' {"reply", "score"}: `_answer`, record by record for the lines the
+        record order segments.
+
+        Every unit (a whole line, or one record of a segmented line) is decoded in one flat
+        batch, in line order with a line's records in place, as `Assistant.reply_batch`
+        does. A segmented line's replies are sorted by (rank, record index), empty ones
+        dropped, and joined with one space; its score is the sum of its records' scores. A
+        line with a record that cannot be answered gets "" and -inf, as a line would.
+        """
+        if self.record_ranks is None:
+            reply, score, _ = self._answer(text, decode_chunk)
+            return {"reply": reply, "score": score}
+        units = _segment_units(text)  # (batch, None)
+        rows = units.value_rowids()  # (units,) the line of each unit
+        lines = units.nrows()
+        reply, score, valid = self._answer(units.flat_values, decode_chunk)
+        keys = tf.strings.upper(tf.strings.regex_replace(
+            units.flat_values, _key_pattern(), segment.KEY_REPLACEMENT))
+        ranks = tf.cast(self.record_ranks.lookup(keys), tf.int32)  # (units,)
+        order = tf.argsort(ranks, stable=True)
+        order = tf.gather(order, tf.argsort(tf.gather(rows, order), stable=True))
+        reply = tf.gather(reply, order)  # by (line, rank, index)
+        kept = tf.strings.length(reply) > 0
+        joined = tf.RaggedTensor.from_value_rowids(
+            tf.boolean_mask(reply, kept), tf.boolean_mask(tf.gather(rows, order), kept),
+            nrows=lines)  # (batch, None)
+        failed = tf.math.unsorted_segment_sum(tf.cast(~valid, tf.int32), rows, lines) > 0
+        return {
+            "reply": tf.where(failed, "", tf.strings.reduce_join(joined, axis=1, separator=" ")),
+            "score": tf.where(failed, tf.constant(NO_REPLY_SCORE, tf.float32),
+                              tf.math.unsorted_segment_sum(score, rows, lines)),
+        }
+
     def _answer(self, text, decode_chunk):
-        """Tokenizes, decodes by chunks and detokenizes; see `serve`."""
+        """Tokenizes, decodes by chunks and detokenizes: reply string (batch,), score
+        float32 (batch,) and valid bool (batch,) (False: "" and -inf); see `serve`."""
         text = tf.strings.regex_replace(text, _strip_pattern(), "")  # Python's str.strip()
         if self._upper:
             text = tf.strings.upper(text)  # ASCII only, as `tokenizer.normalize_source`
@@ -192,7 +240,7 @@ class TextServingModule(IdsServingModule):
         valid = (tf.strings.length(text) > 0) & (lengths > 0) & (lengths <= MAX_SOURCE_PIECES)
         ids = pieces.to_tensor(default_value=constants.PAD_ID)  # (batch, longest)
         tokens, scores = self._decoders.decode_rows(ids, lengths, valid, decode_chunk)
-        return {"reply": tf.where(valid, self._detokenize(tokens), ""), "score": scores}
+        return tf.where(valid, self._detokenize(tokens), ""), scores, valid
 
     def _detokenize(self, tokens):
         """string (batch,) from int32 (batch, T) tokens, as `Tokenizer.decode` does.
@@ -362,10 +410,80 @@ def _detokenizer_tables(processor) -> tuple[tuple[int, bytes], list[bool]]:
     raise ValueError("the tokenizer has no plain ASCII piece to anchor detokenization")
 
 
+def _rank_table(record_order: segment.RecordOrder) -> tf.lookup.StaticHashTable:
+    """string "PREFIX:CODE" -> int64 rank, `record_order.default_rank` for other keys."""
+    keys = list(record_order.ranks)
+    values = [int(record_order.ranks[key]) for key in keys]
+    initializer = tf.lookup.KeyValueTensorInitializer(
+        tf.constant(keys, tf.string), tf.constant(values, tf.int64))
+    return tf.lookup.StaticHashTable(initializer,
+                                     default_value=tf.constant(record_order.default_rank, tf.int64))
+
+
+def _segment_units(text):
+    """ragged string (batch, None): the records of a line `segment.split_line` segments,
+    unstripped, else the line itself (one unit)."""
+    parts = tf.strings.split(text, sep=";")  # (batch, None), at least one part per line
+    counts = parts.row_lengths()
+    last = tf.gather(parts.flat_values, parts.row_limits() - 1)
+    blank = (counts > 1) & tf.strings.regex_full_match(last, f"[{_spaces()}]*")
+    counts -= tf.cast(blank, counts.dtype)  # one trailing blank part dropped
+    parts = tf.ragged.boolean_mask(parts, tf.ragged.range(parts.row_lengths()) < counts[:, None])
+    records = tf.strings.regex_full_match(parts.flat_values, _python_re(segment.RECORD_PATTERN))
+    segmented = ((counts >= 2) & (counts <= faultcodes.MAX_RECORDS)
+                 & tf.reduce_all(parts.with_flat_values(records), axis=1))  # (batch,)
+    in_segmented = parts.with_flat_values(tf.gather(segmented, parts.value_rowids()))
+    return tf.concat([tf.ragged.boolean_mask(parts, in_segmented),
+                      tf.ragged.boolean_mask(text[:, None], ~segmented[:, None])], axis=1)
+
+
+@functools.cache
+def _key_pattern() -> str:
+    """`segment.KEY_PATTERN` for RE2, with Python's DOTALL (as `segment.record_key`)."""
+    return "(?s)" + _python_re(segment.KEY_PATTERN)
+
+
+@functools.cache
+def _python_re(pattern: str) -> str:
+    r"""A Python `re` pattern rewritten for RE2, `\s` matching what it matches in Python.
+
+    Python's `\s` matches every `str.isspace()` character, RE2's only ASCII spaces; the
+    other syntax of `segment`'s patterns reads the same in both.
+
+    Raises:
+        ValueError: the pattern uses another class the two read differently (\d, \w, ...).
+    """
+    out, in_class, i = [], False, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            escape = pattern[i : i + 2]
+            if escape == r"\s":
+                out.append(_spaces() if in_class else f"[{_spaces()}]")
+            elif escape[1:] in ("S", "d", "D", "w", "W", "b", "B"):
+                raise ValueError(f"{escape} differs between Python and RE2: {pattern!r}")
+            else:
+                out.append(escape)
+            i += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class:
+            in_class = False
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+@functools.cache
+def _spaces() -> str:
+    """The `str.isspace()` characters as RE2 escapes, for a character class."""
+    return "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(sys.maxunicode + 1))
+                   if c.isspace())
+
+
 @functools.cache
 def _strip_pattern() -> str:
     """An RE2 pattern matching leading and trailing `str.isspace()` characters."""
-    spaces = "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(sys.maxunicode + 1))
-                     if c.isspace())
-    return f"^[{spaces}]+|[{spaces}]+$"
+    return f"^[{_spaces()}]+|[{_spaces()}]+$"
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant import constants
+from assistant import constants, segment
 from assistant.config import ModelConfig, load_bundle_config
 from assistant.tokenizer import Tokenizer, TokenizerError, normalize_source
 
@@ -24,11 +24,18 @@ MAX_SOURCE_PIECES = SOURCE_BUCKETS[-1]  # longer inputs are refused with a clear
 MAX_STEPS_CAP = 512  # no reply is longer than this many pieces
 # Used where a bundle's config.json has no "decoding" section (bundles trained elsewhere).
 FALLBACK_DEFAULTS = {"strategy": "beam", "beam_width": 5, "length_penalty": 0.6,
-                     "max_length_a": 200, "max_length_b": 2.0, "rerank": True}
-# Options the runtime applies to decoded hypotheses, not passed to `DecodingOptions`:
+                     "max_length_a": 200, "max_length_b": 2.0, "rerank": True, "segment": True,
+                     "retry_beam": 16}
+# Options the runtime applies around decoding, not passed to `DecodingOptions`:
 # rerank (beam search with a faithfulness check): the reply is the best-scoring hypothesis
 # of the whole beam that the check does not flag, or the best one when every one is flagged.
-RUNTIME_OPTIONS = ("rerank",)
+# segment (a bundle with a record order): a fault line of several records is answered one
+# record at a time and the sentences are put in the catalog's order (`assistant.segment`).
+# retry_beam (with rerank): an input whose every hypothesis is flagged is searched again
+# with this beam width, and answered by that search when it finds an unflagged reply; 0 is
+# off. It costs time only for the few flagged inputs.
+# The switches are on unless the bundle's config.json or the caller turns them off.
+RUNTIME_OPTIONS = ("rerank", "segment", "retry_beam")
 
 
 class BundleError(ValueError):
@@ -83,10 +90,13 @@ class Assistant:
         tokenizer: its `Tokenizer`.
         name: shown by surfaces (the bundle directory's name).
         checker: optional `(source, reply) -> list[str]` faithfulness check.
+        defaults: decoding options of the bundle (config.json's "decoding").
+        record_order: optional `segment.RecordOrder`; without it no line is segmented.
     """
 
     def __init__(self, model, tokenizer: Tokenizer, name: str = "model", checker=None,
-                 defaults: dict[str, Any] | None = None) -> None:
+                 defaults: dict[str, Any] | None = None,
+                 record_order: segment.RecordOrder | None = None) -> None:
         from assistant.decoding import DecodingOptions
         from assistant.decoding_graphs import DecodingGraphs
 
@@ -94,9 +104,11 @@ class Assistant:
         self.tokenizer = tokenizer
         self.name = name
         self.checker = checker
+        self.record_order = record_order
         self.defaults = {**FALLBACK_DEFAULTS, **(defaults or {})}
-        if not isinstance(self.defaults.get("rerank", False), bool):
-            raise ValueError(f"rerank must be true or false, got {self.defaults['rerank']!r}")
+        for name_ in ("rerank", "segment"):
+            _check_switch(name_, self.defaults.get(name_, False))
+        _check_retry_beam(self.defaults.get("retry_beam", 0))
         DecodingOptions(**decoding_settings(self.defaults)).validate()
         self._graphs = DecodingGraphs(model)
 
@@ -139,7 +151,7 @@ class Assistant:
         defaults = payload.get("decoding", {})
         try:
             return cls(model, tokenizer, name=bundle.name, checker=_load_checker(bundle),
-                       defaults=defaults)
+                       defaults=defaults, record_order=_load_record_order(bundle))
         except (TypeError, ValueError) as error:
             raise BundleError(f"{config_path}: bad decoding defaults ({error})") from None
 
@@ -173,8 +185,8 @@ class Assistant:
             **options: decoding options: strategy ("greedy", "beam", "sample"), beam_width,
                 length_penalty, n_best, temperature, top_k, top_p, seed, min_length,
                 max_length_a, max_length_b (see `assistant.decoding.DecodingOptions`),
-                and rerank (see `RUNTIME_OPTIONS`); unset ones take the bundle's defaults
-                (`self.defaults`).
+                rerank and segment (see `RUNTIME_OPTIONS`); unset ones take the bundle's
+                defaults (`self.defaults`).
 
         Raises:
             ValueError: an option is invalid (before anything is decoded).
@@ -182,9 +194,9 @@ class Assistant:
         from assistant.decoding import DecodingOptions
 
         settings = {**self.defaults, **options}
-        rerank = settings.pop("rerank", False)
-        if not isinstance(rerank, bool):
-            raise ValueError(f"rerank must be true or false, got {rerank!r}")
+        rerank = _check_switch("rerank", settings.pop("rerank", False))
+        split = _check_switch("segment", settings.pop("segment", False))
+        retry_beam = _check_retry_beam(settings.pop("retry_beam", 0))
         try:
             decoding = DecodingOptions(**settings)
         except TypeError:
@@ -197,12 +209,19 @@ class Assistant:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         rerank = rerank and self.checker is not None and decoding.strategy == "beam"
         search = dataclasses.replace(decoding, n_best=decoding.beam_width) if rerank else decoding
-        results: list[Reply | None] = [None] * len(texts)
+        # What is decoded: each input whole, or each record of a segmented line on its own.
+        units: list[str] = []
+        plan: list[tuple[list[str] | None, range]] = []  # per input: its records, its units
+        for text in texts:
+            records = segment.split_line(text) if split and self.record_order else None
+            plan.append((records, range(len(units), len(units) + len(records or (text,)))))
+            units.extend(records or (text,))
+        answers: list[Reply | None] = [None] * len(units)
         encoded = []
-        for index, text in enumerate(texts):
+        for index, text in enumerate(units):
             ids, error = self._encode(text)
             if error is not None:
-                results[index] = Reply(text="", score=float("nan"), error=error)
+                answers[index] = Reply(text="", score=float("nan"), error=error)
             else:
                 encoded.append((index, ids, text))
         encoded.sort(key=lambda item: len(item[1]))
@@ -210,8 +229,77 @@ class Assistant:
             chunk = encoded[start : start + batch_size]
             replies = self._decode_chunk(chunk, search, decoding.n_best, rerank)
             for (index, _, _), reply in zip(chunk, replies, strict=True):
-                results[index] = reply
-        return results  # type: ignore[return-value]
+                answers[index] = reply
+        if rerank and retry_beam > decoding.beam_width:
+            self._retry_flagged(encoded, answers, search, retry_beam, decoding.n_best, batch_size)
+        return [
+            answers[span[0]] if records is None
+            else self._join_records(text, records, [answers[i] for i in span])
+            for text, (records, span) in zip(texts, plan, strict=True)
+        ]  # type: ignore[misc]
+
+    def _retry_flagged(self, encoded, answers, search, width: int, n_best: int,
+                       batch_size: int) -> None:
+        """Searches the flagged units of `encoded` again with beam `width`; a new reply
+        replaces the old one in `answers` when the check passes it."""
+        flagged = [item for item in encoded if answers[item[0]].flags]
+        wide = dataclasses.replace(search, beam_width=width, n_best=width)
+        for start in range(0, len(flagged), batch_size):
+            chunk = flagged[start : start + batch_size]
+            for (index, _, _), reply in zip(
+                chunk, self._decode_chunk(chunk, wide, n_best, True), strict=True
+            ):
+                if not reply.flags:
+                    answers[index] = reply
+
+    def _join_records(self, text: str, records: list[str], replies: list[Reply]) -> Reply:
+        """One reply for a segmented line from the replies to its records.
+
+        The sentences follow `record_order`; the score is the sum of the records' scores;
+        the k-th alternative joins every record's k-th alternative; flags check the joined
+        reply against the whole line. `source_pieces` are the records' pieces in input
+        order, `pieces` the sentences' pieces with one end piece at the end, and the
+        attention is block-diagonal (a sentence attends only to its own record).
+        """
+        for position, reply in enumerate(replies, start=1):
+            if reply.error is not None:
+                return Reply(text="", score=float("nan"), error=f"record {position}: {reply.error}")
+        order = self.record_order.order(records)  # type: ignore[union-attr]
+        count = min(len(reply.alternatives) for reply in replies)
+        alternatives = tuple(
+            Alternative(
+                " ".join(t for t in (replies[i].alternatives[k].text for i in order) if t),
+                sum(replies[i].alternatives[k].score for i in order),
+            )
+            for k in range(count)
+        )
+        pieces: list[str] = []
+        log_probs: list[float] = []
+        rows = []
+        offsets = np.cumsum([0] + [len(reply.source_pieces) for reply in replies])
+        for place, i in enumerate(order):
+            reply = replies[i]
+            keep = len(reply.pieces)
+            if place < len(order) - 1 and reply.pieces[-1:] == (constants.EOS_PIECE,):
+                keep -= 1  # one end piece, after the last sentence
+            pieces.extend(reply.pieces[:keep])
+            log_probs.extend(reply.token_log_probs[:keep])
+            if reply.attention is not None:
+                block = np.zeros((keep, offsets[-1]), np.float32)
+                block[:, offsets[i] : offsets[i + 1]] = reply.attention[:keep]
+                rows.append(block)
+        attention = np.concatenate(rows) if len(rows) == len(replies) else None
+        joined = alternatives[0].text
+        return Reply(
+            text=joined,
+            score=alternatives[0].score,
+            alternatives=alternatives,
+            attention=attention,
+            source_pieces=tuple(p for reply in replies for p in reply.source_pieces),
+            pieces=tuple(pieces),
+            token_log_probs=tuple(log_probs),
+            flags=tuple(self.checker(text, joined)) if self.checker else (),
+        )
 
     def warm_up(self, **options: Any) -> None:
         """Compiles the graph of the shortest bucket for these options (e.g. at start-up)."""
@@ -293,6 +381,28 @@ def step_budget(options) -> int:
     stops at its own limit a + b x its length (see `decoding_graphs.bind_model`).
     """
     return min(MAX_STEPS_CAP, int(options.max_length_a + options.max_length_b * MAX_SOURCE_PIECES))
+
+
+def _check_switch(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return value
+
+
+def _check_retry_beam(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"retry_beam must be an int >= 0 (0 is off), got {value!r}")
+    return value
+
+
+def _load_record_order(bundle: Path) -> segment.RecordOrder | None:
+    """The record order a bundle's faithfulness file gives for segmentation, else None."""
+    from assistant import faithfulness
+
+    try:
+        return segment.load_record_order(bundle / faithfulness.BUNDLE_FILE)
+    except ValueError as error:
+        raise BundleError(str(error)) from None
 
 
 def _load_checker(bundle: Path):

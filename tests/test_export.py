@@ -2,6 +2,8 @@ import contextlib
 import io
 import json
 import os
+import re
+import shutil
 import site
 import subprocess
 import sys
@@ -9,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from assistant import constants
+from assistant import constants, faithfulness, segment
 from assistant.cli import EXIT_USAGE, main
 from assistant.inference import MAX_SOURCE_PIECES, Assistant
 
@@ -23,6 +25,23 @@ TEXTS = [
     "\x00\x07 ctrl 😀 héllo",
 ]
 BAD_TEXTS = ["", " \t\u00a0 ", "CV07:E217 " * MAX_SOURCE_PIECES, "CV07:E217"]
+RECORD_ORDER = segment.RecordOrder({"SN:W301": 0, "CV:E217": 2}, default_rank=1)
+SEGMENT_TEXTS = [
+    "what does E217 mean?",  # a question: whole
+    "CV07:E217 T=85",  # one record: whole
+    "CV07:E217 T=85; SN02:W301 N=12",  # the second record ranks first
+    "cv1:e217;PL33:E416 M=5 ; sn2 : w301",  # lower case; PL:E416 takes the default rank
+    "CV07:E217 T=85;SN02:W301 N=12;AB12:X999;CV3:E217 T=40",  # equal ranks keep input order
+    "CV07:E217 T=85; SN02:W301 N=12;",  # a trailing ";"
+    "CV07:E217\u00a0T=85;\u2003SN02:W301,N=12\u3000",  # Unicode spaces are Python's \s
+    "CV07:E217 T=85; hello",  # a malformed record: whole
+    "CV07:E217;;SN02:W301",  # an empty record: whole
+    "",  # empty: no reply
+    " ; ",  # whole
+    "CV07:E217;",  # one record and a trailing ";": whole
+    "CV1:E217; CV2:E217; CV3:E217; CV4:E217; CV5:E217",  # more than MAX_RECORDS: whole
+    "SN02:W301; CV07:E217" + " T=85" * MAX_SOURCE_PIECES,  # a record too long: no reply
+]
 
 # Runs in a fresh `python -I -S` process that sees the installed packages but not the project
 # (site-packages is put on the path without running its .pth files, so the editable install
@@ -83,10 +102,51 @@ GENERATE = {
 
 
 
+# Loads an export in a fresh process and answers texts with serving_default; prints JSON.
+SERVE_CHILD = r"""
+import json, sys
+job = json.loads(sys.argv[1])
+sys.path.extend(job["site_packages"])
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+result = tf.saved_model.load(job["export"]).signatures["serving_default"](
+    text=tf.constant(job["texts"]))
+print(json.dumps({"reply": [x.decode("utf-8") for x in result["reply"].numpy()],
+                  "score": result["score"].numpy().tolist()}))
+"""
+
 
 @pytest.fixture(scope="module")
 def assistant(bundle):
+    """The tiny bundle: no faithfulness.json, so no record order (lines decoded whole)."""
     return Assistant.load(bundle)
+
+
+@pytest.fixture(scope="module")
+def segmented_bundle(bundle, tmp_path_factory):
+    """A copy of the tiny bundle whose faithfulness.json has `RECORD_ORDER`."""
+    root = tmp_path_factory.mktemp("segmented") / "model"
+    shutil.copytree(bundle, root)
+    settings = {"allowed_numbers": [], "allowed_codes": [], "equipment_names": {},
+                segment.RECORD_ORDER_KEY: RECORD_ORDER.to_json()}
+    (root / faithfulness.BUNDLE_FILE).write_text(json.dumps(settings), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def segmented_export(segmented_bundle, tmp_path_factory):
+    """`segmented_bundle` exported through the CLI: (version directory, what it printed)."""
+    out = tmp_path_factory.mktemp("segmented_export") / "served"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["export", "--model", str(segmented_bundle), "--out", str(out),
+                     "--max-beam", "2"]) == 0
+    return out / "1", printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def segmented_served(segmented_export, ids_rows):
+    return _run_child(segmented_export[0], text_ops=True, ids=ids_rows, texts=SEGMENT_TEXTS)
 
 
 @pytest.fixture(scope="module")
@@ -266,12 +326,160 @@ def test_a_failed_export_leaves_nothing(assistant, tmp_path, monkeypatch):
     assert next_version(tmp_path) == 3
 
 
-def _run_child(export_path, text_ops: bool, ids) -> dict:
-    job = {"export": str(export_path), "text_ops": text_ops, "texts": TEXTS, "bad": BAD_TEXTS,
-           "generate": GENERATE, "ids": ids, "site_packages": site.getsitepackages()}
+def test_segmented_export_equals_the_python_rules(segmented_export, segmented_served,
+                                                 assistant):
+    _, printed = segmented_export
+    assert "record by record" in printed
+    replies, scores = _reference(assistant, SEGMENT_TEXTS, RECORD_ORDER)
+    assert segmented_served["serve"]["reply"] == replies
+    np.testing.assert_allclose(segmented_served["serve"]["score"], scores, rtol=1e-5)
+    beam2, _ = _reference(assistant, SEGMENT_TEXTS, RECORD_ORDER, strategy="beam",
+                          beam_width=2, length_penalty=0.0)
+    assert segmented_served["beam2"]["reply"] == beam2
+    short, _ = _reference(assistant, SEGMENT_TEXTS, RECORD_ORDER, strategy="beam",
+                          beam_width=2, length_penalty=0.0, max_length_a=3, max_length_b=0.0)
+    assert segmented_served["short"]["reply"] == short
+    # Segmentation changed something: a two-record line is not answered as a whole line.
+    whole = assistant.reply_batch(SEGMENT_TEXTS, rerank=False)
+    assert replies[2] != whole[2].text and replies[:2] == [r.text for r in whole[:2]]
+    # generate_ids cannot segment: it answers whole lines.
+    decoded = [assistant.tokenizer.decode(row[:n]) for row, n in
+               zip(segmented_served["ids"]["ids"], segmented_served["ids"]["lengths"],
+                   strict=True)]
+    assert decoded[: len(TEXTS)] == [r.text for r in assistant.reply_batch(TEXTS, rerank=False)]
+
+
+def test_segmented_export_equals_the_runtime(segmented_served, segmented_bundle):
+    runtime = Assistant.load(segmented_bundle)
+    assert runtime.record_order == RECORD_ORDER
+    expected = runtime.reply_batch(SEGMENT_TEXTS, rerank=False, segment=True)
+    assert segmented_served["serve"]["reply"] == [r.text for r in expected]
+    np.testing.assert_allclose(segmented_served["serve"]["score"],
+                               [float("-inf") if r.error else r.score for r in expected],
+                               rtol=1e-5)
+
+
+def test_records_are_joined_by_rank_after_reload(assistant, tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    from assistant.export import export_options
+    from assistant.export_module import TextServingModule, _strip_pattern
+
+    def answer(text, decode_chunk):
+        """A fake model: each unit's reply is the unit, "" for DROP and BAD ones; score 1,
+        -inf for BAD and empty ones (which cannot be answered)."""
+        text = tf.strings.regex_replace(text, _strip_pattern(), "")
+        drop = tf.strings.regex_full_match(text, ".*(DROP|BAD).*")
+        valid = (tf.strings.length(text) > 0) & ~tf.strings.regex_full_match(text, ".*BAD.*")
+        return tf.where(drop, "", text), tf.where(valid, 1.0, float("-inf")), valid
+
+    tokenizer_file = tmp_path / "tokenizer.model"
+    tokenizer_file.write_bytes(assistant.tokenizer.model_proto)
+    module = TextServingModule(assistant.model, export_options(assistant.defaults),
+                               assistant.tokenizer.model_proto, str(tokenizer_file),
+                               max_beam_width=1, record_order=RECORD_ORDER)
+    monkeypatch.setattr(module, "_answer", answer)
+    tf.saved_model.save(module, str(tmp_path / "export"),
+                        signatures={"serving_default": module.serve})
+    expected = {
+        "CV07:E217 T=85; SN02:W301 N=12": ("SN02:W301 N=12 CV07:E217 T=85", 2.0),
+        " cv1:e217 ; AB12:X999 ;sn2:w301 ; CV3:E217 DROP=1; ": ("sn2:w301 AB12:X999 cv1:e217",
+                                                             4.0),
+        "CV1:E217 A=1;CV2:E217 A=2;": ("CV1:E217 A=1 CV2:E217 A=2", 2.0),
+        "XY1:Z999;CV1:E217;SN1:W301": ("SN1:W301 XY1:Z999 CV1:E217", 3.0),
+        "CV1:E217; SN2:W301 BAD=1": ("", float("-inf")),
+        " CV1:E217 ": ("CV1:E217", 1.0),
+        "hello; CV1:E217": ("hello; CV1:E217", 1.0),
+        "": ("", float("-inf")),
+    }
+    texts = list(expected)
+    served = _run_script(SERVE_CHILD, {"export": str(tmp_path / "export"), "texts": texts},
+                         tmp_path)
+    assert list(zip(served["reply"], served["score"], strict=True)) == list(expected.values())
+    for text, (reply, _) in expected.items():  # the Python rules give the same order
+        records = segment.split_line(text)
+        if records and "BAD" not in text:
+            order = RECORD_ORDER.order(records)
+            assert reply == " ".join(records[i] for i in order if "DROP" not in records[i])
+
+
+def test_record_patterns_read_the_same_in_re2_as_in_python():
+    import tensorflow as tf
+
+    from assistant.export_module import _key_pattern, _python_re
+
+    spaces = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()]
+    records = [f"{c}cv{c}07{c}:{c}E217{c}T{c}={c}85{c},N=1.5{c}" for c in [*spaces, "x", "_"]]
+    records += ["CV07:E217 T=85\u200b", "CV07:E217 T=", "CV07:E2170", "C07:E217", "CV7:E217,,"]
+    matched = tf.strings.regex_full_match(records, _python_re(segment.RECORD_PATTERN)).numpy()
+    assert matched.tolist() == [bool(re.fullmatch(segment.RECORD_PATTERN, r)) for r in records]
+    assert sum(matched) == len(spaces) + 1
+    keys = tf.strings.upper(tf.strings.regex_replace(
+        [r for r, m in zip(records, matched, strict=True) if m] + ["SN2:w301\nT=1"],
+        _key_pattern(), segment.KEY_REPLACEMENT)).numpy()
+    assert {k.decode() for k in keys} == {"CV:E217", "SN:W301"}
+    with pytest.raises(ValueError, match="differs"):
+        _python_re(r"[0-9]\d")
+
+
+def test_export_record_order_follows_the_bundle(segmented_bundle, bundle):
+    from assistant.export import export_record_order
+
+    assert export_record_order(segmented_bundle, {}) == RECORD_ORDER
+    assert export_record_order(segmented_bundle, {"segment": True}) == RECORD_ORDER
+    assert export_record_order(segmented_bundle, {"segment": False}) is None
+    assert export_record_order(segmented_bundle, {"segment": False}, True) == RECORD_ORDER
+    assert export_record_order(segmented_bundle, {}, False) is None
+    assert export_record_order(bundle, {"segment": True}) is None  # no record order
+    with pytest.raises(ValueError, match="no record order"):
+        export_record_order(bundle, {}, True)
+    with pytest.raises(ValueError, match="segment must be true or false"):
+        export_record_order(segmented_bundle, {"segment": "yes"})
+
+
+def test_cli_refuses_segmentation_it_cannot_do(bundle, tmp_path, capsys):
+    assert main(["export", "--model", str(bundle), "--out", str(tmp_path / "x"),
+                 "--segment"]) == EXIT_USAGE
+    assert main(["export", "--model", str(bundle), "--out", str(tmp_path / "y"),
+                 "--segment", "--ids-only"]) == EXIT_USAGE
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert "no record order" in errors[0] and "--ids-only" in errors[1]
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def _run_child(export_path, text_ops: bool, ids, texts=TEXTS) -> dict:
+    job = {"export": str(export_path), "text_ops": text_ops, "texts": texts, "bad": BAD_TEXTS,
+           "generate": GENERATE, "ids": ids}
+    return _run_script(CHILD, job, export_path)
+
+
+def _run_script(script: str, job: dict, cwd) -> dict:
+    job = {**job, "site_packages": site.getsitepackages()}
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "XLA_FLAGS")}
-    process = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD, json.dumps(job)],
-                             cwd=export_path, env=env, capture_output=True, text=True,
+    process = subprocess.run([sys.executable, "-I", "-S", "-c", script, json.dumps(job)],
+                             cwd=cwd, env=env, capture_output=True, text=True,
                              check=False, timeout=300)
     assert process.returncode == 0, process.stderr[-3000:]
     return json.loads(process.stdout.strip().splitlines()[-1])
+
+
+def _reference(assistant, texts, record_order, **options) -> tuple[list[str], list[float]]:
+    """Replies and scores by `assistant.segment`'s rules, in Python: the records of a line
+    decoded as lines (flattened in place), ordered by `record_order` and joined."""
+    units, plan = [], []
+    for text in texts:
+        records = segment.split_line(text)
+        plan.append((records, len(units)))
+        units.extend(records or [text])
+    answers = assistant.reply_batch(units, rerank=False, segment=False, **options)
+    replies, scores = [], []
+    for records, start in plan:
+        parts = answers[start : start + len(records or [None])]
+        if any(part.error is not None for part in parts):
+            replies.append("")
+            scores.append(float("-inf"))
+            continue
+        order = record_order.order(records) if records else [0]
+        replies.append(" ".join(parts[i].text for i in order if parts[i].text))
+        scores.append(sum(parts[i].score for i in order))
+    return replies, scores

@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from assistant import constants
+from assistant import constants, segment
 from assistant.inference import MAX_SOURCE_PIECES, Assistant, BundleError, InputError
 from tests.conftest import TINY_OVERRIDES
 
@@ -145,7 +145,81 @@ def test_rerank_answers_with_the_best_unflagged_hypothesis(assistant):
     off = checking.reply("CV07:E217 T=85", **beam, rerank=False)
     assert off.text == top and off.flags == ("number 9 not in input",)
     flagged[third] = ["number 9 not in input"]
-    every = checking.reply("CV07:E217 T=85", **beam)
+    every = checking.reply("CV07:E217 T=85", **beam, retry_beam=0)
     assert every.text == top and every.flags == ("number 9 not in input",)
     greedy = checking.reply("CV07:E217 T=85", strategy="greedy")
     assert greedy.flags == tuple(flagged.get(greedy.text, []))
+
+
+def test_retry_beam_answers_a_flagged_input_with_a_wider_search(assistant):
+    text = "CV07:E217 T=85"
+    narrow = assistant.reply(text, strategy="beam", beam_width=3, n_best=3, rerank=False)
+    wide = assistant.reply(text, strategy="beam", beam_width=8, n_best=8, rerank=False)
+    flagged = {a.text: ["number 9 not in input"] for a in narrow.alternatives}
+    expected = next(a for a in wide.alternatives if a.text not in flagged)
+    checking = Assistant(assistant.model, assistant.tokenizer, defaults=assistant.defaults,
+                         checker=lambda source, reply: flagged.get(reply, []))
+
+    retried = checking.reply(text, strategy="beam", beam_width=3, retry_beam=8)
+
+    assert retried.text == expected.text and retried.flags == ()
+    assert retried.score == pytest.approx(expected.score, rel=1e-4)
+    # a retry that finds nothing better keeps the first search's reply and flags
+    flagged.update({a.text: ["number 9 not in input"] for a in wide.alternatives})
+    kept = checking.reply(text, strategy="beam", beam_width=3, retry_beam=8)
+    assert kept.text == narrow.text and kept.flags == ("number 9 not in input",)
+    with pytest.raises(ValueError, match="retry_beam must be an int >= 0"):
+        checking.reply(text, retry_beam=-1)
+
+
+LINE = "SN02:W301 N=12; cv1:e217 ; XX03:E217"
+
+
+@pytest.fixture(scope="module")
+def segmenting(assistant):
+    order = segment.RecordOrder({"CV:E217": 0, "SN:W301": 2}, default_rank=1)
+    return Assistant(assistant.model, assistant.tokenizer, defaults=assistant.defaults,
+                     checker=lambda source, reply: [f"checked {source}"], record_order=order)
+
+
+def test_a_line_of_records_is_answered_record_by_record(segmenting):
+    beam = {"strategy": "beam", "beam_width": 3, "rerank": False}
+    parts = segmenting.reply_batch(["SN02:W301 N=12", "cv1:e217", "XX03:E217"], **beam,
+                                   segment=False, n_best=2)
+
+    reply = segmenting.reply(LINE, **beam, n_best=2)
+
+    order = [1, 2, 0]  # CV:E217 rank 0, XX:E217 the default rank 1, SN:W301 rank 2
+    assert reply.text == " ".join(parts[i].text for i in order)
+    assert reply.score == pytest.approx(sum(parts[i].score for i in order), rel=1e-5)
+    assert [a.text for a in reply.alternatives] == [
+        reply.text, " ".join(parts[i].alternatives[1].text for i in order)]
+    assert reply.flags == (f"checked {LINE}",)  # the joined reply, checked against the line
+    assert reply.source_pieces == tuple(p for part in parts for p in part.source_pieces)
+    ends = [i for i, piece in enumerate(reply.pieces) if piece == constants.EOS_PIECE]
+    assert ends == [len(reply.pieces) - 1]
+    kept = [p for i in order for p in parts[i].pieces if p != constants.EOS_PIECE]
+    assert reply.pieces == (*kept, constants.EOS_PIECE)
+    assert len(reply.token_log_probs) == len(reply.pieces)
+    assert reply.attention.shape == (len(reply.pieces), len(reply.source_pieces))
+    np.testing.assert_allclose(reply.attention.sum(axis=1), 1.0, rtol=1e-4)
+    # the first sentence (record 2) attends only to record 2's pieces
+    first = len(parts[1].pieces) - 1
+    start = len(parts[0].source_pieces)
+    stop = start + len(parts[1].source_pieces)
+    np.testing.assert_allclose(reply.attention[:first, start:stop].sum(axis=1), 1.0, rtol=1e-4)
+
+
+def test_segmentation_leaves_other_inputs_whole_and_can_be_turned_off(segmenting, assistant):
+    whole = ["CV07:E217 T=85", "what does E217 mean?", "CV07:E217; SN02 W301", LINE]
+    expected = assistant.reply_batch(whole, strategy="greedy")
+    off = segmenting.reply_batch(whole, strategy="greedy", segment=False)
+    assert [r.text for r in off] == [r.text for r in expected]
+    on = segmenting.reply_batch(whole, strategy="greedy")
+    assert [r.text for r in on[:3]] == [r.text for r in expected[:3]]
+    parts = segmenting.reply_batch(segment.split_line(LINE), strategy="greedy")
+    assert on[3].text == " ".join(parts[i].text for i in (1, 2, 0))
+    # a bundle without a record order never segments
+    assert assistant.reply(LINE, strategy="greedy").text == expected[3].text
+    with pytest.raises(ValueError, match="segment must be true or false"):
+        segmenting.reply(LINE, segment="yes")

@@ -7,7 +7,10 @@
 answers every source of the test split with `Assistant.reply_batch` and with the export's
 signatures in a fresh `python -I` process that cannot import this project, and prints the
 share of equal replies: `serving_default` on the whole split in one call, one line per call,
-`generate` with the default settings, and `generate_ids` (ids decoded here).
+`generate` with the default settings, and `generate_ids` (ids decoded here). Both sides use
+the export's settings: no rerank, and record segmentation as the export does it (the
+bundle's default, or `--segment/--no-segment`); `generate_ids`, which decodes whole lines,
+is compared with the runtime decoding whole lines.
 
 `--speed` prints, for a fresh process: the TensorFlow import, the SavedModel load and the
 first answer; then the median batch-1 latency of the export and of the in-process runtime on
@@ -92,26 +95,33 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="first N lines only (0: all)")
     parser.add_argument("--repeats", type=int, default=100, help="--speed: lines timed")
     parser.add_argument("--no-xla", dest="jit_compile", action="store_false")
+    parser.add_argument("--segment", action=argparse.BooleanOptionalAction, default=None,
+                        help="answer multi-record lines record by record (default: the "
+                             "bundle's, as `python -m assistant export`)")
     args = parser.parse_args()
 
     from assistant.quiet_tf import import_tensorflow
 
     import_tensorflow()
+    from assistant.export import export_record_order
     from assistant.inference import Assistant
 
     assistant = Assistant.load(args.model)
+    record_order = export_record_order(args.model, assistant.defaults, args.segment)
     sources = [json.loads(line)["source"] for line in args.data.read_text("utf-8").splitlines()
                if line.strip()]
     if args.limit:
         sources = sources[: args.limit]
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         if args.compare:
-            _compare(assistant, sources, Path(tmp), args.jit_compile)
+            _compare(assistant, sources, Path(tmp), args.jit_compile, record_order)
         else:
-            _speed(assistant, sources[: args.repeats], Path(tmp), args.jit_compile)
+            _speed(assistant, sources[: args.repeats], Path(tmp), args.jit_compile,
+                   record_order)
 
 
-def _compare(assistant, sources: list[str], tmp: Path, jit_compile: bool) -> None:
+def _compare(assistant, sources: list[str], tmp: Path, jit_compile: bool,
+             record_order) -> None:
     from assistant.export import export_options, export_saved_model
     from assistant.tokenizer import normalize_source
 
@@ -122,14 +132,20 @@ def _compare(assistant, sources: list[str], tmp: Path, jit_compile: bool) -> Non
     }
     ids = [assistant.tokenizer.encode(normalize_source(text, assistant.config.source_case))
            for text in sources]
-    print(f"{len(sources)} lines; model {assistant.name}; defaults {defaults}")
+    segmented = record_order is not None
+    print(f"{len(sources)} lines; model {assistant.name}; defaults {defaults}; records "
+          f"{'segmented' if segmented else 'not segmented'}")
     for name, overrides in settings.items():
         options = export_options(defaults, overrides)
         export = export_saved_model(assistant, tmp / name.replace(" ", "_"), options,
-                                    jit_compile=jit_compile)
+                                    jit_compile=jit_compile, record_order=record_order)
         started = time.perf_counter()
-        expected = assistant.reply_batch(sources, **overrides, rerank=False)  # as exported
+        expected = assistant.reply_batch(sources, **overrides, rerank=False,
+                                         segment=segmented)  # as exported
         runtime_seconds = time.perf_counter() - started
+        whole = expected
+        if segmented:  # generate_ids decodes whole lines
+            whole = assistant.reply_batch(sources, **overrides, rerank=False, segment=False)
         job = {"mode": "compare", "export": str(export.path), "texts": sources, "ids": ids}
         if options.strategy == "beam":
             job["generate"] = {"beam_width": options.beam_width,
@@ -145,7 +161,9 @@ def _compare(assistant, sources: list[str], tmp: Path, jit_compile: bool) -> Non
             _report(f"generate(beam_width={options.beam_width}, "
                     f"length_penalty={options.length_penalty}, max_length=0)",
                     texts, got["generate"])
-        _report("generate_ids (decoded with tokenizer.py)", texts,
+        _report("generate_ids (decoded with tokenizer.py; runtime without segmentation)"
+                if segmented else "generate_ids (decoded with tokenizer.py)",
+                [reply.text for reply in whole],
                 [assistant.tokenizer.decode(row) for row in got["ids"]])
         scores = [(r.score, s) for r, s in zip(expected, got["whole_scores"], strict=True)
                   if r.error is None]
@@ -153,22 +171,24 @@ def _compare(assistant, sources: list[str], tmp: Path, jit_compile: bool) -> Non
         print(f"  largest score difference (whole split): {worst:.3g}")
 
 
-def _speed(assistant, lines: list[str], tmp: Path, jit_compile: bool) -> None:
+def _speed(assistant, lines: list[str], tmp: Path, jit_compile: bool, record_order) -> None:
     from assistant.export import export_saved_model
 
-    export = export_saved_model(assistant, tmp / "export", jit_compile=jit_compile)
+    export = export_saved_model(assistant, tmp / "export", jit_compile=jit_compile,
+                                record_order=record_order)
     warm = _bucket_representatives(assistant, lines)
     got = _run_child({"mode": "speed", "export": str(export.path), "texts": lines,
                       "warm": warm}, tmp)
     print(f"export ({'XLA' if jit_compile else 'no XLA'}), fresh process: import TensorFlow "
           f"{got['import']:.2f} s, load {got['load']:.2f} s, first answer {got['first']:.2f} s "
           f"(load + first answer {got['load'] + got['first']:.2f} s)")
+    segmented = record_order is not None  # as exported
     for text in warm:
-        assistant.reply(text)
+        assistant.reply(text, segment=segmented)
     runtime = []
     for text in lines:
         started = time.perf_counter()
-        assistant.reply(text)
+        assistant.reply(text, segment=segmented)
         runtime.append(time.perf_counter() - started)
     exported = statistics.median(got["latencies"]) * 1000
     in_process = statistics.median(runtime) * 1000

@@ -55,9 +55,9 @@ from pathlib import Path
 
 import yaml
 
-from assistant import faithfulness, faultcodes, io_utils
+from assistant import faithfulness, faultcodes, io_utils, segment
 from assistant.faultcodes import FaultRecord
-from training.catalog import Catalog, ParamSpec, load_catalog
+from training.catalog import SEVERITIES, UNKNOWN_RANK, Catalog, ParamSpec, load_catalog
 from training.messages import MESSAGE_PHRASES, QUESTION_TYPES, answer_question, render_reply
 
 CATEGORIES = ("single", "multi", "unknown", "prompt", "smalltalk")
@@ -191,18 +191,33 @@ class CorpusSizes:
     unknown: float = 0.21  # 1-4 record lines with at least one unknown code
     prompt: float = 0.21  # questions about codes and equipment
     smalltalk: float = 0.06  # chat; valid/test capped by the distinct spellings available
+    # The train split's own shares, in `CATEGORIES` order (empty: the shares above). The
+    # runtime answers a line of several records one record at a time (`assistant.segment`),
+    # so train holds fewer multi-record lines and more questions; valid and test keep the
+    # shares above (their files do not depend on train's).
+    train_shares: tuple[float, ...] = (0.30, 0.10, 0.22, 0.32, 0.06)
+    codes_weight: float = 3.0  # train: "codes" questions (long code lists, the hardest
+    # answers) are drawn this many times as often as each other question type
 
     def __post_init__(self):
         if min(self.train, self.valid, self.test) < 0:
             raise ValueError("split sizes must be >= 0")
-        shares = [getattr(self, category) for category in CATEGORIES]
-        if min(shares) < 0 or not math.isclose(sum(shares), 1.0, abs_tol=1e-6):
-            raise ValueError("category shares must be >= 0 and sum to 1")
+        for shares in ([getattr(self, category) for category in CATEGORIES], self.train_shares):
+            if shares and (len(shares) != len(CATEGORIES) or min(shares) < 0
+                           or not math.isclose(sum(shares), 1.0, abs_tol=1e-6)):
+                raise ValueError(f"category shares must be {len(CATEGORIES)} numbers >= 0 "
+                                 "that sum to 1")
+        if self.codes_weight <= 0:
+            raise ValueError("codes_weight must be > 0")
 
     def quota(self, split: str) -> dict[str, int]:
         """Pairs per category for `split`; rounding goes to "single"."""
         total = getattr(self, split)
-        counts = {category: round(total * getattr(self, category)) for category in CATEGORIES}
+        shares = [getattr(self, category) for category in CATEGORIES]
+        if split == "train" and self.train_shares:
+            shares = list(self.train_shares)
+        counts = {category: round(total * share)
+                  for category, share in zip(CATEGORIES, shares, strict=True)}
         counts["single"] += total - sum(counts.values())
         return counts
 
@@ -267,7 +282,7 @@ def build_corpus(
     summary = {}
     for split in SPLITS:
         quota = sizes.quota(split)
-        sampler = _Sampler(catalog, split)
+        sampler = _Sampler(catalog, split, sizes.codes_weight if split == "train" else 1.0)
         rng = random.Random(f"corpus:{seed}:{split}:smalltalk")
         pairs = _smalltalk_pairs(smalltalk, split, quota["smalltalk"], taken, rng)
         quota["single"] += quota["smalltalk"] - len(pairs)  # valid/test run out of spellings
@@ -301,7 +316,19 @@ def faithfulness_settings(catalog: Catalog) -> dict:
             for code, entry in sorted(faithfulness.code_table_from_catalog(catalog.raw).items())
         },
         "message_phrases": dict(MESSAGE_PHRASES),
+        segment.RECORD_ORDER_KEY: record_order(catalog).to_json(),
     }
+
+
+def record_order(catalog: Catalog) -> segment.RecordOrder:
+    """The order `render_reply` gives records, as the runtime's segmentation reads it: a rank
+    per valid "PREFIX:CODE" (`record_rank`), `UNKNOWN_RANK` for anything else."""
+    ranks = {
+        f"{prefix}:{code}": SEVERITIES.index(entry.severity)
+        for code, entry in catalog.entries.items()
+        for prefix in entry.equipment
+    }
+    return segment.RecordOrder(ranks, UNKNOWN_RANK)
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -346,9 +373,11 @@ _ATTEMPTS_PER_PAIR = 50  # give up on a category after this many rejected draws 
 class _Sampler:
     """Draws fault lines and questions for one split, honouring the held-out reservations."""
 
-    def __init__(self, catalog: Catalog, split: str):
+    def __init__(self, catalog: Catalog, split: str, codes_weight: float = 1.0):
         self.catalog = catalog
         self.split = split
+        self.question_weights = [codes_weight if q == "codes" else 1.0 for q in QUESTION_TYPES]
+        self.codes_weight = codes_weight
         self.entries = list(catalog.entries.values())
         self.prefixes = list(catalog.equipment)
         self.units = {s: [u for u in range(1, 100) if number_split(str(u)) == s] for s in SPLITS}
@@ -477,7 +506,10 @@ class _Sampler:
                 return code
 
     def _prompt(self, rng: random.Random) -> dict | None:
-        qtype = rng.choice(QUESTION_TYPES)
+        if self.codes_weight == 1.0:
+            qtype = rng.choice(QUESTION_TYPES)
+        else:
+            qtype = rng.choices(QUESTION_TYPES, self.question_weights)[0]
         held_out = self.split != "train" and rng.random() < 0.8
         template = rng.choice(PHRASINGS[qtype][self.split if held_out else "train"])
         reserved = [self.split if held_out else "train"]

@@ -209,8 +209,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--compare",
         action="store_true",
-        help="evaluate greedy, beam search, and beam search with the faithfulness rerank side "
-        "by side",
+        help="evaluate greedy search and beam search on whole lines, then add record "
+        "segmentation, the faithfulness rerank and the wide-beam retry one at a time",
     )
     parser.add_argument("--limit", type=int, help="only the first N pairs")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -225,11 +225,11 @@ def _run(args: argparse.Namespace) -> int:
     console = Console(stderr=False, soft_wrap=True)
     options = decoding_options(args)  # unset options keep the bundle's defaults
     settings = {_setting_name(options): options}
-    if args.compare:  # greedy, then beam search without and with the faithfulness rerank
-        settings = {"greedy": {"strategy": "greedy"}}
-        for rerank in (False,) if options.get("rerank") is False else (False, True):
-            beam = {**options, "strategy": "beam", "rerank": rerank}
-            settings[_setting_name(beam)] = beam
+    if args.compare:  # each step of the bundle's decoding added on top of the previous one
+        settings = {}
+        for step in COMPARE_LADDER:
+            setting = {**options, **step}
+            settings[_setting_name(setting)] = setting
     report = evaluate(
         args.model,
         args.data,
@@ -245,6 +245,17 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+# `--compare`: greedy and beam search on whole lines, then what the runtime adds one by one
+# (record segmentation, the faithfulness rerank, the wide-beam retry of flagged inputs).
+COMPARE_LADDER = (
+    {"strategy": "greedy", "segment": False, "rerank": False},
+    {"strategy": "beam", "segment": False, "rerank": False},
+    {"strategy": "beam", "segment": True, "rerank": False},
+    {"strategy": "beam", "segment": True, "rerank": True, "retry_beam": 0},
+    {"strategy": "beam", "segment": True, "rerank": True},
+)
+
+
 def _setting_name(options: dict[str, Any]) -> str:
     """"greedy", "beam 5 lp 1.0", "sample" ...; "bundle defaults" for what the bundle sets."""
     if not options:
@@ -254,6 +265,10 @@ def _setting_name(options: dict[str, Any]) -> str:
         parts.append(str(options["beam_width"]))
     if "length_penalty" in options:
         parts.append(f"lp {options['length_penalty']}")
+    if options.get("segment") is False:
+        parts.append("whole lines")
     if "rerank" in options:
         parts.append("rerank" if options["rerank"] else "no rerank")
+    if "retry_beam" in options:
+        parts.append(f"retry {options['retry_beam']}" if options["retry_beam"] else "no retry")
     return " ".join(parts)

@@ -437,8 +437,11 @@ def _decoding_defaults(train: data_lib.EncodedPairs) -> dict[str, Any]:
     longest = max(len(t) for t in train.targets) + 1  # with EOS
     # alpha 1.0: on the warehouse valid split 0.6 dropped trailing records of multi-record
     # lines (multi exact match 80.0 % vs 85.3 %); 1.5 and more over-generate.
+    # rerank, segment and retry_beam act only where the bundle carries a faithfulness check
+    # and a record order (data from `build-corpus`); see `assistant.inference.RUNTIME_OPTIONS`.
     return {"strategy": "beam", "beam_width": 5, "length_penalty": 1.0,
-            "max_length_a": int(longest * 1.25) + 8, "max_length_b": 1.0}
+            "max_length_a": int(longest * 1.25) + 8, "max_length_b": 1.0,
+            "rerank": True, "segment": True, "retry_beam": 16}
 
 
 def _copy_faithfulness(data: str | os.PathLike, out_dir: Path) -> None:

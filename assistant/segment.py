@@ -1,0 +1,103 @@
+"""Record segmentation: a fault line of several records is answered one record at a time.
+
+The model writes one sentence per record and orders the sentences by severity. Decoding a
+record on its own and ordering the sentences by the catalog is far more reliable than
+decoding the whole line, where the model must plan the order and sometimes drops or merges
+a record (warehouse test split, beam 5: multi-record lines 92.1 % whole vs 99.6 % by record).
+
+Rules, shared by the Python runtime (`Assistant.reply_batch`) and the exported graph
+(`assistant.export_module`), which must compute the same thing:
+
+- A line is segmented when, split at ";" (one trailing ";" allowed), it has 2 to
+  `faultcodes.MAX_RECORDS` parts and every part fully matches `RECORD_PATTERN`. Anything
+  else (one record, a question, a malformed line) is decoded whole, as typed.
+- Each part is decoded as typed, stripped of surrounding spaces.
+- The sentences are joined with one space, ordered by the rank of the part's `record_key`
+  in the bundle's record order (`RecordOrder`: most severe first), then by input order.
+  A key the order does not list (unknown code, code not valid for that equipment, unknown
+  prefix) takes the default rank.
+
+The record order comes from the bundle's `faithfulness.json` ("record_order"), which the
+corpus builder writes from the catalog; a bundle without it is never segmented.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from assistant import faultcodes
+
+# One record as typed: unit, ":", code, then KEY=value parameters separated by spaces or
+# commas. Python's `\s` matches every Unicode space and RE2's only ASCII ones: the export
+# rewrites `\s` for RE2 (`export_module._python_re`), so both read these patterns alike.
+RECORD_PATTERN = (
+    r"\s*[A-Za-z]{2}\s*[0-9]{1,2}\s*:\s*[A-Za-z][0-9]{3}"
+    r"(?:(?:\s*,\s*|\s+)[A-Za-z]{1,8}\s*=\s*[0-9]+(?:\.[0-9]+)?)*[\s,]*"
+)
+# The record's "PREFIX:CODE" (upper-cased afterwards), as a regex replacement of a record.
+KEY_PATTERN = r"^\s*([A-Za-z]{2})\s*[0-9]+\s*:\s*([A-Za-z][0-9]{3}).*$"
+KEY_REPLACEMENT = r"\1:\2"
+RECORD_ORDER_KEY = "record_order"  # the section of faithfulness.json
+
+_RECORD = re.compile(RECORD_PATTERN)
+_KEY = re.compile(KEY_PATTERN, re.DOTALL)
+
+
+def split_line(text: str) -> list[str] | None:
+    """The records of a line to decode one by one, stripped, or None to decode it whole."""
+    parts = text.split(";")
+    if len(parts) > 1 and not parts[-1].strip():
+        parts.pop()
+    if not 2 <= len(parts) <= faultcodes.MAX_RECORDS:
+        return None
+    if not all(_RECORD.fullmatch(part) for part in parts):
+        return None
+    return [part.strip() for part in parts]
+
+
+def record_key(record: str) -> str:
+    """"CV:E217" for "cv07 : e217 T=85" (a part accepted by `split_line`)."""
+    return _KEY.sub(KEY_REPLACEMENT, record).upper()
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordOrder:
+    """Sort ranks of records: `ranks` maps "PREFIX:CODE" to a rank (0 first)."""
+
+    ranks: Mapping[str, int]
+    default_rank: int  # for a key not in `ranks`
+
+    def order(self, records: Sequence[str]) -> list[int]:
+        """Indices of `records` in reply order: by rank, then input order."""
+        ranks = [self.ranks.get(record_key(record), self.default_rank) for record in records]
+        return sorted(range(len(records)), key=lambda i: (ranks[i], i))
+
+    def to_json(self) -> dict:
+        return {"ranks": dict(sorted(self.ranks.items())), "default_rank": self.default_rank}
+
+    @classmethod
+    def from_json(cls, entry: Mapping) -> RecordOrder:
+        ranks = {str(key).upper(): int(rank) for key, rank in entry["ranks"].items()}
+        return cls(ranks, int(entry["default_rank"]))
+
+
+def load_record_order(path: str | Path) -> RecordOrder | None:
+    """The record order of a `faithfulness.json`, or None when the file or section is missing.
+
+    Raises:
+        ValueError: the section exists but is not valid (one line).
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+        if RECORD_ORDER_KEY not in settings:
+            return None
+        return RecordOrder.from_json(settings[RECORD_ORDER_KEY])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(f"{path}: not a valid record order ({error})") from None

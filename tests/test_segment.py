@@ -1,0 +1,57 @@
+import json
+
+import pytest
+
+from assistant import segment
+
+
+@pytest.mark.parametrize(("text", "records"), [
+    ("CV07:E217 T=85; SN02:W301 N=12", ["CV07:E217 T=85", "SN02:W301 N=12"]),
+    ("  cv 7 : e217 t = 85 ,  ;sn2:w301;", ["cv 7 : e217 t = 85 ,", "sn2:w301"]),
+    ("CV07:E217, T=85.5,N=3; DD9:X999; AG1:E105; SH02:C503",
+     ["CV07:E217, T=85.5,N=3", "DD9:X999", "AG1:E105", "SH02:C503"]),
+])
+def test_split_line_returns_the_stripped_records(text, records):
+    assert segment.split_line(text) == records
+
+
+@pytest.mark.parametrize("text", [
+    "CV07:E217 T=85",  # one record
+    "CV07:E217 T=85;",  # one record and its trailing ';'
+    "what does E217 mean?; and E301?",  # not records
+    "CV07:E217 T=85; SN02 W301",  # a malformed record (no ':')
+    "CV07:E217 T=hot; SN02:W301",  # a value that is not a number
+    "CV07:E217;; SN02:W301",  # an empty record
+    "CV07:E217; SN02:W301;;",  # two trailing ';'
+    "CV100:E217; SN02:W301",  # a three-digit unit
+    "A1:E1; A2:E2; A3:E3; A4:E4; A5:E5",
+    "CV1:E217; CV2:E217; CV3:E217; CV4:E217; CV5:E217",  # five records: decoded whole
+    "",
+])
+def test_split_line_leaves_other_inputs_whole(text):
+    assert segment.split_line(text) is None
+
+
+def test_record_key_is_the_upper_case_prefix_and_code():
+    assert segment.record_key("cv 7 : e217 t = 85") == "CV:E217"
+    assert segment.record_key("SH02:C503") == "SH:C503"
+
+
+def test_order_is_by_rank_then_input_order():
+    order = segment.RecordOrder({"CV:E217": 1, "SH:C503": 0, "SN:W301": 2}, default_rank=1)
+    records = ["sn2:w301", "CV7:E217", "XX1:E217", "sh2:c503", "CV8:E217"]
+    # XX:E217 is not in the order: it takes the default rank, like a fault
+    assert order.order(records) == [3, 1, 2, 4, 0]
+
+
+def test_record_order_file_round_trip(tmp_path):
+    order = segment.RecordOrder({"CV:E217": 1, "SH:C503": 0}, default_rank=1)
+    path = tmp_path / "faithfulness.json"
+    path.write_text(json.dumps({"allowed_numbers": [], segment.RECORD_ORDER_KEY: order.to_json()}))
+    assert segment.load_record_order(path) == order
+    path.write_text(json.dumps({"allowed_numbers": []}))
+    assert segment.load_record_order(path) is None
+    assert segment.load_record_order(tmp_path / "missing.json") is None
+    path.write_text(json.dumps({segment.RECORD_ORDER_KEY: {"ranks": {"CV:E217": "x"}}}))
+    with pytest.raises(ValueError, match="not a valid record order"):
+        segment.load_record_order(path)
