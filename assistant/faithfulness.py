@@ -25,6 +25,10 @@ never reads training/:
     code's fixed wording); and, when the bundle gives the wording, an invalid or unknown
     code must be reported as such. Meanings and wording are matched as text. An answer to
     a question must not call a catalog code unknown.
+(d) Catalog agreement of answers, when the bundle carries the code table and the answers'
+    wording: a list of an equipment type's codes or of a code's equipment must be the
+    catalog's, a meaning must be the code's, and a fix must be for a code valid there
+    (`assistant.answer_checks`).
 
 Numbers are compared as numbers are written in messages: an integer loses its leading
 zeros ("07" matches "7"), a decimal keeps its digits ("85.0" does not match "85", because
@@ -39,7 +43,7 @@ import functools
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 
-from assistant import faultcodes
+from assistant import answer_checks, faultcodes
 
 BUNDLE_FILE = "faithfulness.json"  # allow-lists and equipment names, in data dirs and bundles
 
@@ -99,7 +103,9 @@ def check_reply(
             is not valid for the equipment ("not_valid") or not in the catalog
             ("unknown_code"), e.g. {"unknown_code": "reported unknown code"}, and the
             wording of an answer that a code is not in the catalog ("not_in_catalog"),
-            which must not be said of a catalog code (needs `code_table`).
+            which must not be said of a catalog code (needs `code_table`); for check (d),
+            the answers' wording ("codes_of", "equipment_of", "means", "fix",
+            "not_valid_for"; see `answer_checks`).
 
     Returns:
         Flags in this order, without duplicates: "number 86 not in input",
@@ -109,7 +115,8 @@ def check_reply(
         "meaning of E217 missing for CV07", "E504 explained for SH40, where it is not
         valid", "E508 on CV38 not reported as an unknown code", "T=85 missing for CV07",
         "D=96 told for LP40, not a parameter of W811" or "56 told for AG32, not a value of
-        its record". An empty list means no problem was found.
+        its record", and for answers the flags of `answer_checks.answer_flags` ("codes of
+        the lift: E224 missing", ...). An empty list means no problem was found.
     """
     records = _fault_records(source)
     flags = [
@@ -144,6 +151,8 @@ def check_reply(
               and (records is None or code in source_codes)]
     if records is not None and code_table is not None and equipment_names is not None:
         flags += _catalog_flags(reply, records, code_table, equipment_names, message_phrases)
+    if records is None and code_table is not None and equipment_names and message_phrases:
+        flags += answer_checks.answer_flags(reply, code_table, equipment_names, message_phrases)
     return _unique(flags)
 
 

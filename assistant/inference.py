@@ -106,9 +106,7 @@ class Assistant:
         self.checker = checker
         self.record_order = record_order
         self.defaults = {**FALLBACK_DEFAULTS, **(defaults or {})}
-        for name_ in ("rerank", "segment"):
-            _check_switch(name_, self.defaults.get(name_, False))
-        _check_retry_beam(self.defaults.get("retry_beam", 0))
+        check_runtime_options(self.defaults)
         DecodingOptions(**decoding_settings(self.defaults)).validate()
         self._graphs = DecodingGraphs(model)
 
@@ -194,9 +192,10 @@ class Assistant:
         from assistant.decoding import DecodingOptions
 
         settings = {**self.defaults, **options}
-        rerank = _check_switch("rerank", settings.pop("rerank", False))
-        split = _check_switch("segment", settings.pop("segment", False))
-        retry_beam = _check_retry_beam(settings.pop("retry_beam", 0))
+        check_runtime_options(settings)
+        rerank = settings.pop("rerank", False)
+        split = settings.pop("segment", False)
+        retry_beam = settings.pop("retry_beam", 0)
         try:
             decoding = DecodingOptions(**settings)
         except TypeError:
@@ -383,16 +382,18 @@ def step_budget(options) -> int:
     return min(MAX_STEPS_CAP, int(options.max_length_a + options.max_length_b * MAX_SOURCE_PIECES))
 
 
-def _check_switch(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be true or false, got {value!r}")
-    return value
+def check_runtime_options(options: dict[str, Any]) -> None:
+    """Validates the `RUNTIME_OPTIONS` present in `options`.
 
-
-def _check_retry_beam(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"retry_beam must be an int >= 0 (0 is off), got {value!r}")
-    return value
+    Raises:
+        ValueError: one line naming the first invalid option.
+    """
+    for name in ("rerank", "segment"):
+        if not isinstance(options.get(name, False), bool):
+            raise ValueError(f"{name} must be true or false, got {options[name]!r}")
+    retry_beam = options.get("retry_beam", 0)
+    if not isinstance(retry_beam, int) or isinstance(retry_beam, bool) or retry_beam < 0:
+        raise ValueError(f"retry_beam must be an int >= 0 (0 is off), got {retry_beam!r}")
 
 
 def _load_record_order(bundle: Path) -> segment.RecordOrder | None:

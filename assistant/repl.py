@@ -74,11 +74,10 @@ class Backend:
 def backend_from_assistant(assistant, location: str | os.PathLike = "") -> Backend:
     """Wraps a loaded `Assistant`."""
     from assistant.decoding import DecodingOptions
-    from assistant.inference import decoding_settings
+    from assistant.inference import check_runtime_options, decoding_settings
 
     def validate(options: Mapping[str, Any]) -> None:
-        if not isinstance(options.get("rerank", False), bool):
-            raise ValueError(f"rerank must be true or false, got {options['rerank']!r}")
+        check_runtime_options(dict(options))
         try:
             DecodingOptions(**decoding_settings(options)).validate()
         except TypeError as error:

@@ -60,6 +60,9 @@ def test_numbers_the_reference_also_leaves_out_are_not_drops():
      {"strategy": "beam", "beam_width": 3, "length_penalty": 1.0}),
     (["--no-rerank"], "beam no rerank", {"rerank": False}),
     (["--greedy", "--rerank"], "greedy rerank", {"strategy": "greedy", "rerank": True}),
+    (["--no-segment", "--retry-beam", "0"], "beam whole lines no retry",
+     {"segment": False, "retry_beam": 0}),
+    (["--retry-beam", "12"], "beam retry 12", {"retry_beam": 12}),
 ])
 def test_decoding_options_from_the_command_line(argv, name, options):
     parser = argparse.ArgumentParser()

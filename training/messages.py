@@ -18,6 +18,12 @@ MESSAGE_PHRASES = {
     "unknown_code": "reported unknown code",
     "not_valid": "which is not valid for this equipment",
     "not_in_catalog": "is not in the fault catalog",
+    # answers whose statements the check compares with the catalog (`answer_checks`)
+    "codes_of": "Codes for the",
+    "equipment_of": "Equipment that can raise",
+    "means": "means",
+    "fix": "To fix",
+    "not_valid_for": "is not valid for",
 }
 
 
@@ -75,25 +81,27 @@ def answer_question(
     """
     if qtype == "codes":
         name = catalog.equipment[prefix]
-        return f"Codes for the {name}: {_join(catalog.codes_for(prefix))}."
+        return f"{MESSAGE_PHRASES['codes_of']} {name}: {_join(catalog.codes_for(prefix))}."
     entry = catalog.entries.get(code)
     if entry is None:
         return f"{code} {MESSAGE_PHRASES['not_in_catalog']}; report it to maintenance."
     if qtype == "meaning":
-        return f"{code} means {entry.meaning}."
+        return f"{code} {MESSAGE_PHRASES['means']} {entry.meaning}."
     if qtype == "action":
-        return f"To fix {code}, {_inline(entry.action, 'unit')}."
+        return f"{MESSAGE_PHRASES['fix']} {code}, {_inline(entry.action, 'unit')}."
     if qtype == "action_unit":
         name = catalog.equipment[prefix]
         if prefix not in entry.equipment:
-            return f"{code} is not valid for {_display(name)} {unit}; report it to maintenance."
-        return f"To fix {code} on {_display(name)} {unit}, {_inline(entry.action, name)}."
+            return (f"{code} {MESSAGE_PHRASES['not_valid_for']} {_display(name)} {unit}; "
+                    "report it to maintenance.")
+        return (f"{MESSAGE_PHRASES['fix']} {code} on {_display(name)} {unit}, "
+                f"{_inline(entry.action, name)}.")
     if qtype == "severity":
         article = "an" if entry.severity[0] in "aeiou" else "a"
         return f"{code} is {article} {entry.severity} code."
     if qtype == "equipment":
         names = [catalog.equipment[p] for p in entry.equipment]
-        return f"Equipment that can raise {code}: {_join(names)}."
+        return f"{MESSAGE_PHRASES['equipment_of']} {code}: {_join(names)}."
     raise ValueError(f"unknown question type {qtype!r} (expected one of {QUESTION_TYPES})")
 
 

@@ -1,0 +1,119 @@
+"""Catalog agreement of answers to questions: check (d) of `assistant.faithfulness`.
+
+An answer that lists the codes of an equipment type, the equipment a code applies to, a
+code's meaning, or how to fix a code on a unit states catalog facts; each statement is
+compared with the bundle's code table. The wording comes from the bundle too
+(`faithfulness.json`, "message_phrases"), so a catalog with other answer templates simply
+gets no such flags:
+
+- "codes_of" ("Codes for the"): "Codes for the lift: E108, E201 and W205." must list
+  exactly the lift's codes;
+- "equipment_of" ("Equipment that can raise"): "Equipment that can raise E108: conveyor and
+  sorter." must list exactly the equipment of E108, and E108 must be a catalog code;
+- "means": "E217 means motor over-temperature." must give the catalog meaning;
+- "fix" ("To fix") and "not_valid_for" ("is not valid for"): "To fix E217 on Conveyor 7,
+  ..." claims that E217 applies to conveyors; "E217 is not valid for Dock door 3" claims it
+  does not.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from typing import Protocol
+
+_CODE = r"[A-Za-z][0-9]{3}"
+_LIST_SPLIT = re.compile(r",\s*|\s+and\s+")
+
+
+class _Entry(Protocol):  # `faithfulness.CatalogCode`
+    equipment: frozenset[str]
+    meaning: str
+
+
+def answer_flags(
+    reply: str,
+    code_table: Mapping[str, _Entry],
+    equipment_names: Mapping[str, str],
+    phrases: Mapping[str, str],
+) -> list[str]:
+    """Flags for the catalog statements of an answer (see the module docstring), in order:
+    "codes of the lift: E224, W233 missing", "E811 listed for the label printer, not one of
+    its codes", "E108 cannot be raised by the charger", "equipment of E108: conveyor missing",
+    "W281 is not in the catalog, the reply says what it is", "meaning of E217 wrong",
+    "E706 on DD19 told as not valid", "Q104 is not in the catalog, the reply says how to fix
+    it", "E706 on DD19 told how to fix, where it is not valid".
+    """
+    by_name = {name.lower(): prefix for prefix, name in equipment_names.items()}
+    names = _names_alternation(tuple(sorted(by_name, key=len, reverse=True)))
+    flags: list[str] = []
+    if "codes_of" in phrases:
+        pattern = rf"{re.escape(phrases['codes_of'])}\s+({names}):([^.]*)"
+        for match in re.finditer(pattern, reply, flags=re.IGNORECASE):
+            prefix = by_name[match.group(1).lower()]
+            name = equipment_names[prefix]
+            listed = [code.upper() for code in re.findall(_CODE, match.group(2))]
+            expected = [code for code, entry in code_table.items() if prefix in entry.equipment]
+            missing = [code for code in expected if code not in listed]
+            if missing:
+                flags.append(f"codes of the {name}: {', '.join(missing)} missing")
+            flags += [f"{code} listed for the {name}, not one of its codes"
+                      for code in listed if code not in expected]
+    if "equipment_of" in phrases:
+        pattern = rf"{re.escape(phrases['equipment_of'])}\s+({_CODE}):([^.]*)"
+        for match in re.finditer(pattern, reply, flags=re.IGNORECASE):
+            code = match.group(1).upper()
+            entry = code_table.get(code)
+            if entry is None:
+                flags.append(f"{code} is not in the catalog, the reply says what it is")
+                continue
+            listed = [item.strip().lower() for item in _LIST_SPLIT.split(match.group(2))]
+            listed_prefixes = {by_name.get(item) for item in listed}
+            flags += [f"{code} cannot be raised by the {item}" for item in listed
+                      if by_name.get(item) not in entry.equipment]
+            missing = [equipment_names[prefix] for prefix in sorted(entry.equipment)
+                       if prefix not in listed_prefixes and prefix in equipment_names]
+            if missing:
+                flags.append(f"equipment of {code}: {', '.join(missing)} missing")
+    if "means" in phrases:
+        pattern = rf"(?<![0-9A-Za-z])({_CODE})\s+{re.escape(phrases['means'])}\s+([^.]*)\."
+        for match in re.finditer(pattern, reply, flags=re.IGNORECASE):
+            code = match.group(1).upper()
+            entry = code_table.get(code)
+            if entry is None:
+                flags.append(f"{code} is not in the catalog, the reply says what it is")
+            elif match.group(2).strip().lower() != entry.meaning.lower():
+                flags.append(f"meaning of {code} wrong")
+    if "not_valid_for" in phrases:
+        pattern = rf"({_CODE})\s+{re.escape(phrases['not_valid_for'])}\s+({names})\s+([0-9]+)"
+        for match in re.finditer(pattern, reply, flags=re.IGNORECASE):
+            code, prefix, label = _unit_claim(match, by_name)
+            entry = code_table.get(code)
+            if entry is not None and prefix in entry.equipment:
+                flags.append(f"{code} on {label} told as not valid")
+    if "fix" in phrases:
+        pattern = rf"{re.escape(phrases['fix'])}\s+({_CODE})(?:\s+on\s+({names})\s+([0-9]+))?"
+        for match in re.finditer(pattern, reply, flags=re.IGNORECASE):
+            code, prefix, label = _unit_claim(match, by_name)
+            entry = code_table.get(code)
+            if entry is None:
+                flags.append(f"{code} is not in the catalog, the reply says how to fix it")
+            elif prefix is not None and prefix not in entry.equipment:
+                flags.append(f"{code} on {label} told how to fix, where it is not valid")
+    return flags
+
+
+def _unit_claim(match: re.Match, by_name: Mapping[str, str]) -> tuple[str, str | None, str]:
+    """(code, prefix or None, unit label) of a match with groups code, name and unit."""
+    code, name, unit = match.group(1).upper(), match.group(2), match.group(3)
+    if name is None:
+        return code, None, ""
+    prefix = by_name[name.lower()]
+    return code, prefix, f"{prefix}{int(unit):02d}"
+
+
+@functools.lru_cache(maxsize=16)
+def _names_alternation(names: tuple[str, ...]) -> str:
+    """A regex group body matching any of `names` (longest first: "label printer")."""
+    return "|".join(map(re.escape, names))

@@ -1,0 +1,87 @@
+import pytest
+
+from assistant import faithfulness
+from assistant.answer_checks import answer_flags
+from assistant.faithfulness import CatalogCode
+
+NAMES = {"CV": "conveyor", "SN": "sorter", "AG": "AGV", "DD": "dock door"}
+TABLE = {
+    "E108": CatalogCode(frozenset({"CV", "SN"}), "power supply fault"),
+    "E217": CatalogCode(frozenset({"CV"}), "motor over-temperature"),
+    "W301": CatalogCode(frozenset({"SN"}), "repeated jams"),
+    "W602": CatalogCode(frozenset({"AG"}), "path blocked"),
+}
+PHRASES = {
+    "not_in_catalog": "is not in the fault catalog",
+    "codes_of": "Codes for the",
+    "equipment_of": "Equipment that can raise",
+    "means": "means",
+    "fix": "To fix",
+    "not_valid_for": "is not valid for",
+}
+
+
+def flags(reply):
+    return answer_flags(reply, TABLE, NAMES, PHRASES)
+
+
+@pytest.mark.parametrize("reply", [
+    "Codes for the conveyor: E108 and E217.",
+    "Codes for the AGV: W602.",
+    "Equipment that can raise E108: conveyor and sorter.",
+    "Equipment that can raise e108: Sorter and conveyor.",
+    "E217 means motor over-temperature.",
+    "To fix E217 on Conveyor 7, let the motor cool.",
+    "To fix W602, remove the obstacle.",
+    "W301 is not valid for Conveyor 7; report it to maintenance.",
+    "E999 is not in the fault catalog; report it to maintenance.",
+    "Hi! E217 is a fault code.",
+])
+def test_answers_that_agree_with_the_catalog_have_no_flags(reply):
+    assert flags(reply) == []
+
+
+@pytest.mark.parametrize(("reply", "expected"), [
+    ("Codes for the conveyor: E108, E217, E217.", []),  # the repeat is check (b)'s
+    ("Codes for the conveyor: E108.", ["codes of the conveyor: E217 missing"]),
+    ("Codes for the agv: W602, W301 and E217.", [
+        "W301 listed for the AGV, not one of its codes",
+        "E217 listed for the AGV, not one of its codes",
+    ]),
+    ("Equipment that can raise E108: dock door.", [
+        "E108 cannot be raised by the dock door",
+        "equipment of E108: conveyor, sorter missing",
+    ]),
+    ("Equipment that can raise E999: conveyor.",
+     ["E999 is not in the catalog, the reply says what it is"]),
+    ("E217 means repeated jams.", ["meaning of E217 wrong"]),
+    ("E999 means label printer.", ["E999 is not in the catalog, the reply says what it is"]),
+    ("To fix E217 on Dock door 19, let the motor cool.",
+     ["E217 on DD19 told how to fix, where it is not valid"]),
+    ("To fix Q104 on conveyor 8, call maintenance.",
+     ["Q104 is not in the catalog, the reply says how to fix it"]),
+    ("To fix Q104, call maintenance.", ["Q104 is not in the catalog, the reply says how to fix it"]),
+    ("E217 is not valid for Conveyor 7; report it to maintenance.",
+     ["E217 on CV07 told as not valid"]),
+])
+def test_answers_that_disagree_with_the_catalog_are_flagged(reply, expected):
+    assert flags(reply) == expected
+
+
+def test_phrases_the_bundle_does_not_give_are_not_checked():
+    assert answer_flags("E217 means repeated jams.", TABLE, NAMES, {"fix": "To fix"}) == []
+
+
+def test_check_reply_applies_the_answer_checks_to_questions_only():
+    check = {"equipment_names": NAMES, "code_table": TABLE, "message_phrases": PHRASES,
+             "allowed_codes": set(TABLE)}
+    wrong = "Codes for the conveyor: E108."
+    assert faithfulness.check_reply("which codes does the conveyor have?", wrong, **check) == [
+        "codes of the conveyor: E217 missing"
+    ]
+    line = "CV07:E217"
+    told = "Conveyor 7 fault E217: motor over-temperature; let it cool."
+    assert faithfulness.check_reply(line, told, **check) == []
+    assert faithfulness.check_reply(line, told + " E217 means repeated jams.", **check) == [
+        "code E217 repeated in reply"
+    ]
