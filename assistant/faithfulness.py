@@ -56,6 +56,8 @@ class CatalogCode:
     meaning: str  # e.g. "safety relay fault", as messages write it
     params: frozenset[str] = frozenset()  # the KEYs messages tell the values of, e.g. {"T"}
     numbers: frozenset[str] = frozenset()  # numbers of its fixed wording ("wait 30 seconds")
+    # (KEY, phrase) pairs: how a message tells a parameter, e.g. ("T", "motor at {value} °C")
+    phrases: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict:
         """The entry as `faithfulness.json` stores it under "code_table"."""
@@ -64,16 +66,19 @@ class CatalogCode:
             "meaning": self.meaning,
             "params": sorted(self.params),
             "numbers": sorted(self.numbers),
+            "phrases": dict(self.phrases),
         }
 
     @classmethod
     def from_json(cls, entry: Mapping) -> CatalogCode:
-        """Reads `to_json`'s form; "params" and "numbers" may be missing (older files)."""
+        """Reads `to_json`'s form; "params", "numbers" and "phrases" may be missing (older
+        files)."""
         return cls(
             frozenset(entry["equipment"]),
             str(entry["meaning"]),
             frozenset(entry.get("params", ())),
             frozenset(entry.get("numbers", ())),
+            tuple(sorted((str(k), str(v)) for k, v in entry.get("phrases", {}).items())),
         )
 
 
@@ -254,6 +259,10 @@ def code_table_from_catalog(catalog: Mapping) -> dict[str, CatalogCode]:
                                       [param.get("phrase") for param in entry.get("params") or ()]])
                 for number in extract_numbers(text.replace("{value}", " "))
             ),
+            tuple(sorted(
+                (str(param["name"]).upper(), str(param["phrase"]))
+                for param in entry.get("params") or () if param.get("phrase")
+            )),
         )
         for entry in catalog.get("codes", ())
     }
@@ -315,9 +324,38 @@ def _catalog_flags(
             flags.append(f"{record.code} on {record.label} not reported as {reported_as}")
         if applies:
             flags += _value_flags(record, entry.params, entry.numbers, told)
+            flags += _phrase_flags(record, entry.phrases, told)
         else:
             flags += _value_flags(record, (), (), told)
     return flags
+
+
+def _phrase_flags(
+    record: faultcodes.FaultRecord, phrases: Iterable[tuple[str, str]], told: list[str]
+) -> list[str]:
+    """A parameter of the line is told with its catalog phrase and unit ("off by 15.0 %",
+    not "off by 15.0 mm"), and a phrase is not told for a parameter the line lacks."""
+    values = {key: normalize_number(value) for key, value in record.params}
+    numbers = {number for sentence in told for number in extract_numbers(sentence)}
+    flags = []
+    for key, phrase in phrases:
+        found = {
+            normalize_number(number)
+            for sentence in told for number in _phrase_pattern(phrase.lower()).findall(sentence)
+        }
+        if key in values and values[key] not in found and values[key] in numbers:
+            flags.append(f"{key}={values[key]} not told as \"{phrase}\" for {record.label}")
+        elif key not in values and found:
+            flags.append(f"\"{phrase}\" told for {record.label}, which has no {key}")
+    return flags
+
+
+@functools.lru_cache(maxsize=1024)
+def _phrase_pattern(phrase: str) -> re.Pattern:
+    """A catalog phrase ("off by {value} %") as a regex whose group is the value."""
+    before, _, after = phrase.partition("{value}")
+    number = r"([0-9]+(?:\.[0-9]+)?)"
+    return re.compile(rf"(?<![0-9A-Za-z]){re.escape(before)}{number}{re.escape(after)}")
 
 
 def _denied_codes(reply: str, code_table: Mapping[str, CatalogCode], phrase: str) -> list[str]:

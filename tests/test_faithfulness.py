@@ -388,6 +388,31 @@ def test_allowed_numbers_from_catalog_reads_fixed_wording_only():
     catalog["codes"][0]["equipment"] = ["cv"]
     assert faithfulness.code_table_from_catalog(catalog) == {
         "E201": faithfulness.CatalogCode(
-            frozenset({"CV"}), "drive fault", frozenset({"T"}), frozenset({"30", "2.5"})
+            frozenset({"CV"}), "drive fault", frozenset({"T"}), frozenset({"30", "2.5"}),
+            (("T", "at {value} °C"),),
         )
     }
+
+
+def test_catalog_check_wants_each_value_told_with_its_phrase():
+    scale = faithfulness.CatalogCode(
+        frozenset({"WS"}), "weight out of tolerance", frozenset({"W", "D"}),
+        phrases=(("D", "off by {value} %"), ("W", "weight {value} kg")))
+    check = {"equipment_names": {"WS": "weigh scale"}, "code_table": {"E801": scale}}
+    right = "Weigh scale 3 fault E801: weight out of tolerance, off by 11 %; send it to audit."
+
+    assert faithfulness.check_reply("WS03:E801 D=11", right, **check) == []
+    both = right.replace("off by 11 %", "weight 11 kg and off by 11 %")
+    assert faithfulness.check_reply("WS03:E801 D=11", both, **check) == [
+        '"weight {value} kg" told for WS03, which has no W'
+    ]
+    wrong_unit = right.replace("11 %", "11 mm")
+    assert faithfulness.check_reply("ws3:e801 d=11", wrong_unit, **check) == [
+        'D=11 not told as "off by {value} %" for WS03'
+    ]
+    # a value the reply leaves out is flagged once, as missing
+    dropped = right.replace(", off by 11 %", "")
+    assert faithfulness.check_reply("WS03:E801 D=11", dropped, **check) == [
+        "D=11 missing for WS03"
+    ]
+    assert faithfulness.CatalogCode.from_json(scale.to_json()) == scale

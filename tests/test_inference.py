@@ -74,6 +74,8 @@ def test_bad_inputs_are_flagged_not_raised_in_batches(assistant):
     ({"strategy": "beam", "beam_width": 2, "n_best": 3}, "n_best"),
     ({"strategy": "nope"}, "strategy"),
     ({"rerank": "yes"}, "rerank must be true or false"),
+    ({"segment": 1}, "segment must be true or false"),
+    ({"retry_beam": 2.5}, "retry_beam must be an int >= 0"),
     ({"beam": 3}, "unknown decoding option"),
 ])
 def test_invalid_options_raise_clear_errors(assistant, options, message):
