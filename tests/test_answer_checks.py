@@ -60,7 +60,8 @@ def test_answers_that_agree_with_the_catalog_have_no_flags(reply):
      ["E217 on DD19 told how to fix, where it is not valid"]),
     ("To fix Q104 on conveyor 8, call maintenance.",
      ["Q104 is not in the catalog, the reply says how to fix it"]),
-    ("To fix Q104, call maintenance.", ["Q104 is not in the catalog, the reply says how to fix it"]),
+    ("To fix Q104, call maintenance.",
+     ["Q104 is not in the catalog, the reply says how to fix it"]),
     ("E217 is not valid for Conveyor 7; report it to maintenance.",
      ["E217 on CV07 told as not valid"]),
 ])

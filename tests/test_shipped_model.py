@@ -1,12 +1,14 @@
 """Smoke test of the bundle in saved_models/: it loads and answers like the catalog says."""
 
+import json
 from pathlib import Path
 
 import pytest
 
-from assistant import faultcodes
+from assistant import faithfulness, faultcodes
 from assistant.inference import Assistant
 from training.catalog import load_catalog
+from training.corpus import faithfulness_settings
 from training.messages import render_reply
 
 BUNDLE = Path(__file__).resolve().parent.parent / "saved_models" / "warehouse"
@@ -18,9 +20,18 @@ def shipped():
 
 
 def test_shipped_model_answers_fault_lines_as_the_catalog_says(shipped):
-    lines = ["CV07:E217 T=85", "sn2:w301 n=12; CV07:E217 T=85"]
+    # the last two lines are answered record by record and put in the catalog's order
+    lines = ["CV07:E217 T=85", "sn2:w301 n=12; CV07:E217 T=85",
+             "DD96:I704 M=64; XX01:E217; SH80:C503"]
     catalog = load_catalog()
     replies = shipped.reply_batch(lines, strategy="greedy")  # one batch: one compile
     for line, reply in zip(lines, replies, strict=True):
         assert reply.text == render_reply(faultcodes.parse_line(line), catalog)
         assert reply.flags == ()
+
+
+def test_shipped_faithfulness_file_matches_the_catalog():
+    # Regenerate it (python -m training build-corpus, then copy faithfulness.json into the
+    # bundle) after changing the catalog or the message wording.
+    shipped = json.loads((BUNDLE / faithfulness.BUNDLE_FILE).read_text(encoding="utf-8"))
+    assert shipped == json.loads(json.dumps(faithfulness_settings(load_catalog())))
