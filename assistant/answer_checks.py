@@ -45,63 +45,104 @@ def answer_flags(
     "E706 on DD19 told as not valid", "Q104 is not in the catalog, the reply says how to fix
     it", "E706 on DD19 told how to fix, where it is not valid".
     """
-    by_name = {name.lower(): prefix for prefix, name in equipment_names.items()}
-    names = _names_alternation(tuple(sorted(by_name, key=len, reverse=True)))
+    catalog = _Catalog(code_table, equipment_names)
     flags: list[str] = []
-    if "codes_of" in phrases:
-        pattern = rf"{re.escape(phrases['codes_of'])}\s+({names}):([^.]*)"
-        for match in re.finditer(pattern, reply, flags=re.IGNORECASE):
-            prefix = by_name[match.group(1).lower()]
-            name = equipment_names[prefix]
-            listed = [code.upper() for code in re.findall(_CODE, match.group(2))]
-            expected = [code for code, entry in code_table.items() if prefix in entry.equipment]
-            missing = [code for code in expected if code not in listed]
-            if missing:
-                flags.append(f"codes of the {name}: {', '.join(missing)} missing")
-            flags += [f"{code} listed for the {name}, not one of its codes"
-                      for code in listed if code not in expected]
-    if "equipment_of" in phrases:
-        pattern = rf"{re.escape(phrases['equipment_of'])}\s+({_CODE}):([^.]*)"
-        for match in re.finditer(pattern, reply, flags=re.IGNORECASE):
-            code = match.group(1).upper()
-            entry = code_table.get(code)
-            if entry is None:
-                flags.append(f"{code} is not in the catalog, the reply says what it is")
-                continue
-            listed = [item.strip().lower() for item in _LIST_SPLIT.split(match.group(2))]
-            listed_prefixes = {by_name.get(item) for item in listed}
-            flags += [f"{code} cannot be raised by the {item}" for item in listed
-                      if by_name.get(item) not in entry.equipment]
-            missing = [equipment_names[prefix] for prefix in sorted(entry.equipment)
-                       if prefix not in listed_prefixes and prefix in equipment_names]
-            if missing:
-                flags.append(f"equipment of {code}: {', '.join(missing)} missing")
-    if "means" in phrases:
-        pattern = rf"(?<![0-9A-Za-z])({_CODE})\s+{re.escape(phrases['means'])}\s+([^.]*)\."
-        for match in re.finditer(pattern, reply, flags=re.IGNORECASE):
-            code = match.group(1).upper()
-            entry = code_table.get(code)
-            if entry is None:
-                flags.append(f"{code} is not in the catalog, the reply says what it is")
-            elif match.group(2).strip().lower() != entry.meaning.lower():
-                flags.append(f"meaning of {code} wrong")
-    if "not_valid_for" in phrases:
-        pattern = rf"({_CODE})\s+{re.escape(phrases['not_valid_for'])}\s+({names})\s+([0-9]+)"
-        for match in re.finditer(pattern, reply, flags=re.IGNORECASE):
-            code, prefix, label = _unit_claim(match, by_name)
-            entry = code_table.get(code)
-            if entry is not None and prefix in entry.equipment:
-                flags.append(f"{code} on {label} told as not valid")
-    if "fix" in phrases:
-        pattern = rf"{re.escape(phrases['fix'])}\s+({_CODE})(?:\s+on\s+({names})\s+([0-9]+))?"
-        for match in re.finditer(pattern, reply, flags=re.IGNORECASE):
-            code, prefix, label = _unit_claim(match, by_name)
-            entry = code_table.get(code)
-            if entry is None:
-                flags.append(f"{code} is not in the catalog, the reply says how to fix it")
-            elif prefix is not None and prefix not in entry.equipment:
-                flags.append(f"{code} on {label} told how to fix, where it is not valid")
+    for kind, check in _CHECKS:
+        if kind in phrases:
+            flags += check(reply, re.escape(phrases[kind]), catalog)
     return flags
+
+
+class _Catalog:
+    """The code table and equipment names, with a name -> prefix map and a name regex."""
+
+    def __init__(self, code_table: Mapping[str, _Entry], equipment_names: Mapping[str, str]):
+        self.codes = code_table
+        self.names = equipment_names
+        self.by_name = {name.lower(): prefix for prefix, name in equipment_names.items()}
+        self.name_pattern = _names_alternation(tuple(sorted(self.by_name, key=len, reverse=True)))
+
+
+def _code_list_flags(reply: str, phrase: str, catalog: _Catalog) -> list[str]:
+    flags = []
+    pattern = rf"{phrase}\s+({catalog.name_pattern}):([^.]*)"
+    for match in re.finditer(pattern, reply, flags=re.IGNORECASE):
+        prefix = catalog.by_name[match.group(1).lower()]
+        name = catalog.names[prefix]
+        listed = [code.upper() for code in re.findall(_CODE, match.group(2))]
+        expected = [code for code, entry in catalog.codes.items() if prefix in entry.equipment]
+        missing = [code for code in expected if code not in listed]
+        if missing:
+            flags.append(f"codes of the {name}: {', '.join(missing)} missing")
+        flags += [f"{code} listed for the {name}, not one of its codes"
+                  for code in listed if code not in expected]
+    return flags
+
+
+def _equipment_list_flags(reply: str, phrase: str, catalog: _Catalog) -> list[str]:
+    flags = []
+    for match in re.finditer(rf"{phrase}\s+({_CODE}):([^.]*)", reply, flags=re.IGNORECASE):
+        code = match.group(1).upper()
+        entry = catalog.codes.get(code)
+        if entry is None:
+            flags.append(f"{code} is not in the catalog, the reply says what it is")
+            continue
+        listed = [item.strip().lower() for item in _LIST_SPLIT.split(match.group(2))]
+        flags += [f"{code} cannot be raised by the {item}" for item in listed
+                  if catalog.by_name.get(item) not in entry.equipment]
+        told = {catalog.by_name.get(item) for item in listed}
+        missing = [catalog.names[prefix] for prefix in sorted(entry.equipment)
+                   if prefix not in told and prefix in catalog.names]
+        if missing:
+            flags.append(f"equipment of {code}: {', '.join(missing)} missing")
+    return flags
+
+
+def _meaning_flags(reply: str, phrase: str, catalog: _Catalog) -> list[str]:
+    flags = []
+    pattern = rf"(?<![0-9A-Za-z])({_CODE})\s+{phrase}\s+([^.]*)\."
+    for match in re.finditer(pattern, reply, flags=re.IGNORECASE):
+        code, meaning = match.group(1).upper(), match.group(2).strip().lower()
+        entry = catalog.codes.get(code)
+        if entry is None:
+            flags.append(f"{code} is not in the catalog, the reply says what it is")
+        elif meaning != entry.meaning.lower():
+            flags.append(f"meaning of {code} wrong")
+    return flags
+
+
+def _not_valid_flags(reply: str, phrase: str, catalog: _Catalog) -> list[str]:
+    pattern = rf"({_CODE})\s+{phrase}\s+({catalog.name_pattern})\s+([0-9]+)"
+    flags = []
+    for match in re.finditer(pattern, reply, flags=re.IGNORECASE):
+        code, prefix, label = _unit_claim(match, catalog.by_name)
+        entry = catalog.codes.get(code)
+        if entry is not None and prefix in entry.equipment:
+            flags.append(f"{code} on {label} told as not valid")
+    return flags
+
+
+def _fix_flags(reply: str, phrase: str, catalog: _Catalog) -> list[str]:
+    pattern = rf"{phrase}\s+({_CODE})(?:\s+on\s+({catalog.name_pattern})\s+([0-9]+))?"
+    flags = []
+    for match in re.finditer(pattern, reply, flags=re.IGNORECASE):
+        code, prefix, label = _unit_claim(match, catalog.by_name)
+        entry = catalog.codes.get(code)
+        if entry is None:
+            flags.append(f"{code} is not in the catalog, the reply says how to fix it")
+        elif prefix is not None and prefix not in entry.equipment:
+            flags.append(f"{code} on {label} told how to fix, where it is not valid")
+    return flags
+
+
+# (message_phrases key, check), in the order of the flags.
+_CHECKS = (
+    ("codes_of", _code_list_flags),
+    ("equipment_of", _equipment_list_flags),
+    ("means", _meaning_flags),
+    ("not_valid_for", _not_valid_flags),
+    ("fix", _fix_flags),
+)
 
 
 def _unit_claim(match: re.Match, by_name: Mapping[str, str]) -> tuple[str, str | None, str]:
