@@ -19,13 +19,11 @@ record by record, by the rules of `assistant.segment`, with tf.strings and ragge
 
 from __future__ import annotations
 
-import functools
-import sys
 from typing import Any
 
 import tensorflow as tf
 
-from assistant import constants, decoding, faultcodes, segment
+from assistant import constants, decoding, graph_text, segment
 from assistant.decoding_graphs import bind_model
 from assistant.inference import BATCH_BUCKETS, MAX_SOURCE_PIECES, SOURCE_BUCKETS, step_budget
 
@@ -126,7 +124,7 @@ class TextServingModule(IdsServingModule):
         sentinel, strips = _detokenizer_tables(processor)
         self._sentinel_id, self._sentinel_bytes = sentinel
         self.strips_first_space = tf.constant(strips, tf.bool)  # (vocab,)
-        self.record_ranks = None if record_order is None else _rank_table(record_order)
+        self.record_ranks = None if record_order is None else graph_text.rank_table(record_order)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve(self, text):
@@ -208,12 +206,12 @@ class TextServingModule(IdsServingModule):
         if self.record_ranks is None:
             reply, score, _ = self._answer(text, decode_chunk)
             return {"reply": reply, "score": score}
-        units = _segment_units(text)  # (batch, None)
+        units = graph_text.segment_units(text)  # (batch, None)
         rows = units.value_rowids()  # (units,) the line of each unit
         lines = units.nrows()
         reply, score, valid = self._answer(units.flat_values, decode_chunk)
         keys = tf.strings.upper(tf.strings.regex_replace(
-            units.flat_values, _key_pattern(), segment.KEY_REPLACEMENT))
+            units.flat_values, graph_text.key_pattern(), segment.KEY_REPLACEMENT))
         ranks = tf.cast(self.record_ranks.lookup(keys), tf.int32)  # (units,)
         order = tf.argsort(ranks, stable=True)
         order = tf.gather(order, tf.argsort(tf.gather(rows, order), stable=True))
@@ -232,7 +230,8 @@ class TextServingModule(IdsServingModule):
     def _answer(self, text, decode_chunk):
         """Tokenizes, decodes by chunks and detokenizes: reply string (batch,), score
         float32 (batch,) and valid bool (batch,) (False: "" and -inf); see `serve`."""
-        text = tf.strings.regex_replace(text, _strip_pattern(), "")  # Python's str.strip()
+        # Python's str.strip()
+        text = tf.strings.regex_replace(text, graph_text.strip_pattern(), "")
         if self._upper:
             text = tf.strings.upper(text)  # ASCII only, as `tokenizer.normalize_source`
         pieces = self.tokenizer.tokenize(text)  # (batch, None)
@@ -408,82 +407,3 @@ def _detokenizer_tables(processor) -> tuple[tuple[int, bytes], list[bool]]:
         if plain(i) and piece.isascii() and piece.isprintable() and "▁" not in piece:
             return (i, piece.encode("ascii")), strips
     raise ValueError("the tokenizer has no plain ASCII piece to anchor detokenization")
-
-
-def _rank_table(record_order: segment.RecordOrder) -> tf.lookup.StaticHashTable:
-    """string "PREFIX:CODE" -> int64 rank, `record_order.default_rank` for other keys."""
-    keys = list(record_order.ranks)
-    values = [int(record_order.ranks[key]) for key in keys]
-    initializer = tf.lookup.KeyValueTensorInitializer(
-        tf.constant(keys, tf.string), tf.constant(values, tf.int64))
-    return tf.lookup.StaticHashTable(initializer,
-                                     default_value=tf.constant(record_order.default_rank, tf.int64))
-
-
-def _segment_units(text):
-    """ragged string (batch, None): the records of a line `segment.split_line` segments,
-    unstripped, else the line itself (one unit)."""
-    parts = tf.strings.split(text, sep=";")  # (batch, None), at least one part per line
-    counts = parts.row_lengths()
-    last = tf.gather(parts.flat_values, parts.row_limits() - 1)
-    blank = (counts > 1) & tf.strings.regex_full_match(last, f"[{_spaces()}]*")
-    counts -= tf.cast(blank, counts.dtype)  # one trailing blank part dropped
-    parts = tf.ragged.boolean_mask(parts, tf.ragged.range(parts.row_lengths()) < counts[:, None])
-    records = tf.strings.regex_full_match(parts.flat_values, _python_re(segment.RECORD_PATTERN))
-    segmented = ((counts >= 2) & (counts <= faultcodes.MAX_RECORDS)
-                 & tf.reduce_all(parts.with_flat_values(records), axis=1))  # (batch,)
-    in_segmented = parts.with_flat_values(tf.gather(segmented, parts.value_rowids()))
-    return tf.concat([tf.ragged.boolean_mask(parts, in_segmented),
-                      tf.ragged.boolean_mask(text[:, None], ~segmented[:, None])], axis=1)
-
-
-@functools.cache
-def _key_pattern() -> str:
-    """`segment.KEY_PATTERN` for RE2, with Python's DOTALL (as `segment.record_key`)."""
-    return "(?s)" + _python_re(segment.KEY_PATTERN)
-
-
-@functools.cache
-def _python_re(pattern: str) -> str:
-    r"""A Python `re` pattern rewritten for RE2, `\s` matching what it matches in Python.
-
-    Python's `\s` matches every `str.isspace()` character, RE2's only ASCII spaces; the
-    other syntax of `segment`'s patterns reads the same in both.
-
-    Raises:
-        ValueError: the pattern uses another class the two read differently (\d, \w, ...).
-    """
-    out, in_class, i = [], False, 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            escape = pattern[i : i + 2]
-            if escape == r"\s":
-                out.append(_spaces() if in_class else f"[{_spaces()}]")
-            elif escape[1:] in ("S", "d", "D", "w", "W", "b", "B"):
-                raise ValueError(f"{escape} differs between Python and RE2: {pattern!r}")
-            else:
-                out.append(escape)
-            i += 2
-            continue
-        if char == "[" and not in_class:
-            in_class = True
-        elif char == "]" and in_class:
-            in_class = False
-        out.append(char)
-        i += 1
-    return "".join(out)
-
-
-@functools.cache
-def _spaces() -> str:
-    """The `str.isspace()` characters as RE2 escapes, for a character class."""
-    return "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(sys.maxunicode + 1))
-                   if c.isspace())
-
-
-@functools.cache
-def _strip_pattern() -> str:
-    """An RE2 pattern matching leading and trailing `str.isspace()` characters."""
-    return f"^[{_spaces()}]+|[{_spaces()}]+$"
-

@@ -268,11 +268,12 @@ def test_in_graph_text_processing_matches_tokenizer_py(assistant, tmp_path):
     import tensorflow as tf
 
     from assistant.export import export_options
-    from assistant.export_module import TextServingModule, _strip_pattern
+    from assistant.export_module import TextServingModule
+    from assistant.graph_text import strip_pattern
 
     spaces = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
     texts = [f"{spaces}a{spaces}b {spaces}", " \x00x\x1c", "\u200bzero width\u200b", ""]
-    stripped = tf.strings.regex_replace(tf.constant(texts), _strip_pattern(), "")
+    stripped = tf.strings.regex_replace(tf.constant(texts), strip_pattern(), "")
     assert [s.decode() for s in stripped.numpy()] == [t.strip() for t in texts]
 
     tokenizer = assistant.tokenizer
@@ -363,12 +364,13 @@ def test_records_are_joined_by_rank_after_reload(assistant, tmp_path, monkeypatc
     import tensorflow as tf
 
     from assistant.export import export_options
-    from assistant.export_module import TextServingModule, _strip_pattern
+    from assistant.export_module import TextServingModule
+    from assistant.graph_text import strip_pattern
 
     def answer(text, decode_chunk):
         """A fake model: each unit's reply is the unit, "" for DROP and BAD ones; score 1,
         -inf for BAD and empty ones (which cannot be answered)."""
-        text = tf.strings.regex_replace(text, _strip_pattern(), "")
+        text = tf.strings.regex_replace(text, strip_pattern(), "")
         drop = tf.strings.regex_full_match(text, ".*(DROP|BAD).*")
         valid = (tf.strings.length(text) > 0) & ~tf.strings.regex_full_match(text, ".*BAD.*")
         return tf.where(drop, "", text), tf.where(valid, 1.0, float("-inf")), valid
@@ -406,20 +408,20 @@ def test_records_are_joined_by_rank_after_reload(assistant, tmp_path, monkeypatc
 def test_record_patterns_read_the_same_in_re2_as_in_python():
     import tensorflow as tf
 
-    from assistant.export_module import _key_pattern, _python_re
+    from assistant.graph_text import key_pattern, python_re
 
     spaces = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()]
     records = [f"{c}cv{c}07{c}:{c}E217{c}T{c}={c}85{c},N=1.5{c}" for c in [*spaces, "x", "_"]]
     records += ["CV07:E217 T=85\u200b", "CV07:E217 T=", "CV07:E2170", "C07:E217", "CV7:E217,,"]
-    matched = tf.strings.regex_full_match(records, _python_re(segment.RECORD_PATTERN)).numpy()
+    matched = tf.strings.regex_full_match(records, python_re(segment.RECORD_PATTERN)).numpy()
     assert matched.tolist() == [bool(re.fullmatch(segment.RECORD_PATTERN, r)) for r in records]
     assert sum(matched) == len(spaces) + 1
     keys = tf.strings.upper(tf.strings.regex_replace(
         [r for r, m in zip(records, matched, strict=True) if m] + ["SN2:w301\nT=1"],
-        _key_pattern(), segment.KEY_REPLACEMENT)).numpy()
+        key_pattern(), segment.KEY_REPLACEMENT)).numpy()
     assert {k.decode() for k in keys} == {"CV:E217", "SN:W301"}
     with pytest.raises(ValueError, match="differs"):
-        _python_re(r"[0-9]\d")
+        python_re(r"[0-9]\d")
 
 
 def test_export_record_order_follows_the_bundle(segmented_bundle, bundle):
