@@ -54,13 +54,13 @@ def answer_flags(
 
 
 class _Catalog:
-    """The code table and equipment names, with a name -> prefix map and a name regex."""
+    """The code table and equipment names, with a name -> prefix map and a name regex
+    (`equipment_names_regex`)."""
 
     def __init__(self, code_table: Mapping[str, _Entry], equipment_names: Mapping[str, str]):
         self.codes = code_table
         self.names = equipment_names
-        self.by_name = {name.lower(): prefix for prefix, name in equipment_names.items()}
-        self.name_pattern = _names_alternation(tuple(sorted(self.by_name, key=len, reverse=True)))
+        self.by_name, self.name_pattern = equipment_names_regex(tuple(equipment_names.items()))
 
 
 def _code_list_flags(reply: str, phrase: str, catalog: _Catalog) -> list[str]:
@@ -155,6 +155,10 @@ def _unit_claim(match: re.Match, by_name: Mapping[str, str]) -> tuple[str, str |
 
 
 @functools.lru_cache(maxsize=16)
-def _names_alternation(names: tuple[str, ...]) -> str:
-    """A regex group body matching any of `names` (longest first: "label printer")."""
-    return "|".join(map(re.escape, names))
+def equipment_names_regex(items: tuple[tuple[str, str], ...]) -> tuple[dict[str, str], str]:
+    """For (prefix, name) pairs of a catalog: name (lower case) -> prefix, and a regex
+    alternation of the names, longest first ("label printer" before "printer").
+
+    Cached: the checks run on every hypothesis; do not change the returned dict."""
+    by_name = {name.lower(): prefix for prefix, name in items}
+    return by_name, "|".join(map(re.escape, sorted(by_name, key=len, reverse=True)))

@@ -160,15 +160,17 @@ def export_record_order(bundle_dir: str | os.PathLike, defaults: dict[str, Any],
             True for a bundle without a record order is an error.
 
     Raises:
-        ValueError: one line: the record order is not valid, "segment" is not a bool, or
-            `segment_lines` is True for a bundle without a record order.
+        ValueError: one line: the record order is not valid, a runtime option of
+            `defaults` is not (`inference.check_runtime_options`), or `segment_lines` is
+            True for a bundle without a record order.
     """
+    from assistant.inference import check_runtime_options
+
     record_order = segment.load_record_order(Path(bundle_dir) / faithfulness.BUNDLE_FILE)
     if segment_lines is None:
-        default = defaults.get("segment", True)
-        if not isinstance(default, bool):
-            raise ValueError(f"segment must be true or false, got {default!r}")
-        return record_order if default else None  # a bundle without one is never segmented
+        check_runtime_options(defaults)
+        # a bundle without a record order is never segmented
+        return record_order if defaults.get("segment", True) else None
     if segment_lines and record_order is None:
         raise ValueError(f"cannot segment records: {bundle_dir} has no record order "
                          f"(\"{segment.RECORD_ORDER_KEY}\" in {faithfulness.BUNDLE_FILE})")

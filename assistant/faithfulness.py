@@ -322,21 +322,28 @@ def _catalog_flags(
         elif kind in phrases and not any(phrases[kind] in s for s in told):
             reported_as = "not valid there" if kind == "not_valid" else "an unknown code"
             flags.append(f"{record.code} on {record.label} not reported as {reported_as}")
+        values = {key: normalize_number(value) for key, value in record.params}  # last wins
+        numbers = _unique(number for sentence in told for number in extract_numbers(sentence))
         if applies:
-            flags += _value_flags(record, entry.params, entry.numbers, told)
-            flags += _phrase_flags(record, entry.phrases, told)
+            flags += _value_flags(record, values, numbers, entry.params, entry.numbers)
+            flags += _phrase_flags(record, values, numbers, entry.phrases, told)
         else:
-            flags += _value_flags(record, (), (), told)
+            flags += _value_flags(record, values, numbers, (), ())
     return flags
 
 
 def _phrase_flags(
-    record: faultcodes.FaultRecord, phrases: Iterable[tuple[str, str]], told: list[str]
+    record: faultcodes.FaultRecord,
+    values: Mapping[str, str],
+    numbers: Collection[str],
+    phrases: Iterable[tuple[str, str]],
+    told: list[str],
 ) -> list[str]:
     """A parameter of the line is told with its catalog phrase and unit ("off by 15.0 %",
-    not "off by 15.0 mm"), and a phrase is not told for a parameter the line lacks."""
-    values = {key: normalize_number(value) for key, value in record.params}
-    numbers = {number for sentence in told for number in extract_numbers(sentence)}
+    not "off by 15.0 mm"), and a phrase is not told for a parameter the line lacks.
+
+    `values`: the record's KEY -> normalised value; `numbers`: the numbers of the sentences
+    `told` that tell the record."""
     flags = []
     for key, phrase in phrases:
         found = {
@@ -367,15 +374,15 @@ def _denied_codes(reply: str, code_table: Mapping[str, CatalogCode], phrase: str
 
 def _value_flags(
     record: faultcodes.FaultRecord,
+    values: Mapping[str, str],
+    numbers: list[str],
     used: Collection[str],
     fixed_numbers: Collection[str],
-    told: list[str],
 ) -> list[str]:
-    """The record's sentences tell the values of the parameters `used` (catalog keys), and
-    no number but those, the unit and the code's `fixed_numbers`."""
-    values = {key: normalize_number(value) for key, value in record.params}  # last one wins
+    """The record's sentences, whose numbers are `numbers` (in order), tell the values of
+    the parameters `used` (catalog keys), and no number but those, the unit and the code's
+    `fixed_numbers`. `values`: the record's KEY -> normalised value."""
     wanted = {value for key, value in values.items() if key in used}
-    numbers = _unique(number for sentence in told for number in extract_numbers(sentence))
     flags = [
         f"{key}={value} missing for {record.label}"
         for key, value in values.items() if key in used and value not in numbers
@@ -421,9 +428,7 @@ def _labelled_units(text: str, equipment_names: Mapping[str, str]) -> set[tuple[
 # catalog (the `re` module's own cache is too small for one pattern per unit).
 @functools.lru_cache(maxsize=16)
 def _name_pattern(items: tuple[tuple[str, str], ...]) -> tuple[dict[str, str], re.Pattern]:
-    by_name = {name.lower(): prefix for prefix, name in items}
-    names = sorted(by_name, key=len, reverse=True)  # "label printer" before "printer"
-    alternatives = "|".join(map(re.escape, names))
+    by_name, alternatives = answer_checks.equipment_names_regex(items)
     pattern = rf"(?<![0-9A-Za-z])({alternatives})\s+([0-9]{{1,2}})(?![0-9.])"
     return by_name, re.compile(pattern, flags=re.IGNORECASE)
 

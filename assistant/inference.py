@@ -183,8 +183,8 @@ class Assistant:
             **options: decoding options: strategy ("greedy", "beam", "sample"), beam_width,
                 length_penalty, n_best, temperature, top_k, top_p, seed, min_length,
                 max_length_a, max_length_b (see `assistant.decoding.DecodingOptions`),
-                rerank and segment (see `RUNTIME_OPTIONS`); unset ones take the bundle's
-                defaults (`self.defaults`).
+                rerank, segment and retry_beam (see `RUNTIME_OPTIONS`); unset ones take the
+                bundle's defaults (`self.defaults`).
 
         Raises:
             ValueError: an option is invalid (before anything is decoded).

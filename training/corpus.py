@@ -57,8 +57,14 @@ import yaml
 
 from assistant import faithfulness, faultcodes, io_utils, segment
 from assistant.faultcodes import FaultRecord
-from training.catalog import SEVERITIES, UNKNOWN_RANK, Catalog, ParamSpec, load_catalog
-from training.messages import MESSAGE_PHRASES, QUESTION_TYPES, answer_question, render_reply
+from training.catalog import UNKNOWN_RANK, Catalog, ParamSpec, load_catalog
+from training.messages import (
+    MESSAGE_PHRASES,
+    QUESTION_TYPES,
+    answer_question,
+    code_rank,
+    render_reply,
+)
 
 CATEGORIES = ("single", "multi", "unknown", "prompt", "smalltalk")
 SPLITS = ("train", "valid", "test")
@@ -322,10 +328,10 @@ def faithfulness_settings(catalog: Catalog) -> dict:
 
 
 def record_order(catalog: Catalog) -> segment.RecordOrder:
-    """The order `render_reply` gives records, as the runtime's segmentation reads it: a rank
-    per valid "PREFIX:CODE" (`record_rank`), `UNKNOWN_RANK` for anything else."""
+    """The order `render_reply` gives records, as the runtime's segmentation reads it: the
+    `code_rank` of every valid "PREFIX:CODE", `UNKNOWN_RANK` for anything else."""
     ranks = {
-        f"{prefix}:{code}": SEVERITIES.index(entry.severity)
+        f"{prefix}:{code}": code_rank(prefix, code, catalog)
         for code, entry in catalog.entries.items()
         for prefix in entry.equipment
     }
@@ -377,8 +383,9 @@ class _Sampler:
     def __init__(self, catalog: Catalog, split: str, codes_weight: float = 1.0):
         self.catalog = catalog
         self.split = split
-        self.question_weights = [codes_weight if q == "codes" else 1.0 for q in QUESTION_TYPES]
-        self.codes_weight = codes_weight
+        # None: a uniform draw (`rng.choice`, so valid/test do not change with the weight)
+        self.question_weights = None if codes_weight == 1.0 else [
+            codes_weight if q == "codes" else 1.0 for q in QUESTION_TYPES]
         self.entries = list(catalog.entries.values())
         self.prefixes = list(catalog.equipment)
         self.units = {s: [u for u in range(1, 100) if number_split(str(u)) == s] for s in SPLITS}
@@ -507,7 +514,7 @@ class _Sampler:
                 return code
 
     def _prompt(self, rng: random.Random) -> dict | None:
-        if self.codes_weight == 1.0:
+        if self.question_weights is None:
             qtype = rng.choice(QUESTION_TYPES)
         else:
             qtype = rng.choices(QUESTION_TYPES, self.question_weights)[0]

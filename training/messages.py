@@ -60,9 +60,15 @@ def render_reply(records: Sequence[FaultRecord], catalog: Catalog) -> str:
 
 
 def record_rank(record: FaultRecord, catalog: Catalog) -> int:
-    """Sort rank of a record: its index in `SEVERITIES`, `UNKNOWN_RANK` if not a valid code."""
-    entry = catalog.entries.get(record.code)
-    if entry is None or record.prefix not in entry.equipment:
+    """Sort rank of a record (`code_rank` of its prefix and code)."""
+    return code_rank(record.prefix, record.code, catalog)
+
+
+def code_rank(prefix: str, code: str, catalog: Catalog) -> int:
+    """Sort rank of `code` on equipment `prefix`: the index of the code's severity in
+    `SEVERITIES`, `UNKNOWN_RANK` if the code is not in the catalog or not valid there."""
+    entry = catalog.entries.get(code)
+    if entry is None or prefix not in entry.equipment:
         return UNKNOWN_RANK
     return SEVERITIES.index(entry.severity)
 
