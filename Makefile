@@ -10,7 +10,8 @@ export PYTHONHASHSEED ?= 0
 CORPUS := build/corpus
 RUN := build/warehouse
 BUNDLE := saved_models/warehouse
-BUNDLE_FILES := config.json tokenizer.model model.weights.h5 training_log.json faithfulness.json
+BUNDLE_FILES := config.json tokenizer.model model.weights.h5 training_log.json faithfulness.json \
+	record_order.json
 
 .PHONY: setup chat test lint format bench bench-train bench-decode bench-convert bench-export corpus train-default \
 	evaluate-default clean
@@ -41,22 +42,22 @@ format: $(STAMP)
 bench: bench-train bench-decode bench-convert
 
 bench-train: $(STAMP)
-	$(PY) -m training.bench_train --batches 200
+	$(PY) -m training.benchmarks.train --batches 200
 
 # keras-hub is a benchmark-only extra (its BeamSampler is the comparison); not in requirements.
 bench-decode: $(STAMP)
 	@$(PY) -c "import keras_hub" 2>/dev/null || $(PY) -m pip install --quiet keras-hub==0.32.0
-	$(PY) -m training.bench_decode
+	$(PY) -m training.benchmarks.decode
 
 # Converts 10k and 100k generated fault lines (beam 5) in subprocesses: lines/s and peak RSS,
 # against raw Assistant.reply_batch throughput measured in the same run (long: ~20-40 min).
 bench-convert: $(STAMP)
-	$(PY) -m training.bench_convert
+	$(PY) -m training.benchmarks.convert
 
 # Export equality with the runtime on the test split, then load / first-answer / latency.
 bench-export: corpus
-	$(PY) -m training.bench_export --compare --data $(CORPUS)/test.jsonl
-	$(PY) -m training.bench_export --speed
+	$(PY) -m training.benchmarks.export --compare --data $(CORPUS)/test.jsonl
+	$(PY) -m training.benchmarks.export --speed
 
 corpus: $(STAMP)
 	$(PY) -m training build-corpus --out $(CORPUS)
@@ -64,7 +65,7 @@ corpus: $(STAMP)
 # Builds the corpus, trains the reference model (seeded; resumes if interrupted), evaluates it
 # on the test split and copies the bundle (without checkpoints and logs) to saved_models/.
 train-default: corpus
-	$(PY) -m training train --data $(CORPUS) --out $(RUN) --config training/configs/warehouse.yaml
+	$(PY) -m training train --data $(CORPUS) --out $(RUN) --config assistant/domains/warehouse/configs/warehouse.yaml
 	mkdir -p $(BUNDLE)
 	cp $(addprefix $(RUN)/,$(BUNDLE_FILES)) $(BUNDLE)/
 	$(MAKE) evaluate-default
@@ -74,7 +75,7 @@ train-default: corpus
 evaluate-default: corpus
 	$(PY) -m training evaluate --model $(BUNDLE) --data $(CORPUS)/test.jsonl --compare \
 		--json $(BUNDLE)/evaluation.json
-	$(PY) -m training model-card --model $(BUNDLE) --notes training/configs/warehouse_notes.md
+	$(PY) -m training model-card --model $(BUNDLE) --notes assistant/domains/warehouse/configs/warehouse_notes.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -1,7 +1,7 @@
-"""`python -m assistant`: see `assistant.cli`."""
+"""`python -m assistant`: see `assistant.cli.main`."""
 
 import sys
 
-from assistant.cli import main
+from assistant.cli.main import main
 
 sys.exit(main())

@@ -1,8 +1,8 @@
 import pytest
 
-from assistant import faithfulness
-from assistant.answer_checks import answer_flags
-from assistant.faithfulness import CatalogCode
+from assistant.domains.warehouse import faithfulness
+from assistant.domains.warehouse.answer_checks import answer_flags
+from assistant.domains.warehouse.faithfulness import CatalogCode
 
 NAMES = {"CV": "conveyor", "SN": "sorter", "AG": "AGV", "DD": "dock door"}
 TABLE = {

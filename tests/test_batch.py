@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant import batch, cli
-from assistant.batch_formats import INVALID_UTF8, Record, open_reader
+from assistant.cli import args as cli
+from assistant.cli.convert import command as batch
+from assistant.cli.convert.formats import INVALID_UTF8, Record, open_reader
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -395,7 +396,7 @@ def test_interrupted_run_leaves_no_partial_file(monkeypatch, tmp_path, previous)
 
 SLOW_FAKE = """
 import sys, time
-from assistant import cli
+from assistant.cli import args as cli
 from tests.test_batch import FakeAssistant
 
 class Slow(FakeAssistant):
@@ -439,7 +440,7 @@ def run_cli(*args, stdin: bytes | None = None) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_end_to_end_csv_matches_reply_batch(bundle, tmp_path):
-    from assistant.inference import Assistant
+    from assistant.runtime.assistant import Assistant
 
     texts = ["CV07:E217 T=85", "hello there, how are you today?", "SN02:W301 N=12; CV1:E217",
              "x", "CV12:E217 T=41", ""]

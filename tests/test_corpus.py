@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assistant import faithfulness, faultcodes
-from assistant.faultcodes import FaultRecord
-from training import catalog as catalog_lib
-from training import corpus, messages
+from assistant.domains.warehouse import catalog as catalog_lib
+from assistant.domains.warehouse import corpus, faithfulness, faultcodes, messages
+from assistant.domains.warehouse.faultcodes import FaultRecord
 
 SMALL = corpus.CorpusSizes(train=1500, valid=200, test=300)
 FAULT_CATEGORIES = ("single", "multi", "unknown")

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from assistant import constants
+from assistant.core import constants
 from training.data import (
     DataError,
     EncodedPairs,

@@ -15,7 +15,7 @@ import tensorflow as tf
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from assistant.constants import BOS_ID, EOS_ID, PAD_ID
+from assistant.core.constants import BOS_ID, EOS_ID, PAD_ID
 from assistant.decoding import (
     DecodingOptions,
     beam_search,

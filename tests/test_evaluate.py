@@ -3,7 +3,7 @@ import argparse
 import pytest
 import sacrebleu
 
-from assistant import cli
+from assistant.cli import args as cli
 from training.data import Pair
 from training.evaluate import ALL, _setting_name, score_replies
 

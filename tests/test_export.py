@@ -11,9 +11,10 @@ import sys
 import numpy as np
 import pytest
 
-from assistant import constants, faithfulness, segment
-from assistant.cli import EXIT_USAGE, main
-from assistant.inference import MAX_SOURCE_PIECES, Assistant
+from assistant.cli.args import EXIT_USAGE, main
+from assistant.core import constants
+from assistant.domains.warehouse import faithfulness, segment
+from assistant.runtime.assistant import MAX_SOURCE_PIECES, Assistant
 
 pytestmark = pytest.mark.slow
 
@@ -162,7 +163,7 @@ def export(bundle, tmp_path_factory):
 @pytest.fixture(scope="module")
 def ids_rows(assistant):
     """Runtime-encoded TEXTS as a PAD-padded batch, then rows the export must refuse."""
-    from assistant.tokenizer import normalize_source
+    from assistant.core.tokenizer import normalize_source
 
     rows = [assistant.tokenizer.encode(normalize_source(t, assistant.config.source_case))
             for t in TEXTS]
@@ -252,7 +253,7 @@ def test_variables_are_stored_once(export, bundle):
 
 
 def test_ids_only_export_loads_without_tensorflow_text(assistant, tmp_path, ids_rows):
-    from assistant.export import export_saved_model
+    from assistant.serving.export import export_saved_model
 
     result = export_saved_model(assistant, tmp_path, ids_only=True)
     served = _run_child(result.path, text_ops=False, ids=ids_rows)
@@ -267,9 +268,9 @@ def test_ids_only_export_loads_without_tensorflow_text(assistant, tmp_path, ids_
 def test_in_graph_text_processing_matches_tokenizer_py(assistant, tmp_path):
     import tensorflow as tf
 
-    from assistant.export import export_options
-    from assistant.export_module import TextServingModule
-    from assistant.graph_text import strip_pattern
+    from assistant.domains.warehouse.graph_segment import strip_pattern
+    from assistant.serving.export import export_options
+    from assistant.serving.module import TextServingModule
 
     spaces = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
     texts = [f"{spaces}a{spaces}b {spaces}", " \x00x\x1c", "\u200bzero width\u200b", ""]
@@ -313,7 +314,7 @@ def test_cli_refuses_bad_models_and_outputs(bundle, tmp_path, capsys):
 def test_a_failed_export_leaves_nothing(assistant, tmp_path, monkeypatch):
     import tensorflow as tf
 
-    from assistant.export import export_saved_model, next_version
+    from assistant.serving.export import export_saved_model, next_version
 
     def fail(*args, **kwargs):
         raise OSError("disk full")
@@ -363,9 +364,9 @@ def test_segmented_export_equals_the_runtime(segmented_served, segmented_bundle)
 def test_records_are_joined_by_rank_after_reload(assistant, tmp_path, monkeypatch):
     import tensorflow as tf
 
-    from assistant.export import export_options
-    from assistant.export_module import TextServingModule
-    from assistant.graph_text import strip_pattern
+    from assistant.domains.warehouse.graph_segment import strip_pattern
+    from assistant.serving.export import export_options
+    from assistant.serving.module import TextServingModule
 
     def answer(text, decode_chunk):
         """A fake model: each unit's reply is the unit, "" for DROP and BAD ones; score 1,
@@ -408,7 +409,7 @@ def test_records_are_joined_by_rank_after_reload(assistant, tmp_path, monkeypatc
 def test_record_patterns_read_the_same_in_re2_as_in_python():
     import tensorflow as tf
 
-    from assistant.graph_text import key_pattern, python_re
+    from assistant.domains.warehouse.graph_segment import key_pattern, python_re
 
     spaces = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()]
     records = [f"{c}cv{c}07{c}:{c}E217{c}T{c}={c}85{c},N=1.5{c}" for c in [*spaces, "x", "_"]]
@@ -425,7 +426,7 @@ def test_record_patterns_read_the_same_in_re2_as_in_python():
 
 
 def test_export_record_order_follows_the_bundle(segmented_bundle, bundle):
-    from assistant.export import export_record_order
+    from assistant.serving.export import export_record_order
 
     assert export_record_order(segmented_bundle, {}) == RECORD_ORDER
     assert export_record_order(segmented_bundle, {"segment": True}) == RECORD_ORDER
@@ -466,7 +467,7 @@ def _run_script(script: str, job: dict, cwd) -> dict:
 
 
 def _reference(assistant, texts, record_order, **options) -> tuple[list[str], list[float]]:
-    """Replies and scores by `assistant.segment`'s rules, in Python: the records of a line
+    """Replies and scores by `assistant.domains.warehouse.segment`'s rules, in Python: the records of a line
     decoded as lines (flattened in place), ordered by `record_order` and joined."""
     units, plan = [], []
     for text in texts:

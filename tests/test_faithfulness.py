@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from assistant import faithfulness
+from assistant.domains.warehouse import faithfulness
 
 SOURCE = "CV07:E217 T=85"
 GOOD = (

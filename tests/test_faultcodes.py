@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant import faultcodes
-from assistant.faultcodes import FaultLineError, FaultRecord
+from assistant.domains.warehouse import faultcodes
+from assistant.domains.warehouse.faultcodes import FaultLineError, FaultRecord
 
 
 def test_parses_the_example_line():

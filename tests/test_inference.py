@@ -5,8 +5,9 @@ import shutil
 import numpy as np
 import pytest
 
-from assistant import constants, segment
-from assistant.inference import MAX_SOURCE_PIECES, Assistant, BundleError, InputError
+from assistant.core import constants
+from assistant.domains.warehouse import segment
+from assistant.runtime.assistant import MAX_SOURCE_PIECES, Assistant, BundleError, InputError
 from tests.conftest import TINY_OVERRIDES
 
 TINY = [*TINY_OVERRIDES, "train.epochs=1"]

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from assistant.io_utils import atomic_open, atomic_write_text
+from assistant.core.atomic_files import atomic_open, atomic_write_text
 
 
 def test_atomic_write_replaces_whole_file(tmp_path):

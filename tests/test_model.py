@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from assistant import constants
-from assistant.config import ModelConfig, load_bundle_config, save_bundle_config
-from assistant.layers import AttentionDecoder, BahdanauAttention, BidirectionalRNN
-from assistant.model import Seq2Seq
+from assistant.core import constants
+from assistant.core.config import ModelConfig, load_bundle_config, save_bundle_config
+from assistant.core.layers import AttentionDecoder, BahdanauAttention, BidirectionalRNN
+from assistant.core.model import Seq2Seq
 from tests.conftest import TINY_MODEL
 
 

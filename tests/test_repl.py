@@ -19,10 +19,9 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
-from assistant import repl_render
-from assistant.inference import Alternative, InputError, Reply
-from assistant.repl import Backend, ChatSession, _default_history
-from assistant.repl_commands import (
+from assistant.cli.chat import render as repl_render
+from assistant.cli.chat.command import Backend, ChatSession, _default_history
+from assistant.cli.chat.commands import (
     Command,
     CommandError,
     Settings,
@@ -30,7 +29,8 @@ from assistant.repl_commands import (
     command_completer,
     parse_command,
 )
-from assistant.repl_pipe import run_pipe
+from assistant.cli.chat.pipe import run_pipe
+from assistant.runtime.assistant import Alternative, InputError, Reply
 
 DEFAULTS = {"strategy": "beam", "beam_width": 5, "length_penalty": 0.6}
 ATTENTION = np.array([[0.9, 0.1, 0.0], [0.1, 0.3, 0.6], [0.0, 0.0, 1.0]], np.float32)
@@ -373,8 +373,8 @@ def test_pipe_mode_streams_lines_before_the_input_ends():
 def test_option_defaults_match_decoding_options():
     import dataclasses
 
+    from assistant.cli.chat.commands import _OPTION_DEFAULTS
     from assistant.decoding import DecodingOptions
-    from assistant.repl_commands import _OPTION_DEFAULTS
 
     assert {f.name: f.default for f in dataclasses.fields(DecodingOptions)} == _OPTION_DEFAULTS
 
@@ -386,8 +386,8 @@ def test_option_defaults_match_decoding_options():
 
 @pytest.mark.slow
 def test_a_session_on_a_real_model(bundle):
-    from assistant.inference import Assistant
-    from assistant.repl import backend_from_assistant
+    from assistant.cli.chat.command import backend_from_assistant
+    from assistant.runtime.assistant import Assistant
 
     backend = backend_from_assistant(Assistant.load(bundle), bundle)
     out = console()
@@ -431,7 +431,7 @@ def test_chat_over_a_pipe_in_a_subprocess(bundle):
 
 
 def test_stop_waits_for_the_running_warm_up_step():
-    from assistant.repl_warmup import BackgroundWarmUp, ModelGate
+    from assistant.cli.chat.warmup import BackgroundWarmUp, ModelGate
 
     started, finished = threading.Event(), threading.Event()
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from assistant import segment
+from assistant.domains.warehouse import segment
 
 
 @pytest.mark.parametrize(("text", "records"), [

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant import faithfulness, faultcodes
-from assistant.inference import Assistant
-from training.catalog import load_catalog
-from training.corpus import faithfulness_settings
-from training.messages import render_reply
+from assistant.domains.warehouse import faithfulness, faultcodes
+from assistant.domains.warehouse.catalog import load_catalog
+from assistant.domains.warehouse.corpus import faithfulness_settings
+from assistant.domains.warehouse.messages import render_reply
+from assistant.runtime.assistant import Assistant
 
 BUNDLE = Path(__file__).resolve().parent.parent / "saved_models" / "warehouse"
 

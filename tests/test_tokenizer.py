@@ -1,7 +1,7 @@
 import pytest
 
-from assistant import constants
-from assistant.tokenizer import Tokenizer, TokenizerError, normalize_source
+from assistant.core import constants
+from assistant.core.tokenizer import Tokenizer, TokenizerError, normalize_source
 from training.tokenizer_training import TokenizerConfig, train_tokenizer
 
 

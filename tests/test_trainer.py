@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import constants
-from assistant.tokenizer import Tokenizer
+from assistant.core import constants
+from assistant.core.tokenizer import Tokenizer
 from tests.conftest import TINY_OVERRIDES as CONFTEST_TINY
 from training import data as data_lib
 from training.config import load_run_config
@@ -45,8 +45,8 @@ def _state(bundle: Path) -> dict:
 def test_tiny_model_overfits_twenty_pairs():
     import keras
 
-    from assistant.config import ModelConfig
-    from assistant.model import Seq2Seq
+    from assistant.core.config import ModelConfig
+    from assistant.core.model import Seq2Seq
     from training.data import EncodedPairs, make_batches
     from training.trainer import _TrainSteps
 
@@ -82,8 +82,8 @@ def test_mixed_bfloat16_computes_in_bfloat16_with_float32_weights_and_loss(tmp_p
     import keras
     import tensorflow as tf
 
-    from assistant.config import ModelConfig
-    from assistant.model import Seq2Seq
+    from assistant.core.config import ModelConfig
+    from assistant.core.model import Seq2Seq
     from training.data import EncodedPairs, make_batches
     from training.trainer import _TrainSteps, build_model
 

@@ -1,4 +1,5 @@
-"""`python -m training`: train, build-corpus, evaluate."""
+"""`python -m training`: train, evaluate, model-card, and each domain's commands
+(the warehouse's build-corpus)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from assistant.quiet_tf import import_tensorflow
+from assistant.core.quiet_tf import import_tensorflow
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -50,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(handler=_train)
 
-    from training import corpus, evaluate, model_card
+    from assistant.domains.warehouse import corpus
+    from training import evaluate, model_card
 
     corpus.register(subparsers)
     evaluate.register(subparsers)

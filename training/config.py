@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from assistant.config import ModelConfig
+from assistant.core.config import ModelConfig
 from training.tokenizer_training import TokenizerConfig
 
 SCHEDULES = ("constant", "inverse_sqrt", "cosine")

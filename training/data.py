@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant import constants
-from assistant.tokenizer import normalize_source
+from assistant.core import constants
+from assistant.core.tokenizer import normalize_source
 
 
 class DataError(ValueError):

@@ -1,4 +1,4 @@
-"""`python -m training evaluate`: exact match, BLEU, chrF, number fidelity per category."""
+"""`python -m training evaluate`: exact match, BLEU, chrF and the domain's counters per category."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import sacrebleu
 
-from assistant import faithfulness
-from assistant.cli import add_decoding_arguments, decoding_options
-from assistant.io_utils import atomic_write_text
+from assistant.cli.args import add_decoding_arguments, decoding_options
+from assistant.core.atomic_files import atomic_write_text
+from assistant.runtime.domain import Domain, NullDomain, domain_class, domain_name
+from assistant.runtime.options import RUNTIME_OPTIONS
 from training.data import Pair, read_pairs
 
 ALL = "all"
@@ -30,17 +31,24 @@ class CategoryScores:
     exact_match: float  # fraction of replies equal to the reference
     bleu: float  # sacrebleu corpus BLEU, 0-100
     chrf: float  # sacrebleu corpus chrF, 0-100
-    hallucinated: int  # replies with a number or code found neither in input nor reference
-    dropped: int  # replies missing a number of the input that the reference keeps
+    # The domain's counters (`Domain.score_names`), e.g. the warehouse's "hallucinated"
+    # (a number or code found neither in the input nor the reference) and "dropped".
+    counters: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: the metrics and the domain's counters side by side."""
+        values = dataclasses.asdict(self)
+        return {**values, **values.pop("counters")}
 
 
-def score_replies(pairs: Sequence[Pair], replies: Sequence[str]) -> dict[str, CategoryScores]:
+def score_replies(pairs: Sequence[Pair], replies: Sequence[str],
+                  domain: Domain | None = None) -> dict[str, CategoryScores]:
     """Scores replies against the references, per category and for all pairs.
 
-    Number fidelity compares with the reference rather than the input alone: a number or
-    code the reference contains is not a hallucination (the catalog's fixed wording), and a
-    number of the input that the reference also leaves out is not a drop.
+    Exact match, BLEU and chrF for every bundle; the domain adds its own counters
+    (`Domain.score`), summed over the category's pairs.
     """
+    domain = domain or NullDomain()
     groups: dict[str, list[int]] = defaultdict(list)
     for index, pair in enumerate(pairs):
         groups[pair.category or "uncategorised"].append(index)
@@ -49,18 +57,10 @@ def score_replies(pairs: Sequence[Pair], replies: Sequence[str]) -> dict[str, Ca
     for category, indices in sorted(groups.items(), key=lambda kv: (kv[0] == ALL, kv[0])):
         hypotheses = [replies[i] for i in indices]
         references = [pairs[i].target for i in indices]
-        hallucinated = dropped = 0
+        counters = dict.fromkeys(domain.score_names, 0)
         for i in indices:
-            source, reference, reply = pairs[i].source, pairs[i].target, replies[i]
-            allowed = faithfulness.extract_numbers(reference)
-            codes = faithfulness.extract_codes(reference)
-            if faithfulness.hallucinated_numbers(
-                source, reply, allowed
-            ) or faithfulness.hallucinated_codes(source, reply, codes):
-                hallucinated += 1
-            expected_drops = set(faithfulness.dropped_numbers(source, reference))
-            if set(faithfulness.dropped_numbers(source, reply)) - expected_drops:
-                dropped += 1
+            for name, value in domain.score(pairs[i].source, pairs[i].target, replies[i]).items():
+                counters[name] += value
         results[category] = CategoryScores(
             count=len(indices),
             exact_match=float(
@@ -68,8 +68,7 @@ def score_replies(pairs: Sequence[Pair], replies: Sequence[str]) -> dict[str, Ca
             ),
             bleu=sacrebleu.corpus_bleu(hypotheses, [references]).score,
             chrf=sacrebleu.corpus_chrf(hypotheses, [references]).score,
-            hallucinated=hallucinated,
-            dropped=dropped,
+            counters=counters,
         )
     return results
 
@@ -120,7 +119,7 @@ def evaluate(
         A JSON-ready report: per setting, per category scores and seconds; teacher-forced
         token accuracy per category; and up to 20 wrong replies per setting.
     """
-    from assistant.inference import Assistant
+    from assistant.runtime.assistant import Assistant
 
     assistant = Assistant.load(model_dir)
     pairs = read_pairs(data)[:limit] if limit else read_pairs(data)
@@ -128,6 +127,8 @@ def evaluate(
         "model": str(model_dir),
         "data": str(data),
         "pairs": len(pairs),
+        "domain": assistant.domain.name,
+        "score_names": list(assistant.domain.score_names),
         "settings": {},
     }
     for name, options in settings.items():
@@ -137,7 +138,7 @@ def evaluate(
         results = assistant.reply_batch([p.source for p in pairs], batch_size=batch_size, **options)
         seconds = time.perf_counter() - started
         replies = [r.text if r.error is None else "" for r in results]
-        scores = score_replies(pairs, replies)
+        scores = score_replies(pairs, replies, assistant.domain)
         errors = [
             {"source": p.source, "reference": p.target, "reply": reply, "category": p.category}
             for p, reply in zip(pairs, replies, strict=True)
@@ -146,7 +147,7 @@ def evaluate(
         report["settings"][name] = {
             "options": options,
             "seconds": seconds,
-            "scores": {k: dataclasses.asdict(v) for k, v in scores.items()},
+            "scores": {k: v.to_dict() for k, v in scores.items()},
             "errors": errors[:20],
         }
     if progress:
@@ -160,17 +161,9 @@ def render_table(report: dict[str, Any], console) -> None:
     from rich.table import Table
 
     table = Table(title=f"{report['model']} on {report['data']} ({report['pairs']} pairs)")
-    for column in (
-        "category",
-        "decoding",
-        "n",
-        "exact",
-        "BLEU",
-        "chrF",
-        "teacher-forced acc",
-        "hallucinated",
-        "dropped",
-    ):
+    counters = report.get("score_names", ["hallucinated", "dropped"])
+    for column in ("category", "decoding", "n", "exact", "BLEU", "chrF", "teacher-forced acc",
+                   *counters):
         table.add_column(column, justify="left" if column in ("category", "decoding") else "right")
     tf_accuracy = report["teacher_forced_accuracy"]
     categories = next(iter(report["settings"].values()))["scores"].keys()
@@ -185,8 +178,7 @@ def render_table(report: dict[str, Any], console) -> None:
                 f"{scores['bleu']:.1f}",
                 f"{scores['chrf']:.1f}",
                 f"{tf_accuracy.get(category, float('nan')):.2%}",
-                str(scores["hallucinated"]),
-                str(scores["dropped"]),
+                *(str(scores.get(name, "")) for name in counters),
             )
         table.add_section()
     console.print(table)
@@ -198,8 +190,8 @@ def register(subparsers) -> argparse.ArgumentParser:
         "evaluate",
         help="score a model bundle on a pairs file",
         description="Decode a pairs file with a model bundle and print exact match, BLEU, chrF, "
-        "teacher-forced token accuracy and number fidelity per category; write the "
-        "report as JSON.",
+        "teacher-forced token accuracy and the bundle domain's counters (the warehouse: "
+        "hallucinated and dropped numbers) per category; write the report as JSON.",
     )
     parser.add_argument("--model", required=True, help="model bundle directory")
     parser.add_argument("--data", required=True, help="pairs file (.jsonl with categories)")
@@ -209,12 +201,13 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--compare",
         action="store_true",
-        help="evaluate greedy search and beam search on whole lines, then add record "
-        "segmentation, the faithfulness rerank and the wide-beam retry one at a time",
+        help="evaluate greedy search and beam search on whole inputs, then add what the "
+        "bundle's domain does (splitting lines, the rerank by its check, the wide-beam "
+        "retry) one step at a time",
     )
     parser.add_argument("--limit", type=int, help="only the first N pairs")
     parser.add_argument("--batch-size", type=int, default=64)
-    add_decoding_arguments(parser)
+    add_decoding_arguments(parser, RUNTIME_OPTIONS)
     parser.set_defaults(handler=_run)
     return parser
 
@@ -227,7 +220,8 @@ def _run(args: argparse.Namespace) -> int:
     settings = {_setting_name(options): options}
     if args.compare:  # each step of the bundle's decoding added on top of the previous one
         settings = {}
-        for step in COMPARE_LADDER:
+        domain = domain_class(domain_name(args.model))
+        for step in compare_ladder(domain.runtime_options):
             setting = {**options, **step}
             settings[_setting_name(setting)] = setting
     report = evaluate(
@@ -245,15 +239,21 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-# `--compare`: greedy and beam search on whole lines, then what the runtime adds one by one
-# (record segmentation, the faithfulness rerank, the wide-beam retry of flagged inputs).
-COMPARE_LADDER = (
-    {"strategy": "greedy", "segment": False, "rerank": False},
-    {"strategy": "beam", "segment": False, "rerank": False},
-    {"strategy": "beam", "segment": True, "rerank": False},
-    {"strategy": "beam", "segment": True, "rerank": True, "retry_beam": 0},
-    {"strategy": "beam", "segment": True, "rerank": True},
-)
+def compare_ladder(runtime_options: tuple[str, ...]) -> list[dict[str, Any]]:
+    """`--compare`'s settings: greedy and beam search on whole inputs, then what the runtime
+    adds for the bundle's domain, one step at a time (splitting lines into units, the rerank
+    by the domain's check, the wide-beam retry of flagged inputs)."""
+    if not runtime_options:
+        return [{"strategy": "greedy"}, {"strategy": "beam"}]
+    split = "segment" in runtime_options
+    ladder = [{"strategy": "greedy", "segment": False, "rerank": False},
+              {"strategy": "beam", "segment": False, "rerank": False}]
+    if split:
+        ladder.append({"strategy": "beam", "segment": True, "rerank": False})
+    if "rerank" in runtime_options:
+        ladder.append({"strategy": "beam", "segment": split, "rerank": True, "retry_beam": 0})
+        ladder.append({"strategy": "beam", "segment": split, "rerank": True})
+    return ladder
 
 
 def _setting_name(options: dict[str, Any]) -> str:

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from assistant import constants
-from assistant.io_utils import atomic_write_text
+from assistant.core import constants
+from assistant.core.atomic_files import atomic_write_text
 
 CARD_FILE = "MODEL_CARD.md"
 EVALUATION_FILE = "evaluation.json"
@@ -60,7 +60,7 @@ def render_card(bundle: Path, notes: str = "") -> str:
         f"- data: {log['pairs']['train']:,} train / {log['pairs']['valid']:,} valid pairs "
         "(`make corpus`: `python -m training build-corpus`, seeded)",
         "- command: `make train-default` (`python -m training train --data build/corpus "
-        "--config training/configs/warehouse.yaml`)",
+        "--config assistant/domains/warehouse/configs/warehouse.yaml`)",
         f"- {len(epochs)} epochs of batch {train['batch_size']}, {train['schedule']} learning rate "
         f"{train['learning_rate']} (warm-up {train['warmup_steps']} steps), label smoothing "
         f"{train['label_smoothing']}, seed {train['seed']}; best epoch {log.get('best_epoch')}",

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 
 import sentencepiece as spm
 
-from assistant import constants
-from assistant.tokenizer import Tokenizer
+from assistant.core import constants
+from assistant.core.tokenizer import Tokenizer
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,11 +16,13 @@ import tensorflow as tf
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from assistant import constants, faithfulness
-from assistant.config import ModelConfig, save_bundle_config
-from assistant.io_utils import atomic_write_bytes, atomic_write_text
-from assistant.model import Seq2Seq
-from assistant.tokenizer import Tokenizer, normalize_source
+from assistant.core import constants
+from assistant.core.atomic_files import atomic_write_bytes, atomic_write_text
+from assistant.core.config import ModelConfig, save_bundle_config
+from assistant.core.model import Seq2Seq
+from assistant.core.tokenizer import Tokenizer, normalize_source
+from assistant.runtime.domain import DOMAIN_MANIFEST, LEGACY_DOMAIN_FILE, NULL_DOMAIN
+from assistant.runtime.options import ReplyOptions, default_options
 from training import data as data_lib
 from training.config import RunConfig
 from training.schedules import WarmupSchedule, sampling_probability
@@ -130,7 +132,7 @@ def train(
         tokenizer = train_tokenizer(texts, config.tokenizer, seed=train_config.seed)
         out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(tokenizer_path, tokenizer.model_proto)
-    _copy_faithfulness(data, out_dir)
+    domain = copy_domain_files(data, out_dir)
     encoded = {
         name: data_lib.encode_pairs(
             pairs,
@@ -144,7 +146,7 @@ def train(
     }
     model_config = dataclasses.replace(config.model, vocab_size=tokenizer.vocab_size)
     save_bundle_config(out_dir / constants.CONFIG_FILE, model_config, training=config.to_dict(),
-                       decoding=_decoding_defaults(encoded["train"]))
+                       decoding=decoding_defaults(encoded["train"]), domain=domain)
     for name, enc in encoded.items():
         if enc.truncated:
             console.print(
@@ -427,8 +429,9 @@ def _run_epoch(
     }
 
 
-def _decoding_defaults(train: data_lib.EncodedPairs) -> dict[str, Any]:
-    """Decoding settings that suit the trained data, saved in config.json for inference.
+def decoding_defaults(train: data_lib.EncodedPairs) -> dict[str, Any]:
+    """Decoding settings that suit the trained data, saved in config.json for inference:
+    `assistant.runtime.options`' defaults with the values chosen here.
 
     The reply-length limit a + b x source length must admit the longest training target:
     a covers it with a margin (short prompts can have long answers) and b lets long
@@ -437,19 +440,43 @@ def _decoding_defaults(train: data_lib.EncodedPairs) -> dict[str, Any]:
     longest = max(len(t) for t in train.targets) + 1  # with EOS
     # alpha 1.0: on the warehouse valid split 0.6 dropped trailing records of multi-record
     # lines (multi exact match 80.0 % vs 85.3 %); 1.5 and more over-generate.
-    # rerank, segment and retry_beam act only where the bundle carries a faithfulness check
-    # and a record order (data from `build-corpus`); see `assistant.inference.RUNTIME_OPTIONS`.
-    return {"strategy": "beam", "beam_width": 5, "length_penalty": 1.0,
-            "max_length_a": int(longest * 1.25) + 8, "max_length_b": 1.0,
-            "rerank": True, "segment": True, "retry_beam": 16}
+    chosen = {"length_penalty": 1.0, "max_length_a": int(longest * 1.25) + 8,
+              "max_length_b": 1.0}
+    return ReplyOptions.resolve(default_options(), chosen).to_dict()
 
 
-def _copy_faithfulness(data: str | os.PathLike, out_dir: Path) -> None:
-    """Carries a data directory's faithfulness settings into the bundle (see
-    `assistant.faithfulness.BUNDLE_FILE`), so replies are checked against its catalog."""
-    source = Path(data) / faithfulness.BUNDLE_FILE
-    if Path(data).is_dir() and source.is_file():
-        atomic_write_text(out_dir / faithfulness.BUNDLE_FILE, source.read_text(encoding="utf-8"))
+def copy_domain_files(data: str | os.PathLike, out_dir: Path) -> str:
+    """Carries a data directory's domain into the bundle and returns the domain's name.
+
+    A data directory written for a domain (e.g. by `build-corpus`) holds
+    `DOMAIN_MANIFEST`, {"name": ..., "files": [...]}: the files are copied into the bundle
+    and config.json names the domain. A directory from before manifests with a
+    `faithfulness.json` is the warehouse's; anything else has no domain (`NULL_DOMAIN`).
+
+    Raises:
+        DataError: the manifest is not valid or names a missing file.
+    """
+    directory = Path(data)
+    if not directory.is_dir():
+        return NULL_DOMAIN
+    manifest = directory / DOMAIN_MANIFEST
+    if manifest.is_file():
+        try:
+            entry = json.loads(manifest.read_text(encoding="utf-8"))
+            name, files = str(entry["name"]), [str(f) for f in entry.get("files", [])]
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise data_lib.DataError(
+                f"{manifest}: not a valid domain manifest ({error})") from None
+    elif (directory / LEGACY_DOMAIN_FILE).is_file():
+        name, files = "warehouse", [LEGACY_DOMAIN_FILE]
+    else:
+        return NULL_DOMAIN
+    for file in files:
+        source = directory / file
+        if not source.is_file():
+            raise data_lib.DataError(f"{manifest}: names {file}, which is missing")
+        atomic_write_bytes(out_dir / Path(file).name, source.read_bytes())
+    return name
 
 
 def _save_weights(model: Seq2Seq, path: Path) -> None:

@@ -1,17 +1,16 @@
-"""`python -m assistant` (console script `keras-assistant`): chat, convert, export.
+"""What the commands share: exit codes, one-line errors, the model and decoding arguments.
 
-Each surface module (`repl`, `batch`, `export`) provides `register(subparsers)`, which adds its
-subcommand and sets `handler=run` where `run(args) -> int` is the exit code. This module owns
-only what they share: the default model, the decoding options, one-line errors and exit codes.
-Nothing here imports TensorFlow, so `--help` and usage errors are instant.
+This module imports no command (each command imports it), and nothing here imports
+TensorFlow, so `--help` and usage errors are instant. A command gets the bundle loader in a
+`Context` from `assistant.cli.main`, so tests hand it a fake instead of patching modules.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
-import sys
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ EXIT_ERROR = 1  # the command ran but failed, or --strict found flagged records
 EXIT_USAGE = 2  # bad arguments, missing or corrupt model
 
 MODEL_ENV = "KERAS_ASSISTANT_MODEL"  # overrides the default model directory
-SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "saved_models" / "warehouse"
+SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "saved_models" / "warehouse"
 
 
 class UsageError(Exception):
@@ -42,8 +41,16 @@ def add_model_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
-    """Adds the decoding options every surface accepts; unset ones keep the bundle's defaults."""
+def add_decoding_arguments(parser: argparse.ArgumentParser,
+                           runtime_options: tuple[str, ...] = ()) -> None:
+    """Adds the decoding options every surface accepts; unset ones keep the bundle's defaults.
+
+    Args:
+        parser: the command's parser.
+        runtime_options: the runtime options the bundle's domain acts on
+            (`Domain.runtime_options`); only those get flags, so a bundle trained on other
+            pairs shows none.
+    """
     group = parser.add_argument_group("decoding (defaults come from the model bundle)")
     strategy = group.add_mutually_exclusive_group()
     strategy.add_argument("--beam", type=positive_int, metavar="N", dest="beam_width",
@@ -64,16 +71,7 @@ def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-length-a", type=float, metavar="A", dest="max_length_a",
                        help="reply limit = A + B x input pieces")
     group.add_argument("--max-length-b", type=float, metavar="B", dest="max_length_b")
-    group.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None,
-                       help="beam search: answer with the best hypothesis that passes the "
-                       "faithfulness check (on by default)")
-    group.add_argument("--retry-beam", type=non_negative_int, metavar="N", dest="retry_beam",
-                       help="with --rerank: search an input whose every hypothesis is flagged "
-                       "again with beam N (0 turns it off; default: the bundle's, 16)")
-    group.add_argument("--segment", action=argparse.BooleanOptionalAction, default=None,
-                       help="answer a line of several fault records one record at a time, "
-                       "in the catalog's order (on by default for a bundle with a record "
-                       "order)")
+    _add_runtime_arguments(group, runtime_options)
 
 
 def decoding_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -96,12 +94,24 @@ def decoding_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def load_assistant(model_dir: Path | None):
     """Loads a bundle, turning a missing or corrupt one into a `UsageError` (one line)."""
-    from assistant.inference import Assistant, BundleError
+    from assistant.runtime import Assistant, BundleError
 
     try:
         return Assistant.load(model_dir or default_model_dir())
     except BundleError as error:
         raise UsageError(f"cannot load model: {error}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """What `assistant.cli.main` hands every command besides its arguments.
+
+    Attributes:
+        load_assistant: `load_assistant(model_dir or None) -> Assistant`, raising a
+            one-line `UsageError` (tests pass a fake).
+    """
+
+    load_assistant: Callable[[Path | None], Any] = load_assistant
 
 
 def positive_int(text: str) -> int:
@@ -124,52 +134,21 @@ def _whole_number(text: str, minimum: int) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from assistant import batch, export, repl
+def _add_runtime_arguments(group, runtime_options: tuple[str, ...]) -> None:
+    from assistant.runtime.options import RuntimeOptions
 
-    parser = argparse.ArgumentParser(
-        prog="python -m assistant",
-        description="Turn warehouse fault codes and short prompts into operator messages.",
-    )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    repl.register(subparsers)
-    batch.register(subparsers)
-    export.register(subparsers)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Runs one subcommand and returns its exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except UsageError as error:
-        _error(f"error: {error}")
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        _error("interrupted")
-        return 130
-    except BrokenPipeError:
-        # The reader of stdout went away (e.g. `| head`); that is not an error of ours.
-        _silence_stdout()
-        return EXIT_OK
-    except Exception as error:
-        if args.debug:
-            raise
-        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        _error(f"error: {type(error).__name__}: {message} (run with --debug for details)")
-        return EXIT_ERROR
-
-
-def _error(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _silence_stdout() -> None:
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except OSError:
-        pass
+    defaults = RuntimeOptions()
+    if "rerank" in runtime_options:
+        group.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None,
+                           help="beam search: answer with the best hypothesis that passes the "
+                           "domain's check (on by default)")
+    if "retry_beam" in runtime_options:
+        group.add_argument("--retry-beam", type=non_negative_int, metavar="N",
+                           dest="retry_beam",
+                           help="with --rerank: search an input whose every hypothesis is "
+                           "flagged again with beam N (0 turns it off; default: the "
+                           f"bundle's, else {defaults.retry_beam})")
+    if "segment" in runtime_options:
+        group.add_argument("--segment", action=argparse.BooleanOptionalAction, default=None,
+                           help="answer each unit of a line on its own (a fault line's "
+                           "records), in the domain's order (on by default)")

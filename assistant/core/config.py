@@ -64,7 +64,7 @@ class ModelConfig:
 
 def save_bundle_config(path: Path, model: ModelConfig, **extra: Any) -> None:
     """Writes `config.json` (atomically) with the model config and any extra sections."""
-    from assistant.io_utils import atomic_write_text
+    from assistant.core.atomic_files import atomic_write_text
 
     payload = {"version": CONFIG_VERSION, "model": model.to_dict(), **extra}
     atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")

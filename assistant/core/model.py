@@ -8,9 +8,9 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
-from assistant import constants
-from assistant.config import ModelConfig
-from assistant.layers import AttentionDecoder, BidirectionalRNN
+from assistant.core import constants
+from assistant.core.config import ModelConfig
+from assistant.core.layers import AttentionDecoder, BidirectionalRNN
 
 
 class Memory(NamedTuple):

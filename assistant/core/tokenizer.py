@@ -9,7 +9,7 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from assistant import constants
+from assistant.core import constants
 
 
 class TokenizerError(ValueError):

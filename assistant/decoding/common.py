@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import tensorflow as tf
 
-from assistant import constants
+from assistant.core import constants
 
 # step_fn(tokens (rows,) int32, state nest, constants nest | None)
 #   -> (logits (rows, vocab) float32, new state nest, attention (rows, src_len) float32 | None)

@@ -1,6 +1,8 @@
-"""Compiled decoding graphs of a Keras `Seq2Seq`: the model side of the step contract.
+"""Compiled decoding graphs: one XLA-compiled `tf.function` per strategy shape.
 
-`assistant.decoding` never imports the model; this module binds the two. One `tf.function`
+The graphs never import the model: they take a `bind` function (for a Keras `Seq2Seq`,
+`assistant.core.binding.bind_model`) that encodes a padded source batch and returns the
+step contract's arguments. One `tf.function`
 (XLA-compiled) is traced per strategy shape (strategy, beam width, n-best, step budget);
 source lengths are padded to buckets by the caller, so XLA compiles once per bucket and a
 new input length within a bucket neither retraces nor recompiles.
@@ -13,8 +15,8 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from assistant import constants, decoding
-from assistant.model import Memory
+from assistant import decoding
+from assistant.core import constants
 
 
 class DecodedBatch(NamedTuple):
@@ -27,53 +29,17 @@ class DecodedBatch(NamedTuple):
     attention: np.ndarray | None  # (batch, n, T, S) float32
 
 
-def bind_model(model, source, max_length_a, max_length_b, max_steps: int,
-               attention: bool = True):
-    """Encodes a padded source batch and binds the model to the decoding step contract.
-
-    The runtime (`DecodingGraphs`) and the exported graph (`assistant.export_module`) both
-    decode through this, so they run the same ops and give the same replies.
-
-    Args:
-        model: a built `Seq2Seq`.
-        source: int32 (batch, src_len), padded with `constants.PAD_ID`.
-        max_length_a, max_length_b: float32 scalars; a row's limit is a + b x its length.
-        max_steps: static int, the step budget every limit is clipped to.
-        attention: whether the step returns attention weights (None otherwise).
-
-    Returns:
-        (step_fn, state, constants, start_ids, max_lengths): the arguments the strategies of
-        `assistant.decoding` take; max_lengths is int32 (batch,), 1 for padding rows.
-    """
-    memory, mask, state = model.encode(source)
-    weights = model.decoder.read_weights()
-    source_lengths = tf.reduce_sum(tf.cast(mask, tf.float32), axis=1)
-    max_lengths = tf.cast(max_length_a + max_length_b * source_lengths, tf.int32)
-    max_lengths = tf.clip_by_value(max_lengths, 1, max_steps)  # (batch,)
-    # Rows that only pad a batch bucket end at once instead of decoding `a` steps.
-    max_lengths = tf.where(source_lengths > 0, max_lengths, 1)
-
-    def step(tokens, state, shared):
-        logits, state, weights_ = model.decode_step(
-            tokens, state, Memory(shared["values"], shared["keys"]), shared["mask"],
-            weights=weights)
-        return logits, state, weights_ if attention else None
-
-    start_ids = tf.fill((tf.shape(source)[0],), constants.BOS_ID)
-    shared = {"values": memory.values, "keys": memory.keys, "mask": mask}
-    return step, state, shared, start_ids, max_lengths
-
-
 class DecodingGraphs:
     """Caches one compiled decoding function per static decoding shape.
 
     Args:
-        model: a built `Seq2Seq`.
+        bind: `bind(source, max_length_a, max_length_b, max_steps) -> (step_fn, state,
+            constants, start_ids, max_lengths)`, e.g. `functools.partial(bind_model, model)`.
         jit_compile: compile with XLA (faster on CPU after a one-off compile per bucket).
     """
 
-    def __init__(self, model, jit_compile: bool = True) -> None:
-        self.model = model
+    def __init__(self, bind, jit_compile: bool = True) -> None:
+        self.bind = bind
         self.jit_compile = jit_compile
         self._functions: dict[tuple, tf.types.experimental.GenericFunction] = {}
         self.traces = 0  # how many times any graph was traced (tests check this)
@@ -101,13 +67,13 @@ class DecodingGraphs:
         return DecodedBatch(*(None if x is None else x.numpy() for x in result))
 
     def _build(self, strategy: str, beam_width: int, n_best: int, max_steps: int):
-        model = self.model
+        bind = self.bind
 
         def run(source, length_penalty, temperature, top_k, top_p, seed, min_length,
                 max_length_a, max_length_b):
             self.traces += 1
-            step, state, shared, start_ids, max_lengths = bind_model(
-                model, source, max_length_a, max_length_b, max_steps)
+            step, state, shared, start_ids, max_lengths = bind(
+                source, max_length_a, max_length_b, max_steps)
             if strategy == "greedy":
                 result = decoding.greedy_search(
                     step, state, shared, start_ids, constants.EOS_ID, max_steps,

@@ -17,9 +17,14 @@ STRATEGIES = ("greedy", "beam", "sample")
 
 @dataclasses.dataclass(frozen=True)
 class DecodingOptions:
-    """How to decode; every field is a plain value so the options can be saved as JSON."""
+    """How to decode; every field is a plain value so the options can be saved as JSON.
 
-    strategy: str = "greedy"  # "greedy", "beam" or "sample"
+    These defaults are the only ones: a bundle's config.json ("decoding") overrides them,
+    the trainer writes the values it chose from the data there, and every surface reads
+    them through `assistant.runtime.options`.
+    """
+
+    strategy: str = "beam"  # "greedy", "beam" or "sample"
     beam_width: int = 5  # hypotheses kept per row by beam search
     length_penalty: float = 0.6  # GNMT alpha of beam search; 0 ranks by log-prob (favours short)
     n_best: int = 1  # hypotheses returned by beam search, <= beam_width
@@ -28,7 +33,7 @@ class DecodingOptions:
     top_p: float = 1.0  # sampling: keep the nucleus of this probability mass; 1 is off
     seed: int = 0  # sampling: the same seed and batch give the same samples
     min_length: int = 0  # the end token is masked until this many tokens were generated
-    max_length_a: int = 16  # per-row limit = a + b x source length (tokens, counting the end)
+    max_length_a: int = 200  # per-row limit = a + b x source length (tokens, counting the end)
     max_length_b: float = 2.0  # the per-source-token part of that limit
 
     def validate(self) -> None:

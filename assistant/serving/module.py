@@ -3,7 +3,7 @@
 `TextServingModule` answers strings with SentencePiece inside the graph (tensorflow-text ops);
 `IdsServingModule` maps token ids to token ids with core TensorFlow ops only. Both bind the
 Keras model's `encode` / `decode_step` to the strategies of `assistant.decoding` exactly as
-`assistant.decoding_graphs` does for the Python runtime, and batch the way
+`assistant.decoding.graphs` does for the Python runtime, and batch the way
 `Assistant.reply_batch` does: rows are sorted by length, decoded 64 at a time, sources padded
 to `SOURCE_BUCKETS` and batches to `BATCH_BUCKETS`, so an exported graph computes what the
 runtime computes and XLA compiles once per bucket.
@@ -13,8 +13,8 @@ ids out of range or not right-padded) get an empty reply and the score `NO_REPLY
 (-inf) instead of failing the whole request; invalid per-request options (beam width,
 length penalty, max length) fail the request with an `InvalidArgument` error.
 
-Given a bundle's record order, the text signatures answer a line of several fault records
-record by record, by the rules of `assistant.segment`, with tf.strings and ragged ops.
+Given a domain's `GraphSplitter`, the text signatures answer each unit of a line on its own
+and join the answers in the splitter's order, as the runtime does.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from typing import Any
 
 import tensorflow as tf
 
-from assistant import constants, decoding, graph_text, segment
-from assistant.decoding_graphs import bind_model
-from assistant.inference import BATCH_BUCKETS, MAX_SOURCE_PIECES, SOURCE_BUCKETS, step_budget
+from assistant import decoding
+from assistant.core import constants
+from assistant.decoding.buckets import MAX_SOURCE_PIECES
+from assistant.serving.decoders import NO_REPLY_SCORE, Decoders
+from assistant.serving.re2 import strip_pattern
 
-NO_REPLY_SCORE = float("-inf")  # the score of a row that could not be answered
-CHUNK_ROWS = BATCH_BUCKETS[-1]  # rows decoded together, as `Assistant.reply_batch` does
 EXPORT_STRATEGIES = ("greedy", "beam")  # default strategies an export can bake in
 
 
@@ -52,14 +52,14 @@ class IdsServingModule(tf.Module):
         # would write every value twice.
         self.model_variables = [_tf_variable(v) for v in model.weights]
         self._vocab_size = model.config.vocab_size
-        self._decoders = _Decoders(model, options, jit_compile)
+        self._decoders = Decoders(model, options, jit_compile)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="ids")])
     def generate_ids(self, ids):
         """Decodes token ids with the export's default settings.
 
         Each row is decoded whole: ids carry no record boundaries, so this signature never
-        segments a line of several records (see `TextServingModule`'s record_order).
+        splits a line into units (see `TextServingModule`'s splitter).
 
         Args:
             ids: int32 (batch, src_len) SentencePiece ids without BOS/EOS, right-padded with
@@ -100,14 +100,14 @@ class TextServingModule(IdsServingModule):
         max_beam_width: `generate` accepts beam widths 1..max_beam_width; each is a graph
             of its own (export size, load time and one XLA compile per width used).
         source_case: the model's `ModelConfig.source_case` ("keep" or "upper").
-        record_order: when given, `serving_default` and `generate` answer a line of several
-            records one record at a time and join the replies in this order (see
-            `assistant.segment`); the ranks are saved in the export as a lookup table.
+        splitter: the domain's `GraphSplitter` (`assistant.runtime.domain`); when given,
+            `serving_default` and `generate` answer each unit it splits a line into on its
+            own and join the replies in its rank order, as the runtime does.
     """
 
     def __init__(self, model, options: decoding.DecodingOptions, tokenizer_proto: bytes,
                  tokenizer_file: str, max_beam_width: int, source_case: str = "keep",
-                 jit_compile: bool = True, record_order: segment.RecordOrder | None = None,
+                 jit_compile: bool = True, splitter=None,
                  name: str = "assistant") -> None:
         import sentencepiece as spm
         import tensorflow_text
@@ -124,7 +124,7 @@ class TextServingModule(IdsServingModule):
         sentinel, strips = _detokenizer_tables(processor)
         self._sentinel_id, self._sentinel_bytes = sentinel
         self.strips_first_space = tf.constant(strips, tf.bool)  # (vocab,)
-        self.record_ranks = None if record_order is None else graph_text.rank_table(record_order)
+        self.splitter = splitter  # a tf.Module: its tables are saved with the export
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve(self, text):
@@ -135,8 +135,8 @@ class TextServingModule(IdsServingModule):
 
         Returns:
             dict: "reply" string (batch,), "score" float32 (batch,); "" and -inf for an
-            input that is empty or longer than MAX_SOURCE_PIECES pieces. With a record
-            order, a line of several records gets its records' replies joined by rank and
+            input that is empty or longer than MAX_SOURCE_PIECES pieces. With a splitter,
+            a line of several units gets its units' replies joined by rank and
             the sum of their scores (-inf when one of them cannot be answered).
         """
         return self._reply(text, self._decoders.default)
@@ -194,25 +194,23 @@ class TextServingModule(IdsServingModule):
                 **super().signatures()}
 
     def _reply(self, text, decode_chunk):
-        """The signatures' {"reply", "score"}: `_answer`, record by record for the lines the
-        record order segments.
+        """The signatures' {"reply", "score"}: `_answer`, unit by unit for the lines the
+        splitter splits.
 
-        Every unit (a whole line, or one record of a segmented line) is decoded in one flat
-        batch, in line order with a line's records in place, as `Assistant.reply_batch`
-        does. A segmented line's replies are sorted by (rank, record index), empty ones
-        dropped, and joined with one space; its score is the sum of its records' scores. A
-        line with a record that cannot be answered gets "" and -inf, as a line would.
+        Every unit (a whole line, or one unit of a split line) is decoded in one flat
+        batch, in line order with a line's units in place, as `Assistant.reply_batch`
+        does. A split line's replies are sorted by (rank, unit index), empty ones
+        dropped, and joined with one space; its score is the sum of its units' scores. A
+        line with a unit that cannot be answered gets "" and -inf, as a line would.
         """
-        if self.record_ranks is None:
+        if self.splitter is None:
             reply, score, _ = self._answer(text, decode_chunk)
             return {"reply": reply, "score": score}
-        units = graph_text.segment_units(text)  # (batch, None)
+        units = self.splitter.split(text)  # (batch, None)
         rows = units.value_rowids()  # (units,) the line of each unit
         lines = units.nrows()
         reply, score, valid = self._answer(units.flat_values, decode_chunk)
-        keys = tf.strings.upper(tf.strings.regex_replace(
-            units.flat_values, graph_text.key_pattern(), segment.KEY_REPLACEMENT))
-        ranks = tf.cast(self.record_ranks.lookup(keys), tf.int32)  # (units,)
+        ranks = self.splitter.ranks(units.flat_values)  # (units,)
         order = tf.argsort(ranks, stable=True)
         order = tf.gather(order, tf.argsort(tf.gather(rows, order), stable=True))
         reply = tf.gather(reply, order)  # by (line, rank, index)
@@ -231,7 +229,7 @@ class TextServingModule(IdsServingModule):
         """Tokenizes, decodes by chunks and detokenizes: reply string (batch,), score
         float32 (batch,) and valid bool (batch,) (False: "" and -inf); see `serve`."""
         # Python's str.strip()
-        text = tf.strings.regex_replace(text, graph_text.strip_pattern(), "")
+        text = tf.strings.regex_replace(text, strip_pattern(), "")
         if self._upper:
             text = tf.strings.upper(text)  # ASCII only, as `tokenizer.normalize_source`
         pieces = self.tokenizer.tokenize(text)  # (batch, None)
@@ -255,123 +253,6 @@ class TextServingModule(IdsServingModule):
         text = tf.strings.substr(text, len(self._sentinel_bytes), -1)
         drop = tf.gather(self.strips_first_space, first)
         return tf.where(drop, tf.strings.regex_replace(text, "^ ", ""), text)
-
-
-class _Decoders:
-    """The XLA-compiled decoding functions of one model, one per (strategy, beam width).
-
-    A plain object, so the module does not track the Keras model (its variables are tracked
-    once, as `model_variables`).
-    """
-
-    def __init__(self, model, options: decoding.DecodingOptions, jit_compile: bool) -> None:
-        self.model = model
-        self.options = options
-        self.jit_compile = jit_compile
-        self.max_steps = step_budget(options)  # the runtime's: one size for every bucket
-        self._functions: dict[tuple[str, int], Any] = {}
-
-    def default(self, source):
-        """Decodes one chunk with the export's default options (see `call`)."""
-        options = self.options
-        width = options.beam_width if options.strategy == "beam" else 1
-        return self.call(self.function(options.strategy, width), source,
-                         tf.constant(options.length_penalty, tf.float32),
-                         tf.constant(0, tf.int32))
-
-    def call(self, function, source, length_penalty, max_length):
-        """Runs a decoding function on a (rows, src_len) chunk; returns (tokens, scores)."""
-        options = self.options
-        return function(source, length_penalty, tf.constant(options.min_length, tf.int32),
-                        tf.constant(options.max_length_a, tf.float32),
-                        tf.constant(options.max_length_b, tf.float32), max_length)
-
-    def function(self, strategy: str, beam_width: int):
-        """The (cached) `tf.function` decoding with this strategy and beam width."""
-        key = (strategy, beam_width)
-        if key not in self._functions:
-            self._functions[key] = self._build(strategy, beam_width)
-        return self._functions[key]
-
-    def decode_rows(self, ids, lengths, valid, decode_chunk):
-        """Decodes the valid rows of a batch the way `Assistant.reply_batch` does.
-
-        Valid rows are sorted by length (stable) and decoded CHUNK_ROWS at a time; each chunk
-        is padded to the smallest source bucket holding its longest row and to a batch
-        bucket, exactly as the runtime pads it, so the two compute the same numbers.
-
-        Args:
-            ids: int32 (batch, width) right-padded source ids.
-            lengths: int32 (batch,) pieces per row.
-            valid: bool (batch,) rows to decode.
-            decode_chunk: `(source (rows, src_len)) -> (tokens (rows, T), scores (rows,))`.
-
-        Returns:
-            tokens int32 (batch, max_steps), PAD_ID on invalid rows, and scores float32
-            (batch,), NO_REPLY_SCORE on invalid rows.
-        """
-        batch = tf.shape(ids)[0]
-        order = tf.boolean_mask(tf.range(batch), valid)
-        order = tf.gather(order, tf.argsort(tf.gather(lengths, order), stable=True))
-        count = tf.size(order)
-        source_buckets = tf.constant(SOURCE_BUCKETS, tf.int32)
-        batch_buckets = tf.constant(BATCH_BUCKETS, tf.int32)
-        max_steps = self.max_steps
-
-        def body(start, tokens_array, scores_array):
-            rows = order[start : start + CHUNK_ROWS]
-            chunk = tf.gather(ids, rows)  # (n, width)
-            longest = tf.reduce_max(tf.gather(lengths, rows))
-            src_len = source_buckets[tf.reduce_sum(tf.cast(source_buckets < longest, tf.int32))]
-            n = tf.size(rows)
-            padded_rows = batch_buckets[tf.reduce_sum(tf.cast(batch_buckets < n, tf.int32))]
-            chunk = chunk[:, :src_len]
-            chunk = tf.pad(chunk, [[0, padded_rows - n], [0, src_len - tf.shape(chunk)[1]]])
-            tokens, scores = decode_chunk(chunk)
-            index = start // CHUNK_ROWS
-            return (start + CHUNK_ROWS, tokens_array.write(index, tokens[:n]),
-                    scores_array.write(index, scores[:n]))
-
-        tokens_array = tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False,
-                                      element_shape=tf.TensorShape([None, max_steps]))
-        scores_array = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False,
-                                      element_shape=tf.TensorShape([None]))
-        _, tokens_array, scores_array = tf.while_loop(
-            lambda start, *_: start < count, body, (tf.constant(0), tokens_array, scores_array))
-        sorted_tokens = tf.reshape(tokens_array.concat(), [-1, max_steps])  # (count, T)
-        sorted_scores = tf.reshape(scores_array.concat(), [-1])
-        where = order[:, None]
-        tokens = tf.scatter_nd(where, sorted_tokens, tf.stack([batch, max_steps]))
-        scores = tf.tensor_scatter_nd_update(
-            tf.fill([batch], tf.constant(NO_REPLY_SCORE, tf.float32)), where, sorted_scores)
-        return tokens, scores
-
-    def _build(self, strategy: str, beam_width: int):
-        model, max_steps = self.model, self.max_steps
-
-        def run(source, length_penalty, min_length, max_length_a, max_length_b, max_length):
-            # The runtime's binding (`DecodingGraphs`), so the replies are the runtime's.
-            step, state, shared, start_ids, max_lengths = bind_model(
-                model, source, max_length_a, max_length_b, max_steps, attention=False)
-            max_lengths = tf.where(max_length > 0, tf.minimum(max_lengths, max_length),
-                                   max_lengths)
-            if strategy == "greedy":
-                result = decoding.greedy_search(
-                    step, state, shared, start_ids, constants.EOS_ID, max_steps,
-                    max_lengths=max_lengths, min_length=min_length)
-            else:
-                result = decoding.beam_search(
-                    step, state, shared, start_ids, constants.EOS_ID, max_steps,
-                    beam_width=beam_width, length_penalty=length_penalty, n_best=1,
-                    max_lengths=max_lengths, min_length=min_length)
-            return result.tokens[:, 0], result.scores[:, 0]  # (rows, T), (rows,)
-
-        scalar = tf.TensorSpec((), tf.float32)
-        integer = tf.TensorSpec((), tf.int32)
-        return tf.function(
-            run, jit_compile=self.jit_compile,
-            input_signature=[tf.TensorSpec((None, None), tf.int32), scalar, integer, scalar,
-                             scalar, integer])
 
 
 def _reply_pieces(tokens):

@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None,
                         help="write the inputs and outputs here instead of a temporary dir")
     args = parser.parse_args()
-    from assistant.cli import default_model_dir
+    from assistant.cli.args import default_model_dir
 
     model = args.model or default_model_dir()
     sizes = sorted(set(args.lines))
@@ -81,7 +81,7 @@ def main() -> None:
 
 def fault_lines(count: int, seed: int = 0) -> Iterator[str]:
     """`count` seeded fault lines of 1-3 records, e.g. "CV07:E217 T=85; SN02:W301 N=12"."""
-    from training.corpus import load_catalog
+    from assistant.domains.warehouse.corpus import load_catalog
 
     catalog = load_catalog()
     entries = list(catalog.entries.values())
@@ -100,7 +100,7 @@ def fault_lines(count: int, seed: int = 0) -> Iterator[str]:
 
 
 def _raw_throughput(model: Path, lines: list[str], args) -> float:
-    from assistant.inference import Assistant
+    from assistant.runtime.assistant import Assistant
 
     assistant = Assistant.load(model)
     options = {"strategy": "beam", "beam_width": args.beam}

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from assistant.quiet_tf import import_tensorflow
+from assistant.core.quiet_tf import import_tensorflow
 
 SOURCE_LEN = 16
 OUTPUT_LEN = 17  # pieces per output, end token included
@@ -32,11 +32,11 @@ def main() -> None:
     tf = import_tensorflow()
     import keras
 
-    from assistant import constants
-    from assistant.config import ModelConfig
+    from assistant.core import constants
+    from assistant.core.config import ModelConfig
+    from assistant.core.model import Seq2Seq
     from assistant.decoding import DecodingOptions
-    from assistant.decoding_graphs import DecodingGraphs
-    from assistant.model import Seq2Seq
+    from assistant.decoding.graphs import DecodingGraphs
 
     keras.utils.set_random_seed(0)
     config = ModelConfig()
@@ -120,10 +120,10 @@ def _keras_hub_comparison(tf, model, source, batch: int) -> None:
     except ImportError:
         print("keras-hub is not installed: no BeamSampler comparison")
         return
-    from assistant import constants
+    from assistant.core import constants
+    from assistant.core.model import Memory
     from assistant.decoding import DecodingOptions
-    from assistant.decoding_graphs import DecodingGraphs
-    from assistant.model import Memory
+    from assistant.decoding.graphs import DecodingGraphs
 
     sampler = keras_hub.samplers.BeamSampler(num_beams=5)
 

@@ -1,7 +1,7 @@
 """Checks and times a SavedModel export against the Python runtime.
 
-    python -m training.bench_export --compare [--data /tmp/corpus/test.jsonl]
-    python -m training.bench_export --speed
+    python -m training.benchmarks.export --compare [--data /tmp/corpus/test.jsonl]
+    python -m training.benchmarks.export --speed
 
 `--compare` exports the bundle twice (beam search with the bundle's defaults, and greedy),
 answers every source of the test split with `Assistant.reply_batch` and with the export's
@@ -100,11 +100,11 @@ def main() -> None:
                              "bundle's, as `python -m assistant export`)")
     args = parser.parse_args()
 
-    from assistant.quiet_tf import import_tensorflow
+    from assistant.core.quiet_tf import import_tensorflow
 
     import_tensorflow()
-    from assistant.export import export_record_order
-    from assistant.inference import Assistant
+    from assistant.runtime.assistant import Assistant
+    from assistant.serving.export import export_record_order
 
     assistant = Assistant.load(args.model)
     record_order = export_record_order(args.model, assistant.defaults, args.segment)
@@ -122,8 +122,8 @@ def main() -> None:
 
 def _compare(assistant, sources: list[str], tmp: Path, jit_compile: bool,
              record_order) -> None:
-    from assistant.export import export_options, export_saved_model
-    from assistant.tokenizer import normalize_source
+    from assistant.core.tokenizer import normalize_source
+    from assistant.serving.export import export_options, export_saved_model
 
     defaults = assistant.defaults
     settings = {
@@ -172,7 +172,7 @@ def _compare(assistant, sources: list[str], tmp: Path, jit_compile: bool,
 
 
 def _speed(assistant, lines: list[str], tmp: Path, jit_compile: bool, record_order) -> None:
-    from assistant.export import export_saved_model
+    from assistant.serving.export import export_saved_model
 
     export = export_saved_model(assistant, tmp / "export", jit_compile=jit_compile,
                                 record_order=record_order)
@@ -200,7 +200,7 @@ def _speed(assistant, lines: list[str], tmp: Path, jit_compile: bool, record_ord
 
 def _bucket_representatives(assistant, lines: list[str]) -> list[str]:
     """One line per source bucket among `lines`, so timing starts with every bucket compiled."""
-    from assistant.inference import SOURCE_BUCKETS
+    from assistant.runtime.assistant import SOURCE_BUCKETS
 
     chosen = {}
     for text in lines:

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from assistant.quiet_tf import import_tensorflow
+from assistant.core.quiet_tf import import_tensorflow
 from training.config import PRECISIONS, TrainConfig
 
 
@@ -38,7 +38,7 @@ def main() -> None:
     import_tensorflow()
     import keras
 
-    from assistant.config import ModelConfig
+    from assistant.core.config import ModelConfig
     from training.data import EncodedPairs, encode_pairs, make_batches, read_pairs
     from training.schedules import WarmupSchedule
     from training.tokenizer_training import TokenizerConfig, train_tokenizer

@@ -13,6 +13,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from assistant.runtime.options import default_options
+
 # name -> (usage, what it does); the order is the order of /help.
 COMMANDS: dict[str, tuple[str, str]] = {
     "help": ("/help", "show this help"),
@@ -85,8 +87,8 @@ class Settings:
         self.overrides = dict(overrides or {})
 
     def effective(self) -> dict[str, Any]:
-        """The options in force (the `DecodingOptions` defaults fill anything missing)."""
-        return {**_OPTION_DEFAULTS, **self.defaults, **self.overrides}
+        """The options in force (`assistant.runtime.options` defaults fill anything missing)."""
+        return {**default_options(), **self.defaults, **self.overrides}
 
     def describe(self) -> str:
         """One line, e.g. "beam search, width 5, n-best 1, length penalty 0.6"."""
@@ -266,9 +268,3 @@ def _short(text: str, limit: int = 24) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
-# `DecodingOptions`' own defaults, for fields a bundle does not set (kept in step by a test).
-_OPTION_DEFAULTS: dict[str, Any] = {
-    "strategy": "greedy", "beam_width": 5, "length_penalty": 0.6, "n_best": 1,
-    "temperature": 1.0, "top_k": 0, "top_p": 1.0, "seed": 0, "min_length": 0,
-    "max_length_a": 16, "max_length_b": 2.0,
-}

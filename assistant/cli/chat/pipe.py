@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any, BinaryIO, TextIO
 
-from assistant.cli import EXIT_OK
+from assistant.cli.args import EXIT_OK
 
 PIPE_BATCH = 64  # lines decoded together
 

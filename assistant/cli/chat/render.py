@@ -18,7 +18,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from assistant.repl_commands import COMMANDS, Settings
+from assistant.cli.chat.commands import COMMANDS, Settings
 
 SHADES = " ░▒▓█"  # attention cells, lightest to darkest
 SHADE_FLOORS = (0.0, 0.05, 0.2, 0.4, 0.7)  # the weight at which each shade starts
@@ -38,12 +38,13 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
 
 
-def banner(console: Console, name: str, settings: Settings) -> None:
-    """The greeting: the model, its settings, how to get help and how to leave."""
+def banner(console: Console, name: str, settings: Settings, hint: str = "") -> None:
+    """The greeting: the model, its settings, what to type (the domain's `hint`), how to
+    get help and how to leave."""
     console.print(Text.assemble(("keras-assistant", "bold"), " · model ",
                                 (printable(name), "bold cyan"), f" ({settings.describe()})"))
-    console.print(Text("Type a fault-code line or a question. /help for commands, "
-                       "Ctrl-D or /exit to leave.", style="dim"))
+    hint = f"{hint.rstrip('.')}. " if hint else ""
+    console.print(Text(f"{hint}/help for commands, Ctrl-D or /exit to leave.", style="dim"))
 
 
 def show_help(console: Console) -> None:
@@ -80,11 +81,11 @@ def show_settings(console: Console, name: str, location: str, settings: Settings
 
 
 def show_reply(console: Console, reply: Any, elapsed: float | None = None) -> None:
-    """A reply: its text (or an n-best table), score and time, then any faithfulness flags.
+    """A reply: its text (or an n-best table), score and time, then any flags of the check.
 
     Args:
         console: where to print.
-        reply: an `assistant.inference.Reply` (or anything with its fields).
+        reply: an `assistant.runtime.assistant.Reply` (or anything with its fields).
         elapsed: seconds the reply took, shown in ms; None hides it.
     """
     alternatives = tuple(getattr(reply, "alternatives", ()) or ())

@@ -1,4 +1,4 @@
-"""Catalog agreement of answers to questions: check (d) of `assistant.faithfulness`.
+"""Catalog agreement of answers to questions: check (d) of `assistant.domains.warehouse.faithfulness`.
 
 An answer that lists the codes of an equipment type, the equipment a code applies to, a
 code's meaning, or how to fix a code on a unit states catalog facts; each statement is

@@ -36,7 +36,7 @@ for its split. Only whole numbers are reserved, never digits, and every code is 
 train. Sources vary case, leading zeros and spacing; targets are canonical. A fault line whose
 message would exceed `MAX_TARGET_CHARS` is redrawn, so targets fit the trainer's 160 pieces.
 
-The catalog lives in `training.catalog`, the reply templates in `training.messages`.
+The catalog lives in `assistant.domains.warehouse.catalog`, the reply templates in `assistant.domains.warehouse.messages`.
 """
 
 from __future__ import annotations
@@ -55,16 +55,19 @@ from pathlib import Path
 
 import yaml
 
-from assistant import faithfulness, faultcodes, io_utils, segment
-from assistant.faultcodes import FaultRecord
-from training.catalog import UNKNOWN_RANK, Catalog, ParamSpec, load_catalog
-from training.messages import (
+from assistant.core import atomic_files
+from assistant.domains.warehouse import faithfulness, faultcodes, segment
+from assistant.domains.warehouse.catalog import UNKNOWN_RANK, Catalog, ParamSpec, load_catalog
+from assistant.domains.warehouse.domain import WarehouseDomain
+from assistant.domains.warehouse.faultcodes import FaultRecord
+from assistant.domains.warehouse.messages import (
     MESSAGE_PHRASES,
     QUESTION_TYPES,
     answer_question,
     code_rank,
     render_reply,
 )
+from assistant.runtime.domain import DOMAIN_MANIFEST
 
 CATEGORIES = ("single", "multi", "unknown", "prompt", "smalltalk")
 SPLITS = ("train", "valid", "test")
@@ -199,7 +202,7 @@ class CorpusSizes:
     prompt: float = 0.21  # questions about codes and equipment
     smalltalk: float = 0.06  # chat; valid/test capped by the distinct spellings available
     # The train split's own shares, in `CATEGORIES` order (empty: the shares above). The
-    # runtime answers a line of several records one record at a time (`assistant.segment`),
+    # runtime answers a line of several records one record at a time (`assistant.domains.warehouse.segment`),
     # so train holds fewer multi-record lines and more questions; valid and test keep the
     # shares above (their files do not depend on train's).
     train_shares: tuple[float, ...] = (0.33, 0.05, 0.24, 0.32, 0.06)
@@ -270,8 +273,8 @@ def build_corpus(
     catalog_path: Path | None = None,
     sizes: CorpusSizes | None = None,
 ) -> dict[str, dict[str, int]]:
-    """Writes train.jsonl, valid.jsonl, test.jsonl and faithfulness.json into `out_dir`
-    (atomically).
+    """Writes train.jsonl, valid.jsonl, test.jsonl and the domain's files (see
+    `write_domain_files`) into `out_dir` (atomically).
 
     Args:
         out_dir: directory to write (created if missing).
@@ -299,16 +302,27 @@ def build_corpus(
         taken.update(pair["source"] for pair in pairs)
         random.Random(f"corpus:{seed}:{split}:order").shuffle(pairs)
         text = "".join(json.dumps(pair, ensure_ascii=False) + "\n" for pair in pairs)
-        io_utils.atomic_write_text(Path(out_dir) / f"{split}.jsonl", text)
+        atomic_files.atomic_write_text(Path(out_dir) / f"{split}.jsonl", text)
         counts = {category: 0 for category in CATEGORIES}
         for pair in pairs:
             counts[pair["category"]] += 1
         summary[split] = {**counts, "total": len(pairs)}
-    io_utils.atomic_write_text(
-        Path(out_dir) / faithfulness.BUNDLE_FILE,
-        json.dumps(faithfulness_settings(catalog), indent=2, sort_keys=True) + "\n",
-    )
+    write_domain_files(Path(out_dir), catalog)
     return summary
+
+
+def write_domain_files(out_dir: Path, catalog: Catalog) -> None:
+    """Writes what a bundle trained on this data needs of the domain (training copies the
+    files `DOMAIN_MANIFEST` names into the bundle): the check's catalog facts
+    (`faithfulness.BUNDLE_FILE`) and the record order (`segment.RECORD_ORDER_FILE`)."""
+    files = {
+        faithfulness.BUNDLE_FILE: faithfulness_settings(catalog),
+        segment.RECORD_ORDER_FILE: record_order(catalog).to_json(),
+        DOMAIN_MANIFEST: {"name": WarehouseDomain.name, "files": list(WarehouseDomain.files)},
+    }
+    for name, content in files.items():
+        atomic_files.atomic_write_text(out_dir / name,
+                                       json.dumps(content, indent=2, sort_keys=True) + "\n")
 
 
 def faithfulness_settings(catalog: Catalog) -> dict:
@@ -323,7 +337,6 @@ def faithfulness_settings(catalog: Catalog) -> dict:
             for code, entry in sorted(faithfulness.code_table_from_catalog(catalog.raw).items())
         },
         "message_phrases": dict(MESSAGE_PHRASES),
-        segment.RECORD_ORDER_KEY: record_order(catalog).to_json(),
     }
 
 

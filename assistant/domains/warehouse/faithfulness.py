@@ -28,7 +28,7 @@ never reads training/:
 (d) Catalog agreement of answers, when the bundle carries the code table and the answers'
     wording: a list of an equipment type's codes or of a code's equipment must be the
     catalog's, a meaning must be the code's, and a fix must be for a code valid there
-    (`assistant.answer_checks`).
+    (`assistant.domains.warehouse.answer_checks`).
 
 Numbers are compared as numbers are written in messages: an integer loses its leading
 zeros ("07" matches "7"), a decimal keeps its digits ("85.0" does not match "85", because
@@ -43,7 +43,7 @@ import functools
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 
-from assistant import answer_checks, faultcodes
+from assistant.domains.warehouse import answer_checks, faultcodes
 
 BUNDLE_FILE = "faithfulness.json"  # allow-lists and equipment names, in data dirs and bundles
 

@@ -1,19 +1,18 @@
-"""String work inside the exported graph that must read text as the Python runtime does.
+"""Record segmentation inside the exported graph: `segment`'s rules in TensorFlow ops.
 
-RE2 (`tf.strings.regex_*`) and Python's `re` differ in what `\\s` matches: `python_re`
-rewrites a pattern of `assistant.segment` so both match the same characters. `segment_units`
-and `rank_table` are `assistant.segment`'s rules in TensorFlow ops, used by
-`assistant.export_module` to answer a line of several records one record at a time.
+`RecordSplitter` is the warehouse's `GraphSplitter` (`assistant.runtime.domain`): the export
+(`assistant.serving`) uses it to answer a line of several records one record at a time,
+exactly as the runtime does with `segment.split_line` and `RecordOrder.order`.
 """
 
 from __future__ import annotations
 
 import functools
-import sys
 
 import tensorflow as tf
 
-from assistant import faultcodes, segment
+from assistant.domains.warehouse import faultcodes, segment
+from assistant.serving.re2 import python_re, spaces
 
 
 def rank_table(record_order: segment.RecordOrder) -> tf.lookup.StaticHashTable:
@@ -32,7 +31,7 @@ def segment_units(text):
     parts = tf.strings.split(text, sep=";")  # (batch, None), at least one part per line
     counts = parts.row_lengths()
     last = tf.gather(parts.flat_values, parts.row_limits() - 1)
-    blank = (counts > 1) & tf.strings.regex_full_match(last, f"[{_spaces()}]*")
+    blank = (counts > 1) & tf.strings.regex_full_match(last, f"[{spaces()}]*")
     counts -= tf.cast(blank, counts.dtype)  # one trailing blank part dropped
     parts = tf.ragged.boolean_mask(parts, tf.ragged.range(parts.row_lengths()) < counts[:, None])
     records = tf.strings.regex_full_match(parts.flat_values, python_re(segment.RECORD_PATTERN))
@@ -49,47 +48,25 @@ def key_pattern() -> str:
     return "(?s)" + python_re(segment.KEY_PATTERN)
 
 
-@functools.cache
-def python_re(pattern: str) -> str:
-    r"""A Python `re` pattern rewritten for RE2, `\s` matching what it matches in Python.
 
-    Python's `\s` matches every `str.isspace()` character, RE2's only ASCII spaces; the
-    other syntax of `segment`'s patterns reads the same in both.
 
-    Raises:
-        ValueError: the pattern uses another class the two read differently (\d, \w, ...).
+class RecordSplitter(tf.Module):
+    """`segment`'s split and order in the graph, with the record order as a lookup table.
+
+    Args:
+        record_order: the bundle's `RecordOrder`; saved in the export as a hash table.
     """
-    out, in_class, i = [], False, 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            escape = pattern[i : i + 2]
-            if escape == r"\s":
-                out.append(_spaces() if in_class else f"[{_spaces()}]")
-            elif escape[1:] in ("S", "d", "D", "w", "W", "b", "B"):
-                raise ValueError(f"{escape} differs between Python and RE2: {pattern!r}")
-            else:
-                out.append(escape)
-            i += 2
-            continue
-        if char == "[" and not in_class:
-            in_class = True
-        elif char == "]" and in_class:
-            in_class = False
-        out.append(char)
-        i += 1
-    return "".join(out)
 
+    def __init__(self, record_order: segment.RecordOrder, name: str = "record_splitter") -> None:
+        super().__init__(name=name)
+        self.record_ranks = rank_table(record_order)
 
-@functools.cache
-def _spaces() -> str:
-    """The `str.isspace()` characters as RE2 escapes, for a character class."""
-    return "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(sys.maxunicode + 1))
-                   if c.isspace())
+    def split(self, text):
+        """ragged string (batch, None) of string (batch,) lines: see `segment_units`."""
+        return segment_units(text)
 
-
-@functools.cache
-def strip_pattern() -> str:
-    """An RE2 pattern matching leading and trailing `str.isspace()` characters."""
-    return f"^[{_spaces()}]+|[{_spaces()}]+$"
-
+    def ranks(self, units):
+        """int32 (units,): the rank of each unit's "PREFIX:CODE" in the record order."""
+        keys = tf.strings.upper(tf.strings.regex_replace(units, key_pattern(),
+                                                         segment.KEY_REPLACEMENT))
+        return tf.cast(self.record_ranks.lookup(keys), tf.int32)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from assistant.faultcodes import FaultRecord
-from training.catalog import SEVERITIES, UNKNOWN_RANK, Catalog
+from assistant.domains.warehouse.catalog import SEVERITIES, UNKNOWN_RANK, Catalog
+from assistant.domains.warehouse.faultcodes import FaultRecord
 
 QUESTION_TYPES = ("meaning", "action", "action_unit", "severity", "equipment", "codes")
 # How a record's sentence says its code is not in the catalog, or not valid for its equipment,

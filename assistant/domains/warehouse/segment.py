@@ -7,7 +7,7 @@ a record (warehouse test split, beam 5 + rerank, on a bundle trained with 30 % m
 lines: 92.1 % of them right decoded whole, 99.6 % record by record).
 
 Rules, shared by the Python runtime (`Assistant.reply_batch`) and the exported graph
-(`assistant.export_module`), which must compute the same thing:
+(`graph_segment`, used by the export), which must compute the same thing:
 
 - A line is segmented when, split at ";" (one trailing ";" allowed), it has 2 to
   `faultcodes.MAX_RECORDS` parts and every part fully matches `RECORD_PATTERN`. Anything
@@ -18,8 +18,8 @@ Rules, shared by the Python runtime (`Assistant.reply_batch`) and the exported g
   A key the order does not list (unknown code, code not valid for that equipment, unknown
   prefix) takes the default rank.
 
-The record order comes from the bundle's `faithfulness.json` ("record_order"), which the
-corpus builder writes from the catalog; a bundle without it is never segmented.
+The record order comes from the bundle's `record_order.json`, which the corpus builder
+writes from the catalog; a bundle without it is never segmented.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from assistant import faultcodes
+from assistant.domains.warehouse import faultcodes
 
 # One record as typed: unit, ":", code, then KEY=value parameters separated by spaces or
 # commas. Python's `\s` matches every Unicode space and RE2's only ASCII ones: the export
@@ -42,7 +42,9 @@ RECORD_PATTERN = (
 # The record's "PREFIX:CODE" (upper-cased afterwards), as a regex replacement of a record.
 KEY_PATTERN = r"^\s*([A-Za-z]{2})\s*[0-9]+\s*:\s*([A-Za-z][0-9]{3}).*$"
 KEY_REPLACEMENT = r"\1:\2"
-RECORD_ORDER_KEY = "record_order"  # the section of faithfulness.json
+RECORD_ORDER_FILE = "record_order.json"  # in data directories and bundles
+LEGACY_FILE = "faithfulness.json"  # older bundles carry the order in this file's section:
+RECORD_ORDER_KEY = "record_order"
 
 _RECORD = re.compile(RECORD_PATTERN)
 _KEY = re.compile(KEY_PATTERN, re.DOTALL)
@@ -86,16 +88,23 @@ class RecordOrder:
         return cls(ranks, int(entry["default_rank"]))
 
 
-def load_record_order(path: str | Path) -> RecordOrder | None:
-    """The record order of a `faithfulness.json`, or None when the file or section is missing.
+def load_record_order(bundle_dir: str | Path) -> RecordOrder | None:
+    """The record order of a bundle or data directory, or None when it has none.
+
+    It is `RECORD_ORDER_FILE`; bundles written before that file existed carry it as the
+    "record_order" section of `faithfulness.json`.
 
     Raises:
-        ValueError: the section exists but is not valid (one line).
+        ValueError: the file or section exists but is not valid (one line).
     """
-    path = Path(path)
-    if not path.is_file():
-        return None
+    directory = Path(bundle_dir)
+    path = directory / RECORD_ORDER_FILE
     try:
+        if path.is_file():
+            return RecordOrder.from_json(json.loads(path.read_text(encoding="utf-8")))
+        path = directory / LEGACY_FILE
+        if not path.is_file():
+            return None
         settings = json.loads(path.read_text(encoding="utf-8"))
         if RECORD_ORDER_KEY not in settings:
             return None

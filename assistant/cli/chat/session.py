@@ -1,0 +1,275 @@
+"""The interactive chat: read a line, run a slash command or answer it, until Ctrl-D."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from assistant.cli.args import EXIT_OK, UsageError
+from assistant.cli.chat.backend import Backend
+from assistant.cli.chat.commands import (
+    COMMANDS,
+    SETTING_COMMANDS,
+    CommandError,
+    Settings,
+    apply_setting,
+    command_completer,
+    is_command,
+    parse_command,
+)
+from assistant.cli.chat.warmup import BackgroundWarmUp, ModelGate
+
+PROMPT = "> "
+BLOCK = '"""'  # opens and closes a multi-line input
+APP_NAME = "keras-assistant"  # names the history's state directory
+EXIT_WAIT_SECONDS = 60.0  # at exit, how long a background compile may still take
+
+
+class ChatSession:
+    """An interactive chat: read a line, run a command or answer it, until Ctrl-D or /exit.
+
+    Args:
+        backend: the model.
+        console: a rich `Console` for everything the session prints.
+        options: the decoding options set on the command line.
+        load_backend: `load_backend(directory) -> Backend` for /model (raising `UsageError`
+            or `ValueError` with one line), or None to disable /model.
+        session_input: prompt-toolkit `Input` (tests: `create_pipe_input()`); None is the
+            terminal.
+        output: prompt-toolkit `Output` (tests: `DummyOutput()`); None is the terminal.
+        history: a prompt-toolkit `History`; None is the history file in the user state
+            directory, or an in-memory history when that cannot be written.
+        warm_up: compile the model for the current settings in a background thread.
+        clock: seconds for the per-reply time (tests pass a fake).
+    """
+
+    def __init__(self, backend: Backend, console, *, options: Mapping[str, Any] | None = None,
+                 load_backend: Callable[[Path], Backend] | None = None, session_input=None,
+                 output=None, history=None, warm_up: bool = True,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+        from prompt_toolkit.filters import Condition
+
+        from assistant.cli.chat import render as repl_render
+
+        self.backend = backend
+        self.console = console
+        self.settings = Settings(backend.defaults, options)
+        self.load_backend = load_backend
+        self.last_reply = None
+        self.transcript: list[str] = []  # plain-text lines for /save
+        self._render = repl_render
+        self._clock = clock
+        self._gate = ModelGate()
+        self._warmer = BackgroundWarmUp(self._gate) if warm_up else None
+        if history is None:
+            history, self.history_location = _default_history()
+        else:
+            self.history_location = type(history).__name__
+        self.prompt_session = PromptSession(
+            history=history,
+            auto_suggest=AutoSuggestFromHistory(),
+            completer=command_completer(),
+            complete_while_typing=True,
+            multiline=Condition(self._in_block),
+            prompt_continuation=lambda width, line_number, is_soft_wrap: "." * (width - 1) + " ",
+            bottom_toolbar=self._toolbar,
+            input=session_input,
+            output=output,
+        )
+
+    def run(self) -> int:
+        """Greets, then loops until Ctrl-D or /exit; returns the exit code (0)."""
+        self._render.banner(self.console, self.backend.name, self.settings, self.backend.hint)
+        self._start_warm_up()
+        while True:
+            try:
+                text = self.prompt_session.prompt(PROMPT)
+            except KeyboardInterrupt:  # Ctrl-C: the line is dropped, a new prompt follows
+                continue
+            except EOFError:  # Ctrl-D on an empty line
+                break
+            try:
+                if not self.handle(text):
+                    break
+            except KeyboardInterrupt:
+                self._render.problem(self.console, "interrupted")
+            except Exception as error:  # nothing inside a reply may end the session
+                self._render.problem(self.console, f"{type(error).__name__}: {error}")
+        if self._warmer is not None:
+            self._warmer.stop(wait=EXIT_WAIT_SECONDS)
+        return EXIT_OK
+
+    def handle(self, text: str) -> bool:
+        """Runs a command or answers each line of one accepted input.
+
+        Returns:
+            False when the user asked to leave.
+        """
+        lines = _input_lines(text)
+        if len(lines) == 1 and is_command(lines[0]):
+            return self._command(lines[0])
+        for line in lines:
+            if len(lines) > 1:
+                self._render.input_echo(self.console, line)
+            self._answer(line)
+        return True
+
+    def _answer(self, text: str) -> None:
+        self.transcript.append(f"> {text}")
+        try:
+            with self._gate.user(on_wait=self._waiting):
+                start = self._clock()
+                reply = self.backend.reply(text, **self.settings.overrides)
+                elapsed = self._clock() - start
+            error = getattr(reply, "error", None)
+        except ValueError as failure:  # InputError (empty, too long) or an invalid option
+            error = str(failure)
+        except Exception as failure:  # nothing inside a reply may end the session
+            error = f"{type(failure).__name__}: {failure}"
+        if error:
+            self._render.problem(self.console, error)
+            self.transcript.append(f"  error: {error}")
+            return
+        self.last_reply = reply
+        self._render.show_reply(self.console, reply, elapsed)
+        self.transcript += self._render.reply_lines(reply)
+
+    def _command(self, line: str) -> bool:
+        try:
+            command = parse_command(line)
+            if command.name == "exit":
+                return False
+            if command.name in SETTING_COMMANDS:
+                self._change_settings(command)
+            elif command.name in ("save", "model"):
+                getattr(self, f"_{command.name}")(command.argument)
+            else:
+                if command.argument:
+                    raise CommandError(f"/{command.name} takes no argument")
+                self._simple_command(command.name)
+        except CommandError as error:
+            self._render.problem(self.console, str(error))
+        return True
+
+    def _simple_command(self, name: str) -> None:
+        render, console = self._render, self.console
+        if name == "help":
+            render.show_help(console)
+        elif name == "show":
+            render.show_settings(console, self.backend.name, self.backend.location,
+                                 self.settings, self.history_location)
+        elif name == "clear":
+            console.clear()
+        elif name == "attn":
+            if self.last_reply is None:
+                raise CommandError("no reply yet: /attn shows the attention of the last reply")
+            render.show_attention(console, self.last_reply)
+
+    def _change_settings(self, command) -> None:
+        overrides, message = apply_setting(self.settings, command)
+        settings = Settings(self.settings.defaults, overrides)
+        if self.backend.validate is not None:
+            try:
+                self.backend.validate(settings.effective())
+            except ValueError as error:
+                raise CommandError(str(error)) from None
+        self.settings = settings
+        self._render.note(self.console, message)
+        self.transcript.append(f"# {message}")
+        self._start_warm_up()
+
+    def _save(self, argument: str) -> None:
+        from assistant.core.atomic_files import atomic_write_text
+
+        if not argument:
+            raise CommandError(f"usage: {COMMANDS['save'][0]}")
+        path = Path(argument).expanduser()
+        when = time.strftime("%Y-%m-%d %H:%M")
+        header = f"# keras-assistant chat with {self.backend.name}, {when}"
+        try:
+            atomic_write_text(path, "\n".join([header, *self.transcript]) + "\n")
+        except OSError as error:
+            raise CommandError(f"cannot save to {path}: {error.strerror or error}") from None
+        self._render.note(self.console, f"transcript saved to {path}")
+
+    def _model(self, argument: str) -> None:
+        if not argument:
+            raise CommandError(f"usage: {COMMANDS['model'][0]}")
+        if self.load_backend is None:
+            raise CommandError("/model is not available in this session")
+        if self._warmer is not None:
+            self._warmer.stop()
+        try:
+            backend = self.load_backend(Path(argument).expanduser())
+        except (UsageError, ValueError, OSError) as error:
+            raise CommandError(str(error)) from None
+        self.backend = backend
+        self.last_reply = None
+        self.settings = Settings(backend.defaults, self.settings.overrides)
+        if backend.validate is not None:
+            try:
+                backend.validate(self.settings.effective())
+            except ValueError:
+                self.settings = Settings(backend.defaults)
+        message = f"model {backend.name} ({self.settings.describe()})"
+        self._render.note(self.console, message)
+        self.transcript.append(f"# {message}")
+        self._start_warm_up()
+
+    def _start_warm_up(self) -> None:
+        if self._warmer is not None:
+            self._warmer.start(self.backend, dict(self.settings.overrides))
+
+    def _waiting(self) -> None:
+        self._render.note(self.console, "waiting for the model to finish compiling…")
+
+    def _in_block(self) -> bool:
+        text = self.prompt_session.default_buffer.text.strip()
+        return text.startswith(BLOCK) and (len(text) < 2 * len(BLOCK) or not text.endswith(BLOCK))
+
+    def _toolbar(self) -> str:
+        return (f" {self.backend.name} · {self.settings.brief()}    "
+                "/help for commands · Ctrl-D to leave")
+
+
+def _input_lines(text: str) -> list[str]:
+    """The non-empty lines of one input, without the `\"\"\"` of a block."""
+    text = text.strip()
+    if text.startswith(BLOCK):
+        text = text[len(BLOCK):]
+        if text.rstrip().endswith(BLOCK):
+            text = text.rstrip()[: -len(BLOCK)]
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _default_history():
+    """(history, where) : a file in the user state directory, else in memory."""
+    import platformdirs
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+    class SafeFileHistory(FileHistory):
+        """A file history that stops writing, instead of failing, when the file goes away."""
+
+        def load_history_strings(self) -> Iterator[str]:
+            try:
+                yield from super().load_history_strings()
+            except (OSError, UnicodeError):
+                return
+
+        def store_string(self, string: str) -> None:
+            with contextlib.suppress(OSError):
+                super().store_string(string)
+
+    try:
+        path = Path(platformdirs.user_state_dir(APP_NAME)) / "history"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab"):
+            pass
+    except OSError:
+        return InMemoryHistory(), "in memory (the state directory is not writable)"
+    return SafeFileHistory(str(path)), str(path)

@@ -1,0 +1,117 @@
+"""Batch conversion as a library: every record answered and written, in bounded memory.
+
+`convert` reads records lazily, `window` at a time; each window goes to `reply_batch` (for
+`Assistant.reply_batch`, which sorts it by length for padding-efficient batches and returns
+input order) and is written before the next is read, so memory does not grow with the file.
+The output has exactly one record per input record, in input order. It knows nothing of
+tensors or of the command line (`assistant.cli.convert.command` is the command).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from assistant.cli.convert.formats import Record, Result, Writer
+
+WINDOW_BATCHES = 16  # records read (and sorted by length) at a time = this x the batch size
+DEFAULT_BATCH_SIZE = 64  # rows decoded together (the largest compiled batch bucket)
+MAX_INPUT_CHARS = 4096  # 256 pieces x at most 16 characters per piece: surely too long
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """What a conversion did."""
+
+    records: int
+    flagged: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        """Records per second."""
+        return self.records / self.seconds if self.seconds > 0 else 0.0
+
+    def __str__(self) -> str:
+        return (f"{self.records:,} records, {self.flagged:,} flagged, {self.seconds:.2f} s, "
+                f"{self.rate:,.1f} records/s")
+
+
+def convert(
+    records: Iterable[Record],
+    reply_batch: Callable[[list[str]], Sequence[Any]],
+    writer: Writer,
+    window: int = WINDOW_BATCHES * DEFAULT_BATCH_SIZE,
+    on_flagged: Callable[[Record, Result], None] | None = None,
+    on_window: Callable[[int], None] | None = None,
+) -> Summary:
+    """Answers and writes every record, `window` records at a time, in input order.
+
+    Args:
+        records: the input records (read lazily).
+        reply_batch: `texts -> replies` in the same order, e.g. a partial of
+            `Assistant.reply_batch`; a reply has `text`, `score`, `flags`, `error` and
+            `alternatives` (`assistant.runtime.assistant.Reply`).
+        writer: where each record's `Result` goes.
+        window: records per `reply_batch` call.
+        on_flagged: called with each flagged record and its result.
+        on_window: called with the number of records written so far after each window.
+
+    Returns:
+        The counts and the seconds it took.
+    """
+    started = time.perf_counter()
+    count = flagged = 0
+    for chunk in _windows(records, window):
+        asked = [record for record in chunk
+                 if record.text is not None and _input_problem(record.text) is None]
+        replies = reply_batch([record.text for record in asked]) if asked else []
+        if len(replies) != len(asked):
+            raise RuntimeError(f"reply_batch returned {len(replies)} replies for "
+                               f"{len(asked)} texts")
+        by_record = {id(record): reply for record, reply in zip(asked, replies, strict=True)}
+        for record in chunk:
+            result = _result(record, by_record.get(id(record)))
+            writer.write(record, result)
+            if result.flags:
+                flagged += 1
+                if on_flagged is not None:
+                    on_flagged(record, result)
+        count += len(chunk)
+        writer.flush()
+        if on_window is not None:
+            on_window(count)
+    return Summary(count, flagged, time.perf_counter() - started)
+
+
+def _windows(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    chunk: list[Record] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _input_problem(text: str) -> str | None:
+    if not text.strip():
+        return "empty input"
+    if len(text) > MAX_INPUT_CHARS:
+        return f"input too long: {len(text):,} characters, the limit is {MAX_INPUT_CHARS:,}"
+    return None
+
+
+def _result(record: Record, reply: Any | None) -> Result:
+    flags = list(record.problems)
+    if reply is None:
+        if record.text is not None:
+            flags.append(_input_problem(record.text) or "not answered")
+        return Result("", None, tuple(flags))
+    if reply.error is not None:
+        return Result("", None, (*flags, reply.error))
+    alternatives = tuple((a.text, a.score) for a in getattr(reply, "alternatives", ()))
+    return Result(reply.text, reply.score, (*flags, *reply.flags), alternatives)

@@ -1,0 +1,173 @@
+"""What the runtime asks of a domain, and how a bundle's domain is found.
+
+A domain is the knowledge of one kind of input that the generic seq2seq runtime does not
+have: how to split a line into units that are answered one at a time, in which order the
+answers go, how to check a reply against its input, and (optionally) the in-graph twin of
+the splitter for the export. A bundle names its domain in config.json (`"domain": "NAME"`);
+a bundle trained on other pairs names none and gets `NullDomain`, which splits nothing and
+checks nothing, so the model alone answers.
+
+Domains are plugins: `domain_class` finds a name in `BUILTIN_DOMAINS` or in the
+`keras_assistant.domains` entry-point group of installed packages ("module:Class") and
+imports the module lazily; `load_domain` builds the domain from a bundle's files with
+`Class.from_bundle(bundle_dir)`. The runtime never imports a domain module by name; the
+warehouse (`assistant.domains.warehouse`) is loaded the same way.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from assistant.core import constants
+
+ENTRY_POINT_GROUP = "keras_assistant.domains"
+# name -> "module:Class" of a `Domain` subclass
+BUILTIN_DOMAINS = {"warehouse": "assistant.domains.warehouse:WarehouseDomain"}
+NULL_DOMAIN = "none"  # config.json's "domain" of a bundle without one
+LEGACY_DOMAIN_FILE = "faithfulness.json"  # a bundle without "domain" but with this: warehouse
+# In a data directory: {"name": DOMAIN, "files": [...]}; training copies the files into the
+# bundle and names the domain in config.json.
+DOMAIN_MANIFEST = "domain.json"
+
+
+class GraphSplitter(Protocol):
+    """The in-graph twin of `Domain.split` and `Domain.order`, for the export.
+
+    A `tf.Module` (so its lookup tables are saved with the export) that must split and
+    rank exactly as the Python methods do.
+    """
+
+    def split(self, text: Any) -> Any:
+        """ragged string (batch, None): each line's units (the line itself when unsplit)."""
+
+    def ranks(self, units: Any) -> Any:
+        """int32 (units,): the sort rank of each unit; ties keep input order."""
+
+
+class Domain:
+    """The domain interface, with the null behaviour as defaults.
+
+    Subclasses override what their domain knows. Attributes:
+        name: the name config.json gives.
+        title: what the assistant answers, for CLI help and the chat banner.
+        hint: one line telling the chat user what to type.
+        runtime_options: which `RuntimeOptions` act for this domain ("rerank" and
+            "retry_beam" need `check`, "segment" needs `split`); surfaces show only these.
+            The class states what the domain can do; an instance may narrow it to what its
+            bundle's files allow.
+        files: the bundle files the domain reads (the trainer copies them from the data
+            directory into the bundle).
+        score_names: the per-pair counters `score` returns, for evaluation tables.
+    """
+
+    name: str = NULL_DOMAIN
+    title: str = "a sequence-to-sequence model trained on your own pairs"
+    hint: str = "Type a text; the model answers it."
+    runtime_options: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    score_names: tuple[str, ...] = ()
+
+    @classmethod
+    def from_bundle(cls, bundle_dir: Path | None) -> Domain:
+        """The domain with the files of a bundle (None: without any).
+
+        Raises:
+            ValueError: one line: a file of the domain is not valid.
+        """
+        return cls()
+
+    @classmethod
+    def register_training_commands(cls, subparsers) -> None:
+        """Adds the domain's `python -m training` subcommands (e.g. its corpus builder)."""
+
+    @property
+    def checks(self) -> bool:
+        """Whether `check` can flag anything (rerank and retry act only then)."""
+        return "rerank" in self.runtime_options
+
+    def split(self, text: str) -> list[str] | None:
+        """The units of `text` to answer one at a time, or None to answer it whole."""
+        return None
+
+    def order(self, units: Sequence[str]) -> list[int]:
+        """Indices of `units` (from `split`) in the order their answers are joined."""
+        return list(range(len(units)))
+
+    def check(self, source: str, reply: str) -> list[str]:
+        """Short flags for what `reply` gets wrong about `source`; empty when nothing."""
+        return []
+
+    def graph_splitter(self) -> GraphSplitter | None:
+        """The in-graph `split`/`order` for the export, or None (the export answers whole)."""
+        return None
+
+    def score(self, source: str, reference: str, reply: str) -> dict[str, int]:
+        """Evaluation counters of one reply (0 or 1 each), named by `score_names`."""
+        return {}
+
+
+class NullDomain(Domain):
+    """The domain of a bundle trained on other pairs: the model alone answers."""
+
+
+def domain_name(bundle_dir: str | Path) -> str:
+    """The domain a bundle names in config.json, without loading anything else.
+
+    A bundle written before config.json named domains is the warehouse's when it carries
+    `LEGACY_DOMAIN_FILE`. A missing or unreadable config gives `NULL_DOMAIN` (the loader
+    reports the real problem).
+    """
+    bundle = Path(bundle_dir)
+    try:
+        payload = json.loads((bundle / constants.CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return NULL_DOMAIN
+    if isinstance(payload, dict) and "domain" in payload:
+        return str(payload["domain"] or NULL_DOMAIN)
+    return "warehouse" if (bundle / LEGACY_DOMAIN_FILE).is_file() else NULL_DOMAIN
+
+
+def domain_class(name: str) -> type[Domain]:
+    """The `Domain` subclass called `name` (`NullDomain` for `NULL_DOMAIN`).
+
+    Raises:
+        ValueError: one line: no domain has that name.
+    """
+    if name in (NULL_DOMAIN, ""):
+        return NullDomain
+    target = BUILTIN_DOMAINS.get(name) or _entry_point(name)
+    if target is None:
+        known = ", ".join(sorted({NULL_DOMAIN, *BUILTIN_DOMAINS, *_entry_point_names()}))
+        raise ValueError(f"unknown domain {name!r} (known: {known})")
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def load_domain(name: str, bundle_dir: str | Path | None = None) -> Domain:
+    """The domain called `name`, with its files from `bundle_dir` (None: without any).
+
+    Raises:
+        ValueError: one line: the name is unknown, or the domain's files are not valid.
+    """
+    return domain_class(name).from_bundle(None if bundle_dir is None else Path(bundle_dir))
+
+
+def known_domains() -> list[str]:
+    """The names of every domain installed (built in or from entry points)."""
+    return sorted({*BUILTIN_DOMAINS, *_entry_point_names()})
+
+
+def _entry_point(name: str) -> str | None:
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name == name:
+            return entry.value
+    return None
+
+
+def _entry_point_names() -> list[str]:
+    return [entry.name for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)]

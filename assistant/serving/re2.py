@@ -1,0 +1,57 @@
+"""Reading text inside an exported graph as Python's `re` and `str` methods read it.
+
+RE2 (`tf.strings.regex_*`) and Python's `re` differ in what `\\s` matches: `python_re`
+rewrites a Python pattern so both match the same characters, and `strip_pattern` is
+`str.strip()` for RE2. Domains use them for their in-graph splitters.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+
+@functools.cache
+def python_re(pattern: str) -> str:
+    r"""A Python `re` pattern rewritten for RE2, `\s` matching what it matches in Python.
+
+    Python's `\s` matches every `str.isspace()` character, RE2's only ASCII spaces; the
+    other syntax of `segment`'s patterns reads the same in both.
+
+    Raises:
+        ValueError: the pattern uses another class the two read differently (\d, \w, ...).
+    """
+    out, in_class, i = [], False, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            escape = pattern[i : i + 2]
+            if escape == r"\s":
+                out.append(spaces() if in_class else f"[{spaces()}]")
+            elif escape[1:] in ("S", "d", "D", "w", "W", "b", "B"):
+                raise ValueError(f"{escape} differs between Python and RE2: {pattern!r}")
+            else:
+                out.append(escape)
+            i += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class:
+            in_class = False
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+@functools.cache
+def spaces() -> str:
+    """The `str.isspace()` characters as RE2 escapes, for a character class."""
+    return "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(sys.maxunicode + 1))
+                   if c.isspace())
+
+
+@functools.cache
+def strip_pattern() -> str:
+    """An RE2 pattern matching leading and trailing `str.isspace()` characters."""
+    return f"^[{spaces()}]+|[{spaces()}]+$"
+
