@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.domains.warehouse import faithfulness, faultcodes
+from assistant.domains.warehouse import WarehouseDomain, faithfulness, faultcodes, segment
 from assistant.domains.warehouse.catalog import load_catalog
-from assistant.domains.warehouse.corpus import faithfulness_settings
+from assistant.domains.warehouse.corpus import faithfulness_settings, record_order
 from assistant.domains.warehouse.messages import render_reply
-from assistant.runtime.assistant import Assistant
+from assistant.runtime import Assistant
 
 BUNDLE = Path(__file__).resolve().parent.parent / "saved_models" / "warehouse"
 
@@ -30,8 +30,13 @@ def test_shipped_model_answers_fault_lines_as_the_catalog_says(shipped):
         assert reply.flags == ()
 
 
-def test_shipped_faithfulness_file_matches_the_catalog():
-    # Regenerate it (python -m training build-corpus, then copy faithfulness.json into the
-    # bundle) after changing the catalog or the message wording.
-    shipped = json.loads((BUNDLE / faithfulness.BUNDLE_FILE).read_text(encoding="utf-8"))
-    assert shipped == json.loads(json.dumps(faithfulness_settings(load_catalog())))
+def test_shipped_domain_files_match_the_catalog(shipped):
+    # Regenerate them (python -m training build-corpus, then copy faithfulness.json and
+    # record_order.json into the bundle) after changing the catalog or the message wording.
+    assert isinstance(shipped.domain, WarehouseDomain)
+    assert shipped.domain.runtime_options == ("rerank", "retry_beam", "segment")
+    catalog = load_catalog()
+    checks = json.loads((BUNDLE / faithfulness.BUNDLE_FILE).read_text(encoding="utf-8"))
+    assert checks == json.loads(json.dumps(faithfulness_settings(catalog)))
+    order = json.loads((BUNDLE / segment.RECORD_ORDER_FILE).read_text(encoding="utf-8"))
+    assert order == json.loads(json.dumps(record_order(catalog).to_json()))

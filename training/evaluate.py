@@ -38,7 +38,8 @@ class CategoryScores:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: the metrics and the domain's counters side by side."""
         values = dataclasses.asdict(self)
-        return {**values, **values.pop("counters")}
+        counters = values.pop("counters")
+        return {**values, **counters}
 
 
 def score_replies(pairs: Sequence[Pair], replies: Sequence[str],

@@ -61,45 +61,11 @@ def train_tokenizer(texts: Iterable[str], config: TokenizerConfig, seed: int = 0
     sentences = [text.replace("\n", " ") for text in texts if text.strip()]
     if not sentences:
         raise ValueError("no text to train the tokenizer on")
-    model = io.BytesIO()
     spm.set_random_generator_seed(seed)
     try:
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(sentences),
-            model_writer=model,
-            vocab_size=config.vocab_size,
-            model_type=config.model_type,
-            character_coverage=config.character_coverage,
-            max_sentence_length=config.max_sentence_length,
-            pad_id=constants.PAD_ID,
-            unk_id=constants.UNK_ID,
-            bos_id=constants.BOS_ID,
-            eos_id=constants.EOS_ID,
-            pad_piece=constants.PAD_PIECE,
-            unk_piece=constants.UNK_PIECE,
-            bos_piece=constants.BOS_PIECE,
-            eos_piece=constants.EOS_PIECE,
-            split_digits=True,
-            byte_fallback=True,
-            normalization_rule_name="identity",
-            remove_extra_whitespaces=False,
-            hard_vocab_limit=False,
-            num_threads=2,
-            input_sentence_size=2_000_000,
-            shuffle_input_sentence=False,
-            minloglevel=2,
-        )
+        proto = _train_sentencepiece(sentences, config)
     except RuntimeError as error:
-        needed = re.search(r"smaller than required_chars\. (\d+) vs (\d+)", str(error))
-        if needed:
-            raise ValueError(
-                f"tokenizer vocab_size {needed.group(1)} is too small for this data: it needs "
-                f"at least {needed.group(2)} (special ids, 256 byte pieces and every character "
-                "kept by character_coverage); raise tokenizer.vocab_size or lower "
-                "tokenizer.character_coverage"
-            ) from None
-        raise ValueError(f"SentencePiece training failed: {error}") from None
-    proto = model.getvalue()
+        raise _training_error(error) from None
     if config.split_letter_pairs:
         proto = disable_pieces(proto, _LETTER_PAIR)
     return Tokenizer(proto)
@@ -122,3 +88,48 @@ def disable_pieces(model_proto: bytes, pattern: re.Pattern) -> bytes:
         if piece.type == piece.NORMAL and pattern.fullmatch(piece.piece):
             piece.type = piece.UNUSED
     return model.SerializeToString()
+
+
+def _train_sentencepiece(sentences: list[str], config: TokenizerConfig) -> bytes:
+    """Runs the SentencePiece trainer on `sentences`; returns the serialized model."""
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences),
+        model_writer=model,
+        vocab_size=config.vocab_size,
+        model_type=config.model_type,
+        character_coverage=config.character_coverage,
+        max_sentence_length=config.max_sentence_length,
+        pad_id=constants.PAD_ID,
+        unk_id=constants.UNK_ID,
+        bos_id=constants.BOS_ID,
+        eos_id=constants.EOS_ID,
+        pad_piece=constants.PAD_PIECE,
+        unk_piece=constants.UNK_PIECE,
+        bos_piece=constants.BOS_PIECE,
+        eos_piece=constants.EOS_PIECE,
+        split_digits=True,
+        byte_fallback=True,
+        normalization_rule_name="identity",
+        remove_extra_whitespaces=False,
+        hard_vocab_limit=False,
+        num_threads=2,
+        input_sentence_size=2_000_000,
+        shuffle_input_sentence=False,
+        minloglevel=2,
+    )
+    return model.getvalue()
+
+
+def _training_error(error: RuntimeError) -> ValueError:
+    """The user-facing error of a failed SentencePiece run: what to change when the
+    vocabulary is too small for the data's characters."""
+    needed = re.search(r"smaller than required_chars\. (\d+) vs (\d+)", str(error))
+    if needed:
+        return ValueError(
+            f"tokenizer vocab_size {needed.group(1)} is too small for this data: it needs "
+            f"at least {needed.group(2)} (special ids, 256 byte pieces and every character "
+            "kept by character_coverage); raise tokenizer.vocab_size or lower "
+            "tokenizer.character_coverage"
+        )
+    return ValueError(f"SentencePiece training failed: {error}")

@@ -12,6 +12,7 @@ comparison.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 
@@ -24,15 +25,12 @@ OUTPUT_LEN = 17  # pieces per output, end token included
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=50, help="batch-1 calls per figure")
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--no-keras-hub", action="store_true")
-    args = parser.parse_args()
+    args = _parse_args()
     tf = import_tensorflow()
     import keras
 
     from assistant.core import constants
+    from assistant.core.binding import bind_model
     from assistant.core.config import ModelConfig
     from assistant.core.model import Seq2Seq
     from assistant.decoding import DecodingOptions
@@ -42,7 +40,7 @@ def main() -> None:
     config = ModelConfig()
     model = Seq2Seq(config)
     model.build()
-    graphs = DecodingGraphs(model)
+    graphs = DecodingGraphs(functools.partial(bind_model, model))
     rng = np.random.default_rng(0)
 
     def source(batch):
@@ -58,33 +56,55 @@ def main() -> None:
     print(f"reference model: {model.count_params():,} parameters; sources {SOURCE_LEN} pieces, "
           f"outputs {OUTPUT_LEN} pieces; float32 matmul peak {peak:.1f} GFLOP/s")
     for name, options in strategies.items():
-        started = time.perf_counter()
-        result = graphs.run(source(1), options, OUTPUT_LEN)
-        compile_seconds = time.perf_counter() - started
-        assert int(result.lengths[0, 0]) == OUTPUT_LEN, result.lengths
-        latencies = []
-        for _ in range(args.repeats):
-            batch = source(1)
-            started = time.perf_counter()
-            graphs.run(batch, options, OUTPUT_LEN)
-            latencies.append(time.perf_counter() - started)
-        big = source(args.batch)
-        graphs.run(big, options, OUTPUT_LEN)  # compile the batch bucket
-        started = time.perf_counter()
-        rounds = 5
-        for _ in range(rounds):
-            graphs.run(big, options, OUTPUT_LEN)
-        seconds = (time.perf_counter() - started) / rounds
-        rows = args.batch * (options.beam_width if options.strategy == "beam" else 1)
-        flops = rows * OUTPUT_LEN * _step_flops(config, SOURCE_LEN)
-        print(f"{name:7s} batch 1: median {statistics.median(latencies) * 1000:.2f} ms "
-              f"(p90 {np.percentile(latencies, 90) * 1000:.2f} ms); batch {args.batch}: "
-              f"{args.batch / seconds:,.0f} sentences/s, {flops / seconds / 1e9:.1f} GFLOP/s "
-              f"= {flops / seconds / 1e9 / peak:.0%} of peak; first call (trace + compile) "
-              f"{compile_seconds:.2f} s")
+        _benchmark_strategy(name, options, graphs, source, config, peak, args)
     if not args.no_keras_hub:
         _keras_hub_comparison(tf, model, source, args.batch)
 
+
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=50, help="batch-1 calls per figure")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--no-keras-hub", action="store_true")
+    return parser.parse_args()
+
+
+def _benchmark_strategy(name, options, graphs, source, config, peak: float, args) -> None:
+    """Prints one strategy's first-call time, batch-1 latency and batch throughput.
+
+    Args:
+        name: the strategy's label.
+        options: its `DecodingOptions`.
+        graphs: the `DecodingGraphs` of the reference model.
+        source: `source(batch)` draws random source ids, shape (batch, SOURCE_LEN).
+        config: the reference `ModelConfig`.
+        peak: the measured float32 matmul peak, GFLOP/s.
+        args: the parsed command line (--repeats, --batch).
+    """
+    started = time.perf_counter()
+    result = graphs.run(source(1), options, OUTPUT_LEN)
+    compile_seconds = time.perf_counter() - started
+    assert int(result.lengths[0, 0]) == OUTPUT_LEN, result.lengths
+    latencies = []
+    for _ in range(args.repeats):
+        batch = source(1)
+        started = time.perf_counter()
+        graphs.run(batch, options, OUTPUT_LEN)
+        latencies.append(time.perf_counter() - started)
+    big = source(args.batch)
+    graphs.run(big, options, OUTPUT_LEN)  # compile the batch bucket
+    started = time.perf_counter()
+    rounds = 5
+    for _ in range(rounds):
+        graphs.run(big, options, OUTPUT_LEN)
+    seconds = (time.perf_counter() - started) / rounds
+    rows = args.batch * (options.beam_width if options.strategy == "beam" else 1)
+    flops = rows * OUTPUT_LEN * _step_flops(config, SOURCE_LEN)
+    print(f"{name:7s} batch 1: median {statistics.median(latencies) * 1000:.2f} ms "
+          f"(p90 {np.percentile(latencies, 90) * 1000:.2f} ms); batch {args.batch}: "
+          f"{args.batch / seconds:,.0f} sentences/s, {flops / seconds / 1e9:.1f} GFLOP/s "
+          f"= {flops / seconds / 1e9 / peak:.0%} of peak; first call (trace + compile) "
+          f"{compile_seconds:.2f} s")
 
 def _step_flops(config, source_len: int) -> float:
     """Multiply-adds x 2 of one decoder step for one row (matmuls and attention)."""
@@ -121,6 +141,7 @@ def _keras_hub_comparison(tf, model, source, batch: int) -> None:
         print("keras-hub is not installed: no BeamSampler comparison")
         return
     from assistant.core import constants
+    from assistant.core.binding import bind_model
     from assistant.core.model import Memory
     from assistant.decoding import DecodingOptions
     from assistant.decoding.graphs import DecodingGraphs
@@ -146,7 +167,7 @@ def _keras_hub_comparison(tf, model, source, batch: int) -> None:
     # An unknown batch dimension: BeamSampler's loop widens the cache to batch x beams.
     compiled = tf.function(run, jit_compile=True,
                            input_signature=[tf.TensorSpec((None, SOURCE_LEN), tf.int32)])
-    ours = DecodingGraphs(model)
+    ours = DecodingGraphs(functools.partial(bind_model, model))
     options = DecodingOptions(strategy="beam", beam_width=5, min_length=OUTPUT_LEN,
                               max_length_a=OUTPUT_LEN, max_length_b=0.0)
     for rows in (1, batch):

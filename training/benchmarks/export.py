@@ -104,26 +104,25 @@ def main() -> None:
 
     import_tensorflow()
     from assistant.runtime.assistant import Assistant
-    from assistant.serving.export import export_record_order
+    from assistant.serving.export import export_splitter
 
     assistant = Assistant.load(args.model)
-    record_order = export_record_order(args.model, assistant.defaults, args.segment)
+    segmented = export_splitter(assistant, args.segment) is not None
     sources = [json.loads(line)["source"] for line in args.data.read_text("utf-8").splitlines()
                if line.strip()]
     if args.limit:
         sources = sources[: args.limit]
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         if args.compare:
-            _compare(assistant, sources, Path(tmp), args.jit_compile, record_order)
+            _compare(assistant, sources, Path(tmp), args.jit_compile, segmented)
         else:
-            _speed(assistant, sources[: args.repeats], Path(tmp), args.jit_compile,
-                   record_order)
+            _speed(assistant, sources[: args.repeats], Path(tmp), args.jit_compile, segmented)
 
 
 def _compare(assistant, sources: list[str], tmp: Path, jit_compile: bool,
-             record_order) -> None:
+             segmented: bool) -> None:
     from assistant.core.tokenizer import normalize_source
-    from assistant.serving.export import export_options, export_saved_model
+    from assistant.serving.export import export_options, export_saved_model, export_splitter
 
     defaults = assistant.defaults
     settings = {
@@ -132,13 +131,13 @@ def _compare(assistant, sources: list[str], tmp: Path, jit_compile: bool,
     }
     ids = [assistant.tokenizer.encode(normalize_source(text, assistant.config.source_case))
            for text in sources]
-    segmented = record_order is not None
     print(f"{len(sources)} lines; model {assistant.name}; defaults {defaults}; records "
           f"{'segmented' if segmented else 'not segmented'}")
     for name, overrides in settings.items():
         options = export_options(defaults, overrides)
         export = export_saved_model(assistant, tmp / name.replace(" ", "_"), options,
-                                    jit_compile=jit_compile, record_order=record_order)
+                                    jit_compile=jit_compile,
+                                    splitter=export_splitter(assistant, segmented))
         started = time.perf_counter()
         expected = assistant.reply_batch(sources, **overrides, rerank=False,
                                          segment=segmented)  # as exported
@@ -171,18 +170,17 @@ def _compare(assistant, sources: list[str], tmp: Path, jit_compile: bool,
         print(f"  largest score difference (whole split): {worst:.3g}")
 
 
-def _speed(assistant, lines: list[str], tmp: Path, jit_compile: bool, record_order) -> None:
-    from assistant.serving.export import export_saved_model
+def _speed(assistant, lines: list[str], tmp: Path, jit_compile: bool, segmented: bool) -> None:
+    from assistant.serving.export import export_saved_model, export_splitter
 
     export = export_saved_model(assistant, tmp / "export", jit_compile=jit_compile,
-                                record_order=record_order)
+                                splitter=export_splitter(assistant, segmented))
     warm = _bucket_representatives(assistant, lines)
     got = _run_child({"mode": "speed", "export": str(export.path), "texts": lines,
                       "warm": warm}, tmp)
     print(f"export ({'XLA' if jit_compile else 'no XLA'}), fresh process: import TensorFlow "
           f"{got['import']:.2f} s, load {got['load']:.2f} s, first answer {got['first']:.2f} s "
           f"(load + first answer {got['load'] + got['first']:.2f} s)")
-    segmented = record_order is not None  # as exported
     for text in warm:
         assistant.reply(text, segment=segmented)
     runtime = []

@@ -4,7 +4,8 @@
     python -m assistant convert tickets.csv -o answered.csv --column message
     cat faults.jsonl | python -m assistant convert --format jsonl > answered.jsonl
 
-Records are read in windows of `WINDOW_BATCHES` x `--batch-size` and answered by
+Records are read in windows of `--window` (default `WINDOW_BATCHES` x `--batch-size`) and
+answered by
 `pipeline.convert`, so memory does not grow with the file. The output has exactly one record
 per input record, in input order (formats and their rules: `assistant.cli.convert.formats`).
 
@@ -87,6 +88,10 @@ def register(subparsers, domain: type[Domain]) -> None:
     parser.add_argument("--batch-size", type=cli.positive_int, default=DEFAULT_BATCH_SIZE,
                         metavar="N", help=f"inputs decoded together (default "
                                           f"{DEFAULT_BATCH_SIZE})")
+    parser.add_argument("--window", type=cli.positive_int, metavar="N",
+                        help=f"records read, answered and written at a time (default "
+                             f"{WINDOW_BATCHES} x --batch-size); larger sorts better by "
+                             "length, smaller holds less in memory")
     parser.add_argument("--strict", action="store_true",
                         help="exit with 1 if any record was flagged (the output is written)")
     cli.add_model_argument(parser)
@@ -130,7 +135,7 @@ def run(args: argparse.Namespace, context: cli.Context) -> int:
                     progress.print(f"{name}:{record.line}: "
                                    f"{FLAG_SEPARATOR.join(result.flags)}")
             summary = convert(reader, reply_batch, writer,
-                              window=WINDOW_BATCHES * args.batch_size, on_flagged=report,
+                              window=args.window or WINDOW_BATCHES * args.batch_size, on_flagged=report,
                               on_window=progress.update)
     print(f"convert: {summary}", file=sys.stderr, flush=True)
     return cli.EXIT_ERROR if args.strict and summary.flagged else cli.EXIT_OK

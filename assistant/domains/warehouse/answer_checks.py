@@ -1,4 +1,5 @@
-"""Catalog agreement of answers to questions: check (d) of `assistant.domains.warehouse.faithfulness`.
+"""Catalog agreement of answers to questions: check (d) of
+`assistant.domains.warehouse.faithfulness`.
 
 An answer that lists the codes of an equipment type, the equipment a code applies to, a
 code's meaning, or how to fix a code on a unit states catalog facts; each statement is
@@ -27,7 +28,7 @@ _CODE = r"[A-Za-z][0-9]{3}"
 _LIST_SPLIT = re.compile(r",\s*|\s+and\s+")
 
 
-class _Entry(Protocol):  # `faithfulness.CatalogCode`
+class _Entry(Protocol):  # `catalog_checks.CatalogCode`
     equipment: frozenset[str]
     meaning: str
 

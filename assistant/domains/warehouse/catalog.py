@@ -1,4 +1,5 @@
-"""The fault catalog (`assistant/domains/warehouse/data/fault_catalog.yaml`): its schema, loading and validation.
+"""The fault catalog (`assistant/domains/warehouse/data/fault_catalog.yaml`): its schema,
+loading and validation.
 
 Field names (`equipment` map; per code `code`, `equipment`, `severity`, `meaning`, `action`,
 `params` with `name`, `unit`, `range`, `decimals`, `phrase`) are read by other tools too.

@@ -1,10 +1,9 @@
 """Record segmentation: a fault line of several records is answered one record at a time.
 
 The model writes one sentence per record and orders the sentences by severity. Decoding a
-record on its own and ordering the sentences by the catalog is far more reliable than
-decoding the whole line, where the model must plan the order and sometimes drops or merges
-a record (warehouse test split, beam 5 + rerank, on a bundle trained with 30 % multi-record
-lines: 92.1 % of them right decoded whole, 99.6 % record by record).
+record on its own and ordering the sentences by the catalog is far more reliable than decoding
+the whole line, where the model must plan the order and sometimes drops or merges a record
+(the measurements are in `configs/warehouse_notes.md`).
 
 Rules, shared by the Python runtime (`Assistant.reply_batch`) and the exported graph
 (`graph_segment`, used by the export), which must compute the same thing:

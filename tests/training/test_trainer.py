@@ -15,7 +15,7 @@ from tests.conftest import TINY_OVERRIDES as CONFTEST_TINY
 from training import data as data_lib
 from training.config import load_run_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY_OVERRIDES = [
     *CONFTEST_TINY,
     "train.warmup_steps=5",
@@ -48,7 +48,7 @@ def test_tiny_model_overfits_twenty_pairs():
     from assistant.core.config import ModelConfig
     from assistant.core.model import Seq2Seq
     from training.data import EncodedPairs, make_batches
-    from training.trainer import _TrainSteps
+    from training.steps import TrainSteps
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -69,7 +69,7 @@ def test_tiny_model_overfits_twenty_pairs():
     )
     model.build()
     optimizer = keras.optimizers.Adam(0.01)
-    steps = _TrainSteps(model, optimizer, label_smoothing=0.0)
+    steps = TrainSteps(model, optimizer, label_smoothing=0.0)
     ((source, target_in, target_out),) = make_batches(data, 20, seed=None)
     for _ in range(300):
         steps.train(source, target_in, target_out)
@@ -85,7 +85,8 @@ def test_mixed_bfloat16_computes_in_bfloat16_with_float32_weights_and_loss(tmp_p
     from assistant.core.config import ModelConfig
     from assistant.core.model import Seq2Seq
     from training.data import EncodedPairs, make_batches
-    from training.trainer import _TrainSteps, build_model
+    from training.steps import TrainSteps
+    from training.trainer import build_model
 
     config = ModelConfig(
         vocab_size=30, embedding_dim=16, encoder_units=8, decoder_units=16, attention_units=8
@@ -104,13 +105,13 @@ def test_mixed_bfloat16_computes_in_bfloat16_with_float32_weights_and_loss(tmp_p
         0,
     )
     ((source, target_in, target_out),) = make_batches(data, 8, seed=None)
-    mixed_loss, _, count = _TrainSteps(mixed, None, 0.1).evaluate(source, target_in, target_out)
-    exact_loss, _, _ = _TrainSteps(exact, None, 0.1).evaluate(source, target_in, target_out)
+    mixed_loss, _, count = TrainSteps(mixed, None, 0.1).evaluate(source, target_in, target_out)
+    exact_loss, _, _ = TrainSteps(exact, None, 0.1).evaluate(source, target_in, target_out)
     assert mixed_loss.dtype == tf.float32
     np.testing.assert_allclose(float(mixed_loss), float(exact_loss), rtol=2e-2)
 
     optimizer = keras.optimizers.Adam(0.01)
-    steps = _TrainSteps(mixed, optimizer, 0.1)
+    steps = TrainSteps(mixed, optimizer, 0.1)
     steps.train(source, target_in, target_out)
     loss, _, sampled_count = steps.train_sampled(
         source, target_in, target_out, tf.constant(0.5), tf.constant([0, 1])
@@ -222,13 +223,14 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
 
 
 def test_checkpoint_of_another_config_is_refused(tmp_path):
-    from training.trainer import TrainingError, _load_state
+    from training.checkpoints import load_state
+    from training.trainer import TrainingError
 
     (tmp_path / "checkpoint").mkdir()
     (tmp_path / "checkpoint" / "state.json").write_text(json.dumps({"config": {}}))
     with pytest.raises(TrainingError, match="checkpoint of a different configuration"):
-        _load_state(tmp_path, load_run_config(), overwrite=False)
-    assert _load_state(tmp_path, load_run_config(), overwrite=True) is None
+        load_state(tmp_path, load_run_config(), overwrite=False)
+    assert load_state(tmp_path, load_run_config(), overwrite=True) is None
 
 
 def run_cli(*args):

@@ -1,3 +1,5 @@
+"""The runtime facade: batching, options, rerank and retry, segmentation, load errors."""
+
 import dataclasses
 import json
 import shutil
@@ -6,11 +8,26 @@ import numpy as np
 import pytest
 
 from assistant.core import constants
+from assistant.decoding.buckets import MAX_SOURCE_PIECES
 from assistant.domains.warehouse import segment
-from assistant.runtime.assistant import MAX_SOURCE_PIECES, Assistant, BundleError, InputError
+from assistant.domains.warehouse.domain import WarehouseDomain
+from assistant.runtime import Assistant, BundleError, Domain, InputError
 from tests.conftest import TINY_OVERRIDES
 
 TINY = [*TINY_OVERRIDES, "train.epochs=1"]
+
+
+class CheckingDomain(Domain):
+    """A domain that only checks replies, with the given `check(source, reply)`."""
+
+    name = "checking"
+    runtime_options = ("rerank", "retry_beam")
+
+    def __init__(self, check) -> None:
+        self._check = check
+
+    def check(self, source: str, reply: str) -> list[str]:
+        return self._check(source, reply)
 
 
 
@@ -137,7 +154,7 @@ def test_rerank_answers_with_the_best_unflagged_hypothesis(assistant):
     assert len({top, second, third}) == 3
     flagged = {top: ["number 9 not in input"], second: ["code E217 missing from reply"]}
     checking = Assistant(assistant.model, assistant.tokenizer, defaults=assistant.defaults,
-                         checker=lambda source, reply: flagged.get(reply, []))
+                         domain=CheckingDomain(lambda source, reply: flagged.get(reply, [])))
 
     reranked = checking.reply("CV07:E217 T=85", **beam, n_best=2)  # rerank is the default
 
@@ -161,7 +178,7 @@ def test_retry_beam_answers_a_flagged_input_with_a_wider_search(assistant):
     flagged = {a.text: ["number 9 not in input"] for a in narrow.alternatives}
     expected = next(a for a in wide.alternatives if a.text not in flagged)
     checking = Assistant(assistant.model, assistant.tokenizer, defaults=assistant.defaults,
-                         checker=lambda source, reply: flagged.get(reply, []))
+                         domain=CheckingDomain(lambda source, reply: flagged.get(reply, [])))
 
     retried = checking.reply(text, strategy="beam", beam_width=3, retry_beam=8)
 
@@ -181,8 +198,9 @@ LINE = "SN02:W301 N=12; cv1:e217 ; XX03:E217"
 @pytest.fixture(scope="module")
 def segmenting(assistant):
     order = segment.RecordOrder({"CV:E217": 0, "SN:W301": 2}, default_rank=1)
+    domain = WarehouseDomain(lambda source, reply: [f"checked {source}"], order)
     return Assistant(assistant.model, assistant.tokenizer, defaults=assistant.defaults,
-                     checker=lambda source, reply: [f"checked {source}"], record_order=order)
+                     domain=domain)
 
 
 def test_a_line_of_records_is_answered_record_by_record(segmenting):

@@ -1,74 +1,27 @@
-"""The chat REPL: scripted sessions against a fake model, the pipe mode, and one real model."""
+"""The chat REPL: scripted sessions against a fake model, and one real model."""
 
 from __future__ import annotations
 
 import io
-import itertools
-import os
-import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
-from prompt_toolkit.completion import CompleteEvent
-from prompt_toolkit.document import Document
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
 from assistant.cli.chat import render as repl_render
-from assistant.cli.chat.command import Backend, ChatSession, _default_history
+from assistant.cli.chat.backend import Backend
 from assistant.cli.chat.commands import (
-    Command,
-    CommandError,
     Settings,
-    apply_setting,
-    command_completer,
-    parse_command,
 )
-from assistant.cli.chat.pipe import run_pipe
-from assistant.runtime.assistant import Alternative, InputError, Reply
-
-DEFAULTS = {"strategy": "beam", "beam_width": 5, "length_penalty": 0.6}
-ATTENTION = np.array([[0.9, 0.1, 0.0], [0.1, 0.3, 0.6], [0.0, 0.0, 1.0]], np.float32)
-ENTER, CTRL_C, CTRL_D = "\r", "\x03", "\x04"
-
-
-def fake_reply(text: str, **options) -> Reply:
-    """Echoes the input; n-best alternatives score -1, -2, ...; a fixed 3 x 3 attention."""
-    if not text.strip():
-        raise InputError("empty input")
-    if len(text) > 1000:
-        raise InputError("input too long: 2000 pieces, the limit is 256")
-    if text == "boom":
-        raise RuntimeError("the graph fell over\nsecond line")
-    texts = [f"reply to {text}"] + [f"alternative {rank} to {text}"
-                                    for rank in range(2, options.get("n_best", 1) + 1)]
-    alternatives = tuple(Alternative(t, -1.0 * rank) for rank, t in enumerate(texts, start=1))
-    return Reply(text=texts[0], score=-1.0, alternatives=alternatives, attention=ATTENTION,
-                 source_pieces=("▁CV", "07", ":E"), pieces=("▁Conveyor", "▁7", "</s>"),
-                 flags=("number 86 not in input",) if "86" in text else ())
-
-
-def console(width: int = 100, **kwargs) -> Console:
-    return Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False,
-                   **kwargs)
-
-
-def drive(keys: str, reply=fake_reply, options=None, **kwargs) -> tuple[list[str], ChatSession]:
-    """Runs a session on typed `keys`; returns its printed lines (right-stripped) and itself."""
-    out = kwargs.pop("console", None) or console()
-    with create_pipe_input() as pipe:
-        pipe.send_text(keys)
-        session = ChatSession(Backend("fake", reply, DEFAULTS, location="/models/fake"), out,
-                              options=options, session_input=pipe, output=DummyOutput(),
-                              history=InMemoryHistory(), warm_up=False,
-                              clock=itertools.count(0, 0.012).__next__, **kwargs)
-        assert session.run() == 0
-    return [line.rstrip() for line in out.file.getvalue().splitlines()], session
+from assistant.cli.chat.session import ChatSession, _default_history
+from assistant.runtime.assistant import Reply
+from tests.cli.chat.fakes import CTRL_C, CTRL_D, DEFAULTS, ENTER, console, drive, fake_reply
 
 
 def test_a_scripted_session():
@@ -115,59 +68,6 @@ def test_options_reach_the_model_and_show_lists_them():
     assert "settings reset to the model's defaults" in lines
     assert not any("never read" in line for line in lines)
     assert session.settings.overrides == {}
-
-
-@pytest.mark.parametrize(("command", "message"), [
-    ("/beam 0", "/beam needs a whole number >= 1, got 0"),
-    ("/beam 2.5", "/beam needs a whole number >= 1, got '2.5'"),
-    ("/nbest", "usage: /nbest N"),
-    ("/nbest 0", "/nbest needs a whole number >= 1, got 0"),
-    ("/lenpen -1", "/lenpen needs a number >= 0, got '-1'"),
-    ("/lenpen nan", "/lenpen needs a number >= 0, got 'nan'"),
-    ("/greedy 3", "/greedy takes no argument (got '3')"),
-    ("/sample temperature=-1", "temperature must be a number >= 0 (0 is greedy), got '-1'"),
-    ("/sample foo=1", "unknown /sample setting 'foo' (known: temperature, top_k, top_p, seed)"),
-    ("/sample top_p=0", "top_p must be a number in (0, 1] (1 is off)"),
-    ("/sample top_p=1.5", "top_p must be a number in (0, 1] (1 is off)"),
-    ("/sample top_k=-2", "top_k must be a whole number >= 0 (0 is off), got -2"),
-    ("/sample temperature", "expected KEY=VALUE, got 'temperature' (e.g. /sample "
-                            "temperature=0.7 top_k=20)"),
-])
-def test_settings_parser_rejects_bad_arguments(command, message):
-    with pytest.raises(CommandError) as error:
-        apply_setting(Settings(DEFAULTS), parse_command(command))
-    assert str(error.value) == message
-
-
-def test_settings_parser_keeps_n_best_and_beam_width_consistent():
-    settings = Settings(DEFAULTS)
-    overrides, message = apply_setting(settings, Command("nbest", "8"))
-    assert overrides == {"strategy": "beam", "n_best": 8, "beam_width": 8}
-    assert message == ("beam search, width 8, n-best 8, length penalty 0.6 "
-                       "(beam width raised to 8)")
-    overrides, message = apply_setting(Settings(DEFAULTS, overrides), Command("beam", "3"))
-    assert overrides == {"strategy": "beam", "n_best": 3, "beam_width": 3}
-    assert message.endswith("(n-best lowered to 3)")
-    overrides, message = apply_setting(Settings(DEFAULTS, {"strategy": "greedy"}),
-                                       Command("nbest", "2"))
-    assert overrides == {"strategy": "beam", "n_best": 2}
-    assert message == "beam search, width 5, n-best 2, length penalty 0.6"
-    overrides, _ = apply_setting(settings, Command("sample", "t=0.5 k=3 top-p=0.9 seed=4"))
-    assert overrides == {"strategy": "sample", "temperature": 0.5, "top_k": 3, "top_p": 0.9,
-                         "seed": 4}
-
-
-def test_commands_and_aliases():
-    assert parse_command("/QUIT") == Command("exit")
-    assert parse_command("  /save  a b.txt ") == Command("save", "a b.txt")
-    with pytest.raises(CommandError, match=r"unknown command /x{20}…; /help"):
-        parse_command("/" + "x" * 50)
-    lines, _ = drive(ENTER.join(["/help", "/attn", "/show me", "/save", "/model x", "/q"]) + ENTER)
-    assert "/beam [N]                beam search (with N hypotheses)" in lines
-    assert "no reply yet: /attn shows the attention of the last reply" in lines
-    assert "/show takes no argument" in lines
-    assert "usage: /save FILE" in lines
-    assert "/model is not available in this session" in lines
 
 
 def test_model_text_is_not_markup_and_control_characters_are_shown_escaped():
@@ -300,17 +200,6 @@ def test_no_color_is_honoured(monkeypatch):
     assert "number 1 not in input" in plain.file.getvalue()
 
 
-def test_completion_of_commands_and_sample_keys():
-    completer = command_completer()
-
-    def complete(text):
-        return [c.text for c in completer.get_completions(Document(text), CompleteEvent())]
-
-    assert complete("/be") == ["/beam"]
-    assert complete("/sample top") == ["top_k=", "top_p="]
-    assert complete("hello /be") == []
-
-
 @pytest.mark.skipif(sys.platform != "linux", reason="platformdirs reads XDG_STATE_HOME on Linux")
 def test_history_falls_back_to_memory_when_the_state_directory_is_not_writable(
         tmp_path, monkeypatch):
@@ -325,68 +214,15 @@ def test_history_falls_back_to_memory_when_the_state_directory_is_not_writable(
     assert where.startswith("in memory")
 
 
-def test_pipe_mode_answers_every_line_with_one_line():
-    calls = []
-
-    def reply_batch(texts, **options):
-        calls.append(list(texts))
-        if "boom" in texts:
-            raise RuntimeError("batch failed")
-        return [Reply(text="", score=float("nan"), error="empty input") if not t.strip()
-                else fake_reply(t, **options) for t in texts]
-
-    data = b"hello\n\xff\xfe bad\n\n/beam 3\r\nboom\nmulti\xe2\x80\xa8line 86\nlast"
-    stdout, stderr = io.StringIO(), io.StringIO()
-    assert run_pipe(reply_batch, io.BytesIO(data), stdout, stderr, batch_size=4) == 0
-    assert stdout.getvalue().split("\n") == [
-        "reply to hello", "reply to \ufffd\ufffd bad", "", "reply to /beam 3", "",
-        "reply to multi line 86", "reply to last", ""]
-    assert stderr.getvalue().splitlines() == [
-        "line 3: empty input", "line 5: RuntimeError: batch failed",
-        "line 6: check: number 86 not in input"]
-    assert calls[0] == ["hello", "\ufffd\ufffd bad", "", "/beam 3"]  # batches of at most 4
-    assert ["boom"] in calls  # a failed batch is retried line by line
-
-
-def test_pipe_mode_streams_lines_before_the_input_ends():
-    read_fd, write_fd = os.pipe()
-    stdout = io.StringIO()
-    seen = threading.Event()
-
-    def reply_batch(texts, **options):
-        seen.set()
-        return [fake_reply(t) for t in texts]
-
-    with os.fdopen(read_fd, "rb") as reader:
-        with os.fdopen(write_fd, "wb") as writer:
-            writer.write(b"first\n")
-            writer.flush()
-            worker = threading.Thread(target=run_pipe,
-                                      args=(reply_batch, reader, stdout, io.StringIO()))
-            worker.start()
-            assert seen.wait(10), "the first line was not answered before the end of input"
-            writer.write(b"second\n")
-        worker.join(10)
-    assert stdout.getvalue() == "reply to first\nreply to second\n"
-
-
-def test_option_defaults_match_decoding_options():
-    import dataclasses
-
-    from assistant.cli.chat.commands import _OPTION_DEFAULTS
-    from assistant.decoding import DecodingOptions
-
-    assert {f.name: f.default for f in dataclasses.fields(DecodingOptions)} == _OPTION_DEFAULTS
-
-
-# --- a real (tiny) model --------------------------------------------------------------------
-
-
+def test_the_banner_shows_no_hint_when_the_domain_gives_none():
+    out = console()
+    repl_render.banner(out, "mine", Settings({}), hint="")
+    assert out.file.getvalue().splitlines()[1] == "/help for commands, Ctrl-D or /exit to leave."
 
 
 @pytest.mark.slow
 def test_a_session_on_a_real_model(bundle):
-    from assistant.cli.chat.command import backend_from_assistant
+    from assistant.cli.chat.backend import backend_from_assistant
     from assistant.runtime.assistant import Assistant
 
     backend = backend_from_assistant(Assistant.load(bundle), bundle)
@@ -412,38 +248,3 @@ def test_a_session_on_a_real_model(bundle):
     assert lines[-2].startswith("beam search, width 3, n-best 3, length penalty ")
     assert lines[-2].endswith(" (beam width raised to 3)")
     assert lines[-1].endswith("length penalty 0")
-
-
-@pytest.mark.slow
-def test_chat_over_a_pipe_in_a_subprocess(bundle):
-    data = b"CV07:E217 T=85\n\xff\xfe broken \xe2\x82\n\n/beam 3\n" + b"x " * 2000 + b"\nhello"
-    result = subprocess.run(
-        [sys.executable, "-m", "assistant", "chat", "--model", str(bundle), "--greedy"],
-        input=data, capture_output=True, timeout=300,
-        cwd=Path(__file__).resolve().parent.parent)
-    assert result.returncode == 0, result.stderr.decode(errors="replace")
-    out = result.stdout.decode("utf-8")
-    assert out.endswith("\n")
-    assert len(out.split("\n")) == 7  # 6 inputs, 6 lines
-    errors = result.stderr.decode("utf-8").splitlines()
-    assert "line 3: empty input" in errors
-    assert any(line.startswith("line 5: input too long") for line in errors)
-
-
-def test_stop_waits_for_the_running_warm_up_step():
-    from assistant.cli.chat.warmup import BackgroundWarmUp, ModelGate
-
-    started, finished = threading.Event(), threading.Event()
-
-    def slow_warm_up(**options):
-        started.set()
-        threading.Event().wait(0.3)
-        finished.set()
-
-    backend = Backend(name="fake", reply=lambda text, **options: None, defaults={},
-                      warm_up=slow_warm_up)
-    warmer = BackgroundWarmUp(ModelGate())
-    warmer.start(backend, {})
-    assert started.wait(5)
-    warmer.stop(wait=5)
-    assert finished.is_set()  # leaving now would not cut a compile short

@@ -46,12 +46,27 @@ def test_order_is_by_rank_then_input_order():
 
 def test_record_order_file_round_trip(tmp_path):
     order = segment.RecordOrder({"CV:E217": 1, "SH:C503": 0}, default_rank=1)
-    path = tmp_path / "faithfulness.json"
-    path.write_text(json.dumps({"allowed_numbers": [], segment.RECORD_ORDER_KEY: order.to_json()}))
-    assert segment.load_record_order(path) == order
-    path.write_text(json.dumps({"allowed_numbers": []}))
-    assert segment.load_record_order(path) is None
-    assert segment.load_record_order(tmp_path / "missing.json") is None
-    path.write_text(json.dumps({segment.RECORD_ORDER_KEY: {"ranks": {"CV:E217": "x"}}}))
+    assert segment.load_record_order(tmp_path) is None  # no record order: no segmentation
+    path = tmp_path / segment.RECORD_ORDER_FILE
+    path.write_text(json.dumps(order.to_json()))
+    assert segment.load_record_order(tmp_path) == order
+    path.write_text(json.dumps({"ranks": {"CV:E217": "x"}}))
     with pytest.raises(ValueError, match="not a valid record order"):
-        segment.load_record_order(path)
+        segment.load_record_order(tmp_path)
+
+
+def test_an_older_bundle_keeps_its_record_order_in_faithfulness_json(tmp_path):
+    order = segment.RecordOrder({"CV:E217": 1, "SH:C503": 0}, default_rank=1)
+    legacy = tmp_path / segment.LEGACY_FILE
+    settings = {"allowed_numbers": [], segment.RECORD_ORDER_KEY: order.to_json()}
+    legacy.write_text(json.dumps(settings))
+    assert segment.load_record_order(tmp_path) == order
+    newer = segment.RecordOrder({"CV:E217": 0}, default_rank=2)
+    (tmp_path / segment.RECORD_ORDER_FILE).write_text(json.dumps(newer.to_json()))
+    assert segment.load_record_order(tmp_path) == newer  # the file of its own comes first
+    (tmp_path / segment.RECORD_ORDER_FILE).unlink()
+    legacy.write_text(json.dumps({"allowed_numbers": []}))
+    assert segment.load_record_order(tmp_path) is None
+    legacy.write_text(json.dumps({segment.RECORD_ORDER_KEY: {"ranks": {"CV:E217": "x"}}}))
+    with pytest.raises(ValueError, match="not a valid record order"):
+        segment.load_record_order(tmp_path)

@@ -1,0 +1,236 @@
+"""Catalog agreement of fault-line replies: check (c) of
+`assistant.domains.warehouse.faithfulness` (`catalog_flags`), and the catalog facts the
+checks read.
+
+The facts (a `CatalogCode` per code, the allow-lists of numbers and codes) are built from
+the catalog by the corpus builder and carried by the bundle's `faithfulness.json`, so
+runtime code never reads training/.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from collections.abc import Collection, Iterable, Mapping
+
+from assistant.domains.warehouse import faultcodes
+from assistant.domains.warehouse.mentions import (
+    extract_codes,
+    extract_numbers,
+    names_unit_by_name,
+    normalize_number,
+    unique,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogCode:
+    """What check (c) needs of one catalog code: where it applies and what it means."""
+
+    equipment: frozenset[str]  # prefixes, e.g. {"CV", "SN"}
+    meaning: str  # e.g. "safety relay fault", as messages write it
+    params: frozenset[str] = frozenset()  # the KEYs messages tell the values of, e.g. {"T"}
+    numbers: frozenset[str] = frozenset()  # numbers of its fixed wording ("wait 30 seconds")
+    # (KEY, phrase) pairs: how a message tells a parameter, e.g. ("T", "motor at {value} °C")
+    phrases: tuple[tuple[str, str], ...] = ()
+
+    def to_json(self) -> dict:
+        """The entry as `faithfulness.json` stores it under "code_table"."""
+        return {
+            "equipment": sorted(self.equipment),
+            "meaning": self.meaning,
+            "params": sorted(self.params),
+            "numbers": sorted(self.numbers),
+            "phrases": dict(self.phrases),
+        }
+
+    @classmethod
+    def from_json(cls, entry: Mapping) -> CatalogCode:
+        """Reads `to_json`'s form; "params", "numbers" and "phrases" may be missing (older
+        files)."""
+        return cls(
+            frozenset(entry["equipment"]),
+            str(entry["meaning"]),
+            frozenset(entry.get("params", ())),
+            frozenset(entry.get("numbers", ())),
+            tuple(sorted((str(k), str(v)) for k, v in entry.get("phrases", {}).items())),
+        )
+
+
+def allowed_numbers_from_catalog(catalog: Mapping) -> set[str]:
+    """Numbers in the catalog's fixed wording, e.g. {"30", "10"} from "wait 30 seconds".
+
+    Args:
+        catalog: the fault catalog as loaded from YAML (a mapping with `equipment` and
+            `codes`). Every string in it is scanned: meanings, actions, value phrases and
+            equipment names. Numeric fields (ranges) are not text and are skipped; the
+            digits of codes are never numbers.
+
+    Returns:
+        Normalised number strings, to pass to `check_reply(..., allowed_numbers=...)`.
+    """
+    return {number for text in _strings(catalog) for number in extract_numbers(text)}
+
+
+def allowed_codes_from_catalog(catalog: Mapping) -> set[str]:
+    """Every code the catalog defines, for `check_reply(..., allowed_codes=...)`."""
+    return {str(entry["code"]).upper() for entry in catalog.get("codes", ())}
+
+
+def code_table_from_catalog(catalog: Mapping) -> dict[str, CatalogCode]:
+    """The catalog's code -> (equipment, meaning) table, for `check_reply(..., code_table=...)`."""
+    return {
+        str(entry["code"]).upper(): CatalogCode(
+            frozenset(str(prefix).upper() for prefix in entry["equipment"]),
+            str(entry["meaning"]),
+            frozenset(str(param["name"]).upper() for param in entry.get("params") or ()),
+            frozenset(
+                number
+                for text in _strings([entry.get("meaning"), entry.get("action"),
+                                      [param.get("phrase") for param in entry.get("params") or ()]])
+                for number in extract_numbers(text.replace("{value}", " "))
+            ),
+            tuple(sorted(
+                (str(param["name"]).upper(), str(param["phrase"]))
+                for param in entry.get("params") or () if param.get("phrase")
+            )),
+        )
+        for entry in catalog.get("codes", ())
+    }
+
+
+def catalog_flags(
+    reply: str,
+    records: Iterable[faultcodes.FaultRecord],
+    code_table: Mapping[str, CatalogCode],
+    equipment_names: Mapping[str, str],
+    message_phrases: Mapping[str, str] | None,
+) -> list[str]:
+    """Check (c): each record's sentence tells what the catalog says of that record.
+
+    A record is judged by the reply sentences that hold both its code and its named unit;
+    a record with no such sentence is already flagged by the coverage check. A code that
+    applies to the equipment must be told with its meaning and the values of the catalog
+    parameters the line gives, and no other number but the unit and its fixed wording; a
+    code that does not apply (or is not in the catalog) must not be explained, must be told
+    with `message_phrases` ("not_valid", "unknown_code") when those are given, and with no
+    number but the unit.
+    """
+    sentences = _SENTENCE_BREAK.split(reply)
+    phrases = {kind: phrase.lower() for kind, phrase in (message_phrases or {}).items()}
+    flags = []
+    for record in records:
+        if record.prefix not in equipment_names:
+            continue  # "Equipment QQ 12 is not in the catalog": the unit check covers it
+        told = [
+            sentence.lower() for sentence in sentences
+            if record.code in extract_codes(sentence)
+            and names_unit_by_name(sentence, record, equipment_names)
+        ]
+        if not told:
+            continue
+        entry = code_table.get(record.code)
+        applies = entry is not None and record.prefix in entry.equipment
+        explained = entry is not None and any(entry.meaning.lower() in s for s in told)
+        kind = "valid" if applies else "not_valid" if entry is not None else "unknown_code"
+        if applies and not explained:
+            flags.append(f"meaning of {record.code} missing for {record.label}")
+        elif explained and not applies:
+            flags.append(f"{record.code} explained for {record.label}, where it is not valid")
+        elif kind in phrases and not any(phrases[kind] in s for s in told):
+            reported_as = "not valid there" if kind == "not_valid" else "an unknown code"
+            flags.append(f"{record.code} on {record.label} not reported as {reported_as}")
+        values = {key: normalize_number(value) for key, value in record.params}  # last wins
+        numbers = unique(number for sentence in told for number in extract_numbers(sentence))
+        if applies:
+            flags += _value_flags(record, values, numbers, entry.params, entry.numbers)
+            flags += _phrase_flags(record, values, numbers, entry.phrases, told)
+        else:
+            flags += _value_flags(record, values, numbers, (), ())
+    return flags
+
+
+def denied_codes(reply: str, code_table: Mapping[str, CatalogCode], phrase: str) -> list[str]:
+    """Catalog codes the reply says are not in the catalog ("E805 is not in the ...")."""
+    pattern = rf"(?<![0-9A-Za-z])([A-Za-z][0-9]{{3}})\s+{re.escape(phrase)}"
+    found = (match.upper() for match in re.findall(pattern, reply, flags=re.IGNORECASE))
+    return unique(code for code in found if code in code_table)
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
+
+
+def _phrase_flags(
+    record: faultcodes.FaultRecord,
+    values: Mapping[str, str],
+    numbers: Collection[str],
+    phrases: Iterable[tuple[str, str]],
+    told: list[str],
+) -> list[str]:
+    """A parameter of the line is told with its catalog phrase and unit ("off by 15.0 %",
+    not "off by 15.0 mm"), and a phrase is not told for a parameter the line lacks.
+
+    `values`: the record's KEY -> normalised value; `numbers`: the numbers of the sentences
+    `told` that tell the record."""
+    flags = []
+    for key, phrase in phrases:
+        found = {
+            normalize_number(number)
+            for sentence in told for number in _phrase_pattern(phrase.lower()).findall(sentence)
+        }
+        if key in values and values[key] not in found and values[key] in numbers:
+            flags.append(f"{key}={values[key]} not told as \"{phrase}\" for {record.label}")
+        elif key not in values and found:
+            flags.append(f"\"{phrase}\" told for {record.label}, which has no {key}")
+    return flags
+
+
+@functools.lru_cache(maxsize=1024)
+def _phrase_pattern(phrase: str) -> re.Pattern:
+    """A catalog phrase ("off by {value} %") as a regex whose group is the value."""
+    before, _, after = phrase.partition("{value}")
+    number = r"([0-9]+(?:\.[0-9]+)?)"
+    return re.compile(rf"(?<![0-9A-Za-z]){re.escape(before)}{number}{re.escape(after)}")
+
+
+def _value_flags(
+    record: faultcodes.FaultRecord,
+    values: Mapping[str, str],
+    numbers: list[str],
+    used: Collection[str],
+    fixed_numbers: Collection[str],
+) -> list[str]:
+    """The record's sentences, whose numbers are `numbers` (in order), tell the values of
+    the parameters `used` (catalog keys), and no number but those, the unit and the code's
+    `fixed_numbers`. `values`: the record's KEY -> normalised value."""
+    wanted = {value for key, value in values.items() if key in used}
+    flags = [
+        f"{key}={value} missing for {record.label}"
+        for key, value in values.items() if key in used and value not in numbers
+    ]
+    justified = wanted | set(fixed_numbers) | {str(record.unit)}
+    stray = {value: key for key, value in reversed(values.items()) if key not in used}
+    for number in numbers:
+        if number in justified:
+            continue
+        if number in stray:
+            flags.append(
+                f"{stray[number]}={number} told for {record.label}, "
+                f"not a parameter of {record.code}"
+            )
+        else:
+            flags.append(f"{number} told for {record.label}, not a value of its record")
+    return flags
+
+
+def _strings(value) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)

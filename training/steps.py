@@ -1,0 +1,98 @@
+"""The compiled train and evaluation steps: masked, label-smoothed token cross-entropy."""
+
+from __future__ import annotations
+
+import contextlib
+
+import tensorflow as tf
+
+from assistant.core import constants
+from assistant.core.model import Seq2Seq
+
+
+class TrainSteps:
+    """The compiled train and evaluation steps of one model and optimizer.
+
+    Each step takes `(source, target_in, target_out)`, int32 tensors of shape
+    (batch, src_len), (batch, tgt_len) and (batch, tgt_len), and returns float32 scalars
+    `(loss, correct, count)`: the train steps' mean loss over real tokens, `evaluate`'s
+    summed loss; correct argmax predictions; real (non-padding) target tokens.
+
+    Args:
+        model: the model to train.
+        optimizer: the Keras optimizer the train steps apply (None to only evaluate).
+        label_smoothing: probability mass spread over the vocabulary by the train steps.
+    """
+
+    def __init__(self, model: Seq2Seq, optimizer, label_smoothing: float) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.label_smoothing = label_smoothing
+        ids = tf.TensorSpec((None, None), tf.int32)
+        self.train = tf.function(self._train, input_signature=[ids, ids, ids])
+        self.train_sampled = tf.function(
+            self._train_sampled,
+            input_signature=[
+                ids,
+                ids,
+                ids,
+                tf.TensorSpec((), tf.float32),
+                tf.TensorSpec((2,), tf.int32),
+            ],
+        )
+        self.evaluate = tf.function(self._evaluate, input_signature=[ids, ids, ids])
+
+    def _train(self, source, target_in, target_out):
+        with tf.GradientTape() as tape:
+            logits = self.model((source, target_in), training=True)
+            loss, correct, count = _token_loss(logits, target_out, self.label_smoothing)
+        self._apply(tape, loss)
+        return loss, correct, count
+
+    def _train_sampled(self, source, target_in, target_out, probability, seed):
+        with tf.GradientTape() as tape, _autocast(self.model):
+            logits = self.model.scheduled_sampling_logits(source, target_in, probability, seed)
+            loss, correct, count = _token_loss(logits, target_out, self.label_smoothing)
+        self._apply(tape, loss)
+        return loss, correct, count
+
+    def _apply(self, tape, loss):
+        variables = self.model.trainable_variables
+        self.optimizer.apply(tape.gradient(loss, variables), variables)
+
+    def _evaluate(self, source, target_in, target_out):
+        logits = self.model((source, target_in), training=False)
+        loss, correct, count = _token_loss(logits, target_out, 0.0)
+        return loss * count, correct, count
+
+
+def _token_loss(logits, labels, label_smoothing: float):
+    """Masked, label-smoothed cross-entropy per real token, in float32 whatever the logits'
+    dtype (bfloat16 under mixed precision).
+
+    Returns:
+        (mean loss over real tokens, correct argmax predictions, real token count).
+    """
+    mask = tf.cast(tf.not_equal(labels, constants.PAD_ID), tf.float32)  # (batch, tgt_len)
+    logits = tf.cast(logits, tf.float32)
+    log_probs = tf.nn.log_softmax(logits, axis=-1)  # (batch, tgt_len, vocab)
+    nll = -tf.gather(log_probs, labels, axis=-1, batch_dims=2)  # (batch, tgt_len)
+    if label_smoothing:
+        smooth = -tf.reduce_mean(log_probs, axis=-1)
+        nll = (1.0 - label_smoothing) * nll + label_smoothing * smooth
+    count = tf.reduce_sum(mask)
+    loss = tf.reduce_sum(nll * mask) / tf.maximum(count, 1.0)
+    predictions = tf.argmax(logits, axis=-1, output_type=labels.dtype)
+    correct = tf.reduce_sum(tf.cast(tf.equal(predictions, labels), tf.float32) * mask)
+    return loss, correct, count
+
+
+def _autocast(model: Seq2Seq):
+    """The variable autocasting Keras applies inside a layer's `__call__`, for model methods
+    called directly (`scheduled_sampling_logits`), so that under mixed_bfloat16 they read the
+    float32 variables as bfloat16 like the layers they call. Keras has no public API for it."""
+    if model.compute_dtype == model.variable_dtype:
+        return contextlib.nullcontext()
+    from keras.src.backend import AutocastScope
+
+    return AutocastScope(model.compute_dtype)
