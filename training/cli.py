@@ -51,10 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(handler=_train)
 
-    from assistant.domains.warehouse import corpus
+    from assistant.runtime.domain import domain_class, known_domains
     from training import evaluate, model_card
 
-    corpus.register(subparsers)
+    for name in known_domains():  # e.g. the warehouse's build-corpus
+        domain_class(name).register_training_commands(subparsers)
     evaluate.register(subparsers)
     model_card.register(subparsers).set_defaults(needs_tensorflow=False)
     return parser

@@ -51,10 +51,10 @@ from assistant.cli.convert.formats import (
     Result,
     format_from_path,
     open_reader,
-    open_writer,
 )
 from assistant.cli.convert.pipeline import DEFAULT_BATCH_SIZE, WINDOW_BATCHES, convert
 from assistant.cli.convert.progress import progress_bar
+from assistant.cli.convert.writers import open_writer
 from assistant.runtime.domain import Domain
 
 STDIO = "-"
@@ -134,8 +134,8 @@ def run(args: argparse.Namespace, context: cli.Context) -> int:
                 def report(record: Record, result: Result) -> None:
                     progress.print(f"{name}:{record.line}: "
                                    f"{FLAG_SEPARATOR.join(result.flags)}")
-            summary = convert(reader, reply_batch, writer,
-                              window=args.window or WINDOW_BATCHES * args.batch_size, on_flagged=report,
+            window = args.window or WINDOW_BATCHES * args.batch_size
+            summary = convert(reader, reply_batch, writer, window=window, on_flagged=report,
                               on_window=progress.update)
     print(f"convert: {summary}", file=sys.stderr, flush=True)
     return cli.EXIT_ERROR if args.strict and summary.flagged else cli.EXIT_OK

@@ -1,7 +1,7 @@
-"""Record readers and writers of `convert`: plain lines, CSV, TSV and JSON Lines.
+"""`convert`'s formats: plain lines, CSV, TSV and JSON Lines; records and their readers.
 
 Readers turn a binary stream into `Record`s one at a time (never the whole file); writers
-write one output record per input record. The rules, as CSV and JSON Lines users expect them:
+(`writers`) write one output record per input record. The rules, as CSV and JSON Lines users expect them:
 
 - Input is UTF-8; a leading byte-order mark is dropped (utf-8-sig). A line with bytes that
   are not UTF-8 is decoded with U+FFFD replacements, answered anyway, and flagged.
@@ -33,7 +33,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -124,18 +123,6 @@ def open_reader(fmt: str, stream: IO[bytes], column: str | None = None) -> Reade
     if fmt == "jsonl":
         return JsonlReader(lines, column)
     raise FormatError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
-
-
-def open_writer(fmt: str, handle: IO[str], reader: Reader, bom: bool = False) -> Writer:
-    """A writer of format `fmt` to a text handle opened with newline=""; csv/tsv write their
-    header (and `bom`, if set) at once."""
-    if fmt == "txt":
-        return TextWriter(handle)
-    if fmt in ("csv", "tsv"):
-        return TableWriter(handle, fmt, reader, bom)
-    if fmt == "jsonl":
-        return JsonlWriter(handle, reader)
-    raise ValueError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
 
 
 class Reader:
@@ -277,87 +264,6 @@ class JsonlReader(Reader):
             yield Record(number, number, text_value, tuple(problems), obj=value)
 
 
-class Writer:
-    """Writes one output record per `write` call."""
-
-    def __init__(self, handle: IO[str]) -> None:
-        self.handle = handle
-
-    def write(self, record: Record, result: Result) -> None:
-        raise NotImplementedError
-
-    def flush(self) -> None:
-        self.handle.flush()
-
-
-class TextWriter(Writer):
-    """The reply alone on one line."""
-
-    def write(self, record: Record, result: Result) -> None:
-        self.handle.write(one_line(result.reply) + "\n")
-
-
-class TableWriter(Writer):
-    """The input columns (or the text column) plus reply, score and flags."""
-
-    def __init__(self, handle: IO[str], fmt: str, reader: Reader, bom: bool = False) -> None:
-        super().__init__(handle)
-        self._column = reader.column
-        header = list(reader.header) if reader.header is not None else [reader.column]
-        self._width = len(header)
-        header += [key for key in OUTPUT_KEYS if key not in header]
-        self._positions = [header.index(key) for key in OUTPUT_KEYS]
-        self._header_width = len(header)
-        self._csv = csv.writer(handle, dialect="excel-tab" if fmt == "tsv" else "excel",
-                               lineterminator="\n")
-        if bom:
-            handle.write(BOM)
-        self._csv.writerow(header)
-
-    def write(self, record: Record, result: Result) -> None:
-        if record.row is not None:
-            values = list(record.row)
-        else:
-            values = [record.text if record.text is not None else (record.raw or "")]
-        values += [""] * (self._header_width - len(values))
-        outputs = (result.reply, _format_score(result.score), FLAG_SEPARATOR.join(result.flags))
-        for position, value in zip(self._positions, outputs, strict=True):
-            values[position] = value
-        self._csv.writerow(values)
-
-
-class JsonlWriter(Writer):
-    """The input object (or one made of the record) plus reply, score and flags."""
-
-    def __init__(self, handle: IO[str], reader: Reader) -> None:
-        super().__init__(handle)
-        self._column = reader.column
-        self._header = reader.header
-
-    def write(self, record: Record, result: Result) -> None:
-        if record.obj is not None:
-            obj = dict(record.obj)
-        elif record.row is not None and self._header is not None:
-            obj = dict(zip(self._header, record.row, strict=True))
-        elif record.raw is not None:
-            obj = {RAW_KEY: record.raw}
-        else:
-            obj = {self._column: record.text}
-        score = result.score if result.score is not None and math.isfinite(result.score) else None
-        obj["reply"] = result.reply
-        obj["score"] = None if score is None else round(score, 4)
-        obj["flags"] = list(result.flags)
-        if len(result.alternatives) > 1:
-            obj["alternatives"] = [{"text": text, "score": round(value, 4)}
-                                   for text, value in result.alternatives]
-        self.handle.write(json.dumps(obj, ensure_ascii=False) + "\n")
-
-
-def one_line(text: str) -> str:
-    """`text` with every line break (as `str.splitlines` sees them) replaced by a space."""
-    return " ".join(text.splitlines()) if text else ""
-
-
 class _Lines:
     """The lines of a binary stream, decoded, with their line ends, as (text, valid_utf8)."""
 
@@ -428,7 +334,3 @@ def _strip_newline(text: str) -> str:
     if text.endswith("\r\n"):
         return text[:-2]
     return text[:-1] if text.endswith("\n") else text
-
-
-def _format_score(score: float | None) -> str:
-    return f"{score:.4f}" if score is not None and math.isfinite(score) else ""

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from assistant.cli.convert.formats import Record, Result, Writer
+from assistant.cli.convert.formats import Record, Result
+from assistant.cli.convert.writers import Writer
 
 WINDOW_BATCHES = 16  # records read (and sorted by length) at a time = this x the batch size
 DEFAULT_BATCH_SIZE = 64  # rows decoded together (the largest compiled batch bucket)

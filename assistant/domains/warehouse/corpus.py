@@ -47,9 +47,8 @@ import random
 from pathlib import Path
 
 from assistant.core import atomic_files
-from assistant.domains.warehouse import faithfulness, segment
+from assistant.domains.warehouse import faithfulness, manifest, segment
 from assistant.domains.warehouse.catalog import UNKNOWN_RANK, Catalog, load_catalog
-from assistant.domains.warehouse.domain import WarehouseDomain
 from assistant.domains.warehouse.messages import MESSAGE_PHRASES, code_rank
 from assistant.domains.warehouse.phrasings import PHRASINGS
 from assistant.domains.warehouse.sampler import (
@@ -189,7 +188,7 @@ def write_domain_files(out_dir: Path, catalog: Catalog) -> None:
     files = {
         faithfulness.BUNDLE_FILE: faithfulness_settings(catalog),
         segment.RECORD_ORDER_FILE: record_order(catalog).to_json(),
-        DOMAIN_MANIFEST: {"name": WarehouseDomain.name, "files": list(WarehouseDomain.files)},
+        DOMAIN_MANIFEST: manifest.manifest(),
     }
     for name, content in files.items():
         atomic_files.atomic_write_text(out_dir / name,

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from assistant.domains.warehouse import faithfulness, segment
+from assistant.domains.warehouse import faithfulness, manifest, segment
 from assistant.runtime.domain import Domain
-
-NAME = "warehouse"
 
 
 class WarehouseDomain(Domain):
@@ -20,11 +18,11 @@ class WarehouseDomain(Domain):
         record_order: the catalog's `segment.RecordOrder`, or None to segment nothing.
     """
 
-    name = NAME
+    name = manifest.NAME
     title = "warehouse fault codes and short prompts, answered as operator messages"
     hint = "Type a fault-code line or a question"
     runtime_options = ("rerank", "retry_beam", "segment")  # narrowed to the bundle's files
-    files = (faithfulness.BUNDLE_FILE, segment.RECORD_ORDER_FILE)
+    files = manifest.FILES
     score_names = ("hallucinated", "dropped")
 
     def __init__(self, checker: Callable[[str, str], list[str]] | None = None,

@@ -1,0 +1,116 @@
+"""Writers of `convert`'s output formats: one output record per input record."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from typing import IO
+
+from assistant.cli.convert.formats import (
+    BOM,
+    FLAG_SEPARATOR,
+    FORMATS,
+    OUTPUT_KEYS,
+    RAW_KEY,
+    Reader,
+    Record,
+    Result,
+)
+
+
+def open_writer(fmt: str, handle: IO[str], reader: Reader, bom: bool = False) -> Writer:
+    """A writer of format `fmt` to a text handle opened with newline=""; csv/tsv write their
+    header (and `bom`, if set) at once."""
+    if fmt == "txt":
+        return TextWriter(handle)
+    if fmt in ("csv", "tsv"):
+        return TableWriter(handle, fmt, reader, bom)
+    if fmt == "jsonl":
+        return JsonlWriter(handle, reader)
+    raise ValueError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+
+
+class Writer:
+    """Writes one output record per `write` call."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self.handle = handle
+
+    def write(self, record: Record, result: Result) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+
+class TextWriter(Writer):
+    """The reply alone on one line."""
+
+    def write(self, record: Record, result: Result) -> None:
+        self.handle.write(one_line(result.reply) + "\n")
+
+
+class TableWriter(Writer):
+    """The input columns (or the text column) plus reply, score and flags."""
+
+    def __init__(self, handle: IO[str], fmt: str, reader: Reader, bom: bool = False) -> None:
+        super().__init__(handle)
+        self._column = reader.column
+        header = list(reader.header) if reader.header is not None else [reader.column]
+        self._width = len(header)
+        header += [key for key in OUTPUT_KEYS if key not in header]
+        self._positions = [header.index(key) for key in OUTPUT_KEYS]
+        self._header_width = len(header)
+        self._csv = csv.writer(handle, dialect="excel-tab" if fmt == "tsv" else "excel",
+                               lineterminator="\n")
+        if bom:
+            handle.write(BOM)
+        self._csv.writerow(header)
+
+    def write(self, record: Record, result: Result) -> None:
+        if record.row is not None:
+            values = list(record.row)
+        else:
+            values = [record.text if record.text is not None else (record.raw or "")]
+        values += [""] * (self._header_width - len(values))
+        outputs = (result.reply, _format_score(result.score), FLAG_SEPARATOR.join(result.flags))
+        for position, value in zip(self._positions, outputs, strict=True):
+            values[position] = value
+        self._csv.writerow(values)
+
+
+class JsonlWriter(Writer):
+    """The input object (or one made of the record) plus reply, score and flags."""
+
+    def __init__(self, handle: IO[str], reader: Reader) -> None:
+        super().__init__(handle)
+        self._column = reader.column
+        self._header = reader.header
+
+    def write(self, record: Record, result: Result) -> None:
+        if record.obj is not None:
+            obj = dict(record.obj)
+        elif record.row is not None and self._header is not None:
+            obj = dict(zip(self._header, record.row, strict=True))
+        elif record.raw is not None:
+            obj = {RAW_KEY: record.raw}
+        else:
+            obj = {self._column: record.text}
+        score = result.score if result.score is not None and math.isfinite(result.score) else None
+        obj["reply"] = result.reply
+        obj["score"] = None if score is None else round(score, 4)
+        obj["flags"] = list(result.flags)
+        if len(result.alternatives) > 1:
+            obj["alternatives"] = [{"text": text, "score": round(value, 4)}
+                                   for text, value in result.alternatives]
+        self.handle.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def one_line(text: str) -> str:
+    """`text` with every line break (as `str.splitlines` sees them) replaced by a space."""
+    return " ".join(text.splitlines()) if text else ""
+
+
+def _format_score(score: float | None) -> str:
+    return f"{score:.4f}" if score is not None and math.isfinite(score) else ""

@@ -1,0 +1,13 @@
+"""What names the warehouse domain in a data directory and a bundle, and the files it reads."""
+
+from __future__ import annotations
+
+from assistant.domains.warehouse import faithfulness, segment
+
+NAME = "warehouse"  # config.json's "domain"
+FILES = (faithfulness.BUNDLE_FILE, segment.RECORD_ORDER_FILE)  # copied into every bundle
+
+
+def manifest() -> dict:
+    """The `DOMAIN_MANIFEST` (`assistant.runtime.domain`) of a data directory."""
+    return {"name": NAME, "files": list(FILES)}
