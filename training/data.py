@@ -116,7 +116,7 @@ def encode_pairs(
 ) -> EncodedPairs:
     """Tokenizes pairs; a target keeps room for its EOS within `max_target_length`.
 
-    Sources are normalized as at inference (`assistant.tokenizer.normalize_source`).
+    Sources are normalized as at inference (`assistant.core.tokenizer.normalize_source`).
     """
     pairs = list(pairs)
     source_ids = tokenizer.encode_batch([normalize_source(p.source, source_case) for p in pairs])

@@ -10,7 +10,8 @@ import tensorflow as tf
 
 from assistant.core import constants
 from assistant.core.config import ModelConfig
-from assistant.core.layers import AttentionDecoder, BidirectionalRNN
+from assistant.core.decoder import AttentionDecoder
+from assistant.core.encoder import BidirectionalRNN
 
 
 class Memory(NamedTuple):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import tensorflow as tf
 
@@ -57,114 +57,16 @@ def beam_search(
     Raises:
         ValueError: on an invalid beam width, n-best, max_steps or option.
     """
-    if not isinstance(beam_width, int) or beam_width < 1:
-        raise ValueError(f"beam_width must be a Python int >= 1, got {beam_width!r}")
-    if not isinstance(n_best, int) or not 1 <= n_best <= beam_width:
-        raise ValueError(f"n_best must be in [1, beam_width={beam_width}], got {n_best!r}")
-    common.check_arguments(max_steps, min_length=min_length, length_penalty=length_penalty)
-    width = beam_width
-    start_ids = tf.convert_to_tensor(start_ids, tf.int32)
-    end_id = tf.convert_to_tensor(end_id, tf.int32)
-    batch = common.dim(start_ids, 0)
-    limits = common.length_limits(max_lengths, max_steps)
-    if max_lengths is not None:
-        limits = limits[:, None, None]  # (batch, 1, 1)
-    offsets = tf.range(batch)[:, None] * width  # (batch, 1): row of beam 0 in batch x beam
-
-    # Step 0 runs on the untiled rows; its outputs are then tiled to batch x beam.
-    logits, state, attention = common.call_step(step_fn, start_ids, state, constants)
-    logits, state, attention = tile_to_beam((logits, state, attention), width)
-    constants = tile_to_beam(constants, width)
-    vocab = common.dim(logits, -1)
-    is_end = common.end_mask(logits, end_id)  # (vocab,)
-    frozen = tf.where(is_end, 0.0, NEG_INF)  # (vocab,) the only continuation of a finished hyp
-
-    def advance(t, finished, lengths, cum_log_probs, records, logits, state, attention):
-        log_probs = tf.reshape(tf.nn.log_softmax(logits), (batch, width, -1))
-        forced = t + 1 >= limits  # () or (batch, 1, 1)
-        log_probs = tf.where(_banned(t, is_end, forced, min_length), NEG_INF, log_probs)
-        log_probs = tf.where(finished[..., None], frozen, log_probs)  # (batch, beam, vocab)
-        totals = cum_log_probs[..., None] + log_probs  # (batch, beam, vocab)
-        grown = lengths + tf.cast(tf.logical_not(finished), tf.int32)  # (batch, beam)
-        ranking = totals
-        if not (common.is_static(length_penalty) and length_penalty == 0):
-            ranking = totals / _gnmt_penalty(grown, length_penalty)[..., None]
-        scores, flat = tf.math.top_k(tf.reshape(ranking, (batch, -1)), k=width)  # (batch, beam)
-        parents = flat // vocab
-        tokens = flat % vocab
-        cum_log_probs = tf.gather(tf.reshape(totals, (batch, -1)), flat, batch_dims=1)
-        token_log_probs = tf.gather(tf.reshape(log_probs, (batch, -1)), flat, batch_dims=1)
-        lengths = tf.gather(grown, parents, batch_dims=1)
-        # A dead hypothesis (-inf, only when the beam is wider than the search space) counts
-        # as finished so that it does not keep the loop running.
-        finished = (
-            tf.gather(finished, parents, batch_dims=1)
-            | tf.equal(tokens, end_id)
-            | tf.equal(cum_log_probs, NEG_INF)
-        )
-        if width > 1:
-            rows = tf.reshape(parents + offsets, (-1,))  # (batch x beam,)
-            state = tf.nest.map_structure(lambda x: tf.gather(x, rows), state)
-        if attention is not None:
-            attention = tf.reshape(attention, (batch, width, -1))  # by parent, not yet reordered
-        records = common.write_records(
-            records,
-            t,
-            tokens=tokens,
-            token_log_probs=token_log_probs,
-            parents=parents,
-            attention=attention,
-        )
-        return (
-            t + 1,
-            tf.reshape(tokens, (-1,)),
-            state,
-            finished,
-            lengths,
-            cum_log_probs,
-            scores,
-            records,
-        )
-
-    beam_shape = tf.TensorShape([start_ids.shape[0], width])  # batch possibly unknown
-    attention_shape = None if attention is None else beam_shape.concatenate(attention.shape[-1:])
-    records = common.new_records(max_steps, beam_shape, attention_shape)
-    records["parents"] = tf.TensorArray(tf.int32, size=max_steps, element_shape=beam_shape)
-    alive_beam0 = tf.where(tf.range(width) == 0, 0.0, NEG_INF)  # (beam,)
-    carry = advance(
-        tf.constant(0),
-        tf.zeros((batch, width), tf.bool),
-        tf.zeros((batch, width), tf.int32),
-        tf.tile(alive_beam0[None], (batch, 1)),
-        records,
-        logits,
-        state,
-        attention,
+    options = _Options(beam_width, n_best, max_steps, max_lengths, min_length, length_penalty)
+    _check_options(options)
+    search, first_step = _start(step_fn, state, constants, start_ids, end_id, options)
+    (carry,) = tf.while_loop(
+        lambda carry: _keep_going(search, carry),
+        lambda carry: (_step(search, carry),),
+        (_first_carry(search, *first_step),),
+        maximum_iterations=max_steps - 1,
     )
-
-    def keep_going(t, tokens, state, finished, lengths, cum_log_probs, scores, records):
-        return (t < max_steps) & tf.reduce_any(tf.logical_not(finished))
-
-    def body(t, tokens, state, finished, lengths, cum_log_probs, scores, records):
-        logits, state, attention = common.call_step(step_fn, tokens, state, constants)
-        return advance(t, finished, lengths, cum_log_probs, records, logits, state, attention)
-
-    steps, _, _, _, lengths, cum_log_probs, scores, records = tf.while_loop(
-        keep_going, body, carry, maximum_iterations=max_steps - 1
-    )
-    # top_k sorted every beam by score and a finished hypothesis's score never changes, so
-    # the first n_best beams are the n best hypotheses.
-    tokens, token_log_probs, attention = _backtrack(
-        records, steps, batch, n_best, max_steps, tf.TensorShape([start_ids.shape[0], n_best])
-    )
-    return common.finish(
-        tokens,
-        lengths[:, :n_best],
-        scores[:, :n_best],
-        cum_log_probs[:, :n_best],
-        token_log_probs,
-        attention,
-    )
+    return _finalize(search, carry)
 
 
 def tile_to_beam(nest: Any, beam_width: int) -> Any:
@@ -176,6 +78,230 @@ def tile_to_beam(nest: Any, beam_width: int) -> Any:
         return nest
     return tf.nest.map_structure(
         lambda x: None if x is None else tf.repeat(x, beam_width, axis=0), nest
+    )
+
+
+class _Options(NamedTuple):
+    """The arguments of one `beam_search` call that shape every step."""
+
+    beam_width: int
+    n_best: int
+    max_steps: int
+    max_lengths: tf.Tensor | None
+    min_length: int | tf.Tensor
+    length_penalty: float | tf.Tensor
+
+
+class _Search(NamedTuple):
+    """What every step of one search reads, fixed before the loop starts."""
+
+    options: _Options
+    step_fn: StepFn
+    constants: Any  # nest of (batch x beam, ...) tensors, or None
+    batch: int | tf.Tensor  # rows before tiling
+    static_batch: int | None  # the static batch size, None when unknown
+    vocab: int | tf.Tensor
+    end_id: tf.Tensor  # int32 ()
+    is_end: tf.Tensor  # bool (vocab,)
+    frozen: tf.Tensor  # float32 (vocab,), the only continuation of a finished hypothesis
+    limits: tf.Tensor  # int32 () or (batch, 1, 1), the length limits
+    offsets: tf.Tensor  # int32 (batch, 1), the row of beam 0 in batch x beam
+
+
+class _Carry(NamedTuple):
+    """The `tf.while_loop` variables of the search after a step."""
+
+    t: tf.Tensor  # int32 (), steps done
+    tokens: tf.Tensor  # int32 (batch x beam,), the last token of every hypothesis
+    state: Any  # nest of (batch x beam, ...) tensors, reordered along the backpointers
+    finished: tf.Tensor  # bool (batch, beam)
+    lengths: tf.Tensor  # int32 (batch, beam)
+    cum_log_probs: tf.Tensor  # float32 (batch, beam)
+    scores: tf.Tensor  # float32 (batch, beam), the ranking scores, descending
+    records: dict  # TensorArrays: tokens, token_log_probs, parents and maybe attention
+
+
+def _check_options(options: _Options) -> None:
+    """Raises ValueError on an invalid beam width, n-best, max_steps or option."""
+    beam_width, n_best = options.beam_width, options.n_best
+    if not isinstance(beam_width, int) or beam_width < 1:
+        raise ValueError(f"beam_width must be a Python int >= 1, got {beam_width!r}")
+    if not isinstance(n_best, int) or not 1 <= n_best <= beam_width:
+        raise ValueError(f"n_best must be in [1, beam_width={beam_width}], got {n_best!r}")
+    common.check_arguments(
+        options.max_steps, min_length=options.min_length, length_penalty=options.length_penalty
+    )
+
+
+def _start(step_fn: StepFn, state: Any, constants: Any, start_ids, end_id, options: _Options):
+    """Runs step 0 on the untiled rows, tiles its outputs to batch x beam and sets the rules.
+
+    Returns:
+        (search, (logits, state, attention)): the `_Search`, and step 0's (batch x beam,
+        vocab) logits, new state and (batch x beam, src_len) attention or None.
+    """
+    width = options.beam_width
+    start_ids = tf.convert_to_tensor(start_ids, tf.int32)
+    end_id = tf.convert_to_tensor(end_id, tf.int32)
+    batch = common.dim(start_ids, 0)
+    limits = common.length_limits(options.max_lengths, options.max_steps)
+    if options.max_lengths is not None:
+        limits = limits[:, None, None]  # (batch, 1, 1)
+    offsets = tf.range(batch)[:, None] * width  # (batch, 1): row of beam 0 in batch x beam
+    logits, state, attention = common.call_step(step_fn, start_ids, state, constants)
+    logits, state, attention = tile_to_beam((logits, state, attention), width)
+    constants = tile_to_beam(constants, width)
+    vocab = common.dim(logits, -1)
+    is_end = common.end_mask(logits, end_id)  # (vocab,)
+    frozen = tf.where(is_end, 0.0, NEG_INF)  # (vocab,)
+    search = _Search(
+        options=options,
+        step_fn=step_fn,
+        constants=constants,
+        batch=batch,
+        static_batch=start_ids.shape[0],
+        vocab=vocab,
+        end_id=end_id,
+        is_end=is_end,
+        frozen=frozen,
+        limits=limits,
+        offsets=offsets,
+    )
+    return search, (logits, state, attention)
+
+
+def _first_carry(search: _Search, logits, state, attention) -> _Carry:
+    """Creates the records and advances from step 0's tiled outputs; only beam 0 is alive."""
+    batch, width = search.batch, search.options.beam_width
+    max_steps = search.options.max_steps
+    beam_shape = tf.TensorShape([search.static_batch, width])  # batch possibly unknown
+    attention_shape = None if attention is None else beam_shape.concatenate(attention.shape[-1:])
+    records = common.new_records(max_steps, beam_shape, attention_shape)
+    records["parents"] = tf.TensorArray(tf.int32, size=max_steps, element_shape=beam_shape)
+    alive_beam0 = tf.where(tf.range(width) == 0, 0.0, NEG_INF)  # (beam,)
+    before = _Carry(
+        t=tf.constant(0),
+        tokens=None,
+        state=None,
+        finished=tf.zeros((batch, width), tf.bool),
+        lengths=tf.zeros((batch, width), tf.int32),
+        cum_log_probs=tf.tile(alive_beam0[None], (batch, 1)),
+        scores=None,
+        records=records,
+    )
+    return _advance(search, before, logits, state, attention)
+
+
+def _keep_going(search: _Search, carry: _Carry) -> tf.Tensor:
+    """Whether some hypothesis is alive and the buffers have room: bool ()."""
+    return (carry.t < search.options.max_steps) & tf.reduce_any(tf.logical_not(carry.finished))
+
+
+def _step(search: _Search, carry: _Carry) -> _Carry:
+    """One loop iteration: runs the model on every hypothesis's last token and advances."""
+    logits, state, attention = common.call_step(
+        search.step_fn, carry.tokens, carry.state, search.constants
+    )
+    return _advance(search, carry, logits, state, attention)
+
+
+def _advance(search: _Search, carry: _Carry, logits, state, attention) -> _Carry:
+    """Extends every hypothesis of `carry` by one token and keeps each row's `beam_width` best.
+
+    Args:
+        carry: the hypotheses before the step (its tokens, state and scores are not read).
+        logits, state, attention: the step's outputs for every hypothesis: (batch x beam,
+            vocab) logits, the new state nest by parent, (batch x beam, src_len) or None.
+
+    Returns:
+        The `_Carry` after the step.
+    """
+    batch, width, vocab = search.batch, search.options.beam_width, search.vocab
+    t, finished = carry.t, carry.finished
+    log_probs, totals, grown, ranking = _candidates(search, carry, logits)
+    scores, flat = tf.math.top_k(tf.reshape(ranking, (batch, -1)), k=width)  # (batch, beam)
+    parents = flat // vocab
+    tokens = flat % vocab
+    cum_log_probs = tf.gather(tf.reshape(totals, (batch, -1)), flat, batch_dims=1)
+    token_log_probs = tf.gather(tf.reshape(log_probs, (batch, -1)), flat, batch_dims=1)
+    lengths = tf.gather(grown, parents, batch_dims=1)
+    # A dead hypothesis (-inf, only when the beam is wider than the search space) counts
+    # as finished so that it does not keep the loop running.
+    finished = (
+        tf.gather(finished, parents, batch_dims=1)
+        | tf.equal(tokens, search.end_id)
+        | tf.equal(cum_log_probs, NEG_INF)
+    )
+    if width > 1:
+        rows = tf.reshape(parents + search.offsets, (-1,))  # (batch x beam,)
+        state = tf.nest.map_structure(lambda x: tf.gather(x, rows), state)
+    if attention is not None:
+        attention = tf.reshape(attention, (batch, width, -1))  # by parent, not yet reordered
+    records = common.write_records(
+        carry.records,
+        t,
+        tokens=tokens,
+        token_log_probs=token_log_probs,
+        parents=parents,
+        attention=attention,
+    )
+    return _Carry(
+        t=t + 1,
+        tokens=tf.reshape(tokens, (-1,)),  # (batch x beam,)
+        state=state,
+        finished=finished,
+        lengths=lengths,
+        cum_log_probs=cum_log_probs,
+        scores=scores,
+        records=records,
+    )
+
+
+def _candidates(search: _Search, carry: _Carry, logits: tf.Tensor):
+    """Scores every one-token extension of every hypothesis of `carry`.
+
+    Returns:
+        (log_probs, totals, grown, ranking): the tokens' log-probs (length rules applied,
+        finished hypotheses frozen) and the extensions' total log-probs, (batch, beam,
+        vocab); the extensions' lengths, (batch, beam); their ranking scores, (batch, beam,
+        vocab).
+    """
+    t, finished, length_penalty = carry.t, carry.finished, search.options.length_penalty
+    log_probs = tf.reshape(tf.nn.log_softmax(logits), (search.batch, search.options.beam_width, -1))
+    forced = t + 1 >= search.limits  # () or (batch, 1, 1)
+    banned = _banned(t, search.is_end, forced, search.options.min_length)
+    log_probs = tf.where(banned, NEG_INF, log_probs)
+    log_probs = tf.where(finished[..., None], search.frozen, log_probs)  # (batch, beam, vocab)
+    totals = carry.cum_log_probs[..., None] + log_probs  # (batch, beam, vocab)
+    grown = carry.lengths + tf.cast(tf.logical_not(finished), tf.int32)  # (batch, beam)
+    ranking = totals
+    if not (common.is_static(length_penalty) and length_penalty == 0):
+        ranking = totals / _gnmt_penalty(grown, length_penalty)[..., None]
+    return log_probs, totals, grown, ranking
+
+
+def _finalize(search: _Search, carry: _Carry) -> DecodingResult:
+    """Follows the backpointers of the first `n_best` beams and packs the result.
+
+    top_k sorted every beam by score and a finished hypothesis's score never changes, so
+    the first n_best beams are the n best hypotheses.
+    """
+    n_best = search.options.n_best
+    tokens, token_log_probs, attention = _backtrack(
+        carry.records,
+        carry.t,
+        search.batch,
+        n_best,
+        search.options.max_steps,
+        tf.TensorShape([search.static_batch, n_best]),
+    )
+    return common.finish(
+        tokens,
+        carry.lengths[:, :n_best],
+        carry.scores[:, :n_best],
+        carry.cum_log_probs[:, :n_best],
+        token_log_probs,
+        attention,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import tensorflow as tf
 
@@ -86,53 +86,108 @@ def decode_token_by_token(
     limits = common.length_limits(max_lengths, max_steps)  # () or (batch,)
     logits, state, attention = common.call_step(step_fn, start_ids, state, constants)
     is_end = common.end_mask(logits, end_id)  # (vocab,)
+    search = _Search(step_fn, constants, choose, end_id, is_end, limits, max_steps, min_length)
+    (carry,) = tf.while_loop(
+        lambda carry: _keep_going(search, carry),
+        lambda carry: (_step(search, carry),),
+        (_first_carry(search, start_ids, logits, state, attention),),
+        maximum_iterations=max_steps - 1,
+    )
+    return _finalize(carry)
 
-    def advance(t, finished, lengths, log_probs, records, logits, state, attention):
-        candidates = common.block_early_end(logits, t, is_end, min_length)
-        tokens = choose(t, candidates)  # (batch,)
-        tokens = tf.where(t + 1 >= limits, end_id, tokens)
-        token_log_probs = tf.gather(logits, tokens, batch_dims=1) - tf.reduce_logsumexp(
-            logits, axis=-1
-        )
-        alive = tf.logical_not(finished)
-        lengths += tf.cast(alive, tf.int32)
-        log_probs += tf.where(alive, token_log_probs, 0.0)
-        finished = finished | tf.equal(tokens, end_id)
-        records = common.write_records(
-            records, t, tokens=tokens, token_log_probs=token_log_probs, attention=attention
-        )
-        return t + 1, tokens, state, finished, lengths, log_probs, records
 
+class _Search(NamedTuple):
+    """What every step of one `decode_token_by_token` call reads, fixed before the loop."""
+
+    step_fn: StepFn
+    constants: Any  # nest of (batch, ...) tensors, or None
+    choose: ChooseFn
+    end_id: tf.Tensor  # int32 ()
+    is_end: tf.Tensor  # bool (vocab,)
+    limits: tf.Tensor  # int32 () or (batch,), the length limits
+    max_steps: int
+    min_length: int | tf.Tensor
+
+
+class _Carry(NamedTuple):
+    """The `tf.while_loop` variables after a step."""
+
+    t: tf.Tensor  # int32 (), steps done
+    tokens: tf.Tensor  # int32 (batch,), the token chosen at the last step
+    state: Any  # nest of (batch, ...) tensors
+    finished: tf.Tensor  # bool (batch,)
+    lengths: tf.Tensor  # int32 (batch,)
+    log_probs: tf.Tensor  # float32 (batch,)
+    records: dict  # TensorArrays: tokens, token_log_probs and maybe attention
+
+
+def _first_carry(search: _Search, start_ids: tf.Tensor, logits, state, attention) -> _Carry:
+    """Creates the records and chooses the first tokens from the first step's outputs."""
     batch_shape = start_ids.shape
-    carry = advance(
-        tf.constant(0),
-        tf.zeros_like(start_ids, tf.bool),
-        tf.zeros_like(start_ids),
-        tf.zeros_like(start_ids, tf.float32),
-        common.new_records(max_steps, batch_shape, None if attention is None else attention.shape),
-        logits,
-        state,
-        attention,
+    before = _Carry(
+        t=tf.constant(0),
+        tokens=None,
+        state=None,
+        finished=tf.zeros_like(start_ids, tf.bool),
+        lengths=tf.zeros_like(start_ids),
+        log_probs=tf.zeros_like(start_ids, tf.float32),
+        records=common.new_records(
+            search.max_steps, batch_shape, None if attention is None else attention.shape
+        ),
     )
+    return _advance(search, before, logits, state, attention)
 
-    def keep_going(t, tokens, state, finished, lengths, log_probs, records):
-        return (t < max_steps) & tf.reduce_any(tf.logical_not(finished))
 
-    def body(t, tokens, state, finished, lengths, log_probs, records):
-        logits, state, attention = common.call_step(step_fn, tokens, state, constants)
-        return advance(t, finished, lengths, log_probs, records, logits, state, attention)
+def _keep_going(search: _Search, carry: _Carry) -> tf.Tensor:
+    """Whether some row has not ended and the buffers have room: bool ()."""
+    return (carry.t < search.max_steps) & tf.reduce_any(tf.logical_not(carry.finished))
 
-    _, _, _, _, lengths, log_probs, records = tf.while_loop(
-        keep_going, body, carry, maximum_iterations=max_steps - 1
+
+def _step(search: _Search, carry: _Carry) -> _Carry:
+    """One loop iteration: runs the model on every row's last token and chooses the next."""
+    logits, state, attention = common.call_step(
+        search.step_fn, carry.tokens, carry.state, search.constants
     )
+    return _advance(search, carry, logits, state, attention)
+
+
+def _advance(search: _Search, carry: _Carry, logits, state, attention) -> _Carry:
+    """Chooses every row's next token from the step's outputs and records it.
+
+    Args:
+        carry: the rows before the step (its tokens and state are not read).
+        logits, state, attention: the step's outputs: (batch, vocab) logits, the new state
+            nest, (batch, src_len) or None.
+
+    Returns:
+        The `_Carry` after the step.
+    """
+    t, finished = carry.t, carry.finished
+    candidates = common.block_early_end(logits, t, search.is_end, search.min_length)
+    tokens = search.choose(t, candidates)  # (batch,)
+    tokens = tf.where(t + 1 >= search.limits, search.end_id, tokens)
+    token_log_probs = tf.gather(logits, tokens, batch_dims=1) - tf.reduce_logsumexp(logits, axis=-1)
+    alive = tf.logical_not(finished)
+    lengths = carry.lengths + tf.cast(alive, tf.int32)
+    log_probs = carry.log_probs + tf.where(alive, token_log_probs, 0.0)
+    finished = finished | tf.equal(tokens, search.end_id)
+    records = common.write_records(
+        carry.records, t, tokens=tokens, token_log_probs=token_log_probs, attention=attention
+    )
+    return _Carry(t + 1, tokens, state, finished, lengths, log_probs, records)
+
+
+def _finalize(carry: _Carry) -> DecodingResult:
+    """Packs the recorded steps as a `DecodingResult` with n = 1."""
+    records = carry.records
     attention = None
     if "attention" in records:
         attention = tf.transpose(records["attention"].stack(), (1, 0, 2))[:, None]
     return common.finish(
         tf.transpose(records["tokens"].stack())[:, None],  # (batch, 1, T)
-        lengths[:, None],
-        log_probs[:, None],
-        log_probs[:, None],
+        carry.lengths[:, None],
+        carry.log_probs[:, None],
+        carry.log_probs[:, None],
         tf.transpose(records["token_log_probs"].stack())[:, None],  # (batch, 1, T)
         attention,  # (batch, 1, T, src_len)
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, NamedTuple
 
 import tensorflow as tf
 
@@ -66,39 +67,49 @@ def sample(
     common.check_arguments(
         max_steps, min_length=min_length, temperature=temperature, top_k=top_k, top_p=top_p
     )
+    choose = functools.partial(_choose, _sampler(temperature, top_k, top_p, seed))
+    args = (step_fn, state, constants, start_ids, end_id, max_steps, choose)
+    return decode_token_by_token(*args, max_lengths=max_lengths, min_length=min_length)
+
+
+class _Sampler(NamedTuple):
+    """The sampling options of one call, with what can be decided at trace time decided."""
+
+    temperature: float | tf.Tensor
+    top_k: int | tf.Tensor
+    top_p: float | tf.Tensor
+    seed: tf.Tensor  # int64 (2,)
+    filters_off: bool  # statically neither top-k nor top-p
+    filters_on: bool  # statically top-k or top-p (or both)
+
+
+def _sampler(temperature, top_k, top_p, seed) -> _Sampler:
+    """The `_Sampler` of `sample`'s options."""
     seed = _seed_pair(seed)
     filters_off = _is(top_k, 0) and common.is_static(top_p) and top_p >= 1
     filters_on = not filters_off and common.is_static(top_k) and common.is_static(top_p)
+    return _Sampler(temperature, top_k, top_p, seed, filters_off, filters_on)
 
-    def choose(t, logits):
-        greedy = common.argmax(logits)
-        if _is(temperature, 0):
-            return greedy
-        scaled = logits if _is(temperature, 1) else logits / _positive(temperature)
-        uniform = _uniform(seed, t, logits)
-        if filters_off:
-            drawn = _draw(scaled, uniform)
-        elif filters_on:
-            drawn = _draw_filtered(scaled, top_k, top_p, uniform)
-        else:
-            drawn = tf.cond(
-                (top_k > 0) | (top_p < 1),
-                lambda: _draw_filtered(scaled, top_k, top_p, uniform),
-                lambda: _draw(scaled, uniform),
-            )
-        return drawn if common.is_static(temperature) else tf.where(temperature > 0, drawn, greedy)
 
-    return decode_token_by_token(
-        step_fn,
-        state,
-        constants,
-        start_ids,
-        end_id,
-        max_steps,
-        choose=choose,
-        max_lengths=max_lengths,
-        min_length=min_length,
-    )
+def _choose(sampler: _Sampler, t: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Draws int32 (rows,) tokens at step t from (rows, vocab) logits (greedy at temperature 0)."""
+    temperature, top_k, top_p = sampler.temperature, sampler.top_k, sampler.top_p
+    greedy = common.argmax(logits)
+    if _is(temperature, 0):
+        return greedy
+    scaled = logits if _is(temperature, 1) else logits / _positive(temperature)
+    uniform = _uniform(sampler.seed, t, logits)
+    if sampler.filters_off:
+        drawn = _draw(scaled, uniform)
+    elif sampler.filters_on:
+        drawn = _draw_filtered(scaled, top_k, top_p, uniform)
+    else:
+        drawn = tf.cond(
+            (top_k > 0) | (top_p < 1),
+            lambda: _draw_filtered(scaled, top_k, top_p, uniform),
+            lambda: _draw(scaled, uniform),
+        )
+    return drawn if common.is_static(temperature) else tf.where(temperature > 0, drawn, greedy)
 
 
 def _draw_filtered(logits: tf.Tensor, top_k, top_p, uniform: tf.Tensor) -> tf.Tensor:

@@ -54,7 +54,7 @@ class ChatSession:
         from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
         from prompt_toolkit.filters import Condition
 
-        from assistant.cli.chat import render as repl_render
+        from assistant.cli.chat import render
 
         self.backend = backend
         self.console = console
@@ -62,7 +62,7 @@ class ChatSession:
         self.load_backend = load_backend
         self.last_reply = None
         self.transcript: list[str] = []  # plain-text lines for /save
-        self._render = repl_render
+        self._render = render
         self._clock = clock
         self._gate = ModelGate()
         self._warmer = BackgroundWarmUp(self._gate) if warm_up else None

@@ -33,7 +33,7 @@ from assistant.domains.warehouse import faultcodes
 
 # One record as typed: unit, ":", code, then KEY=value parameters separated by spaces or
 # commas. Python's `\s` matches every Unicode space and RE2's only ASCII ones: the export
-# rewrites `\s` for RE2 (`graph_text.python_re`), so both read these patterns alike.
+# rewrites `\s` for RE2 (`assistant.serving.re2.python_re`), so both read these patterns alike.
 RECORD_PATTERN = (
     r"\s*[A-Za-z]{2}\s*[0-9]{1,2}\s*:\s*[A-Za-z][0-9]{3}"
     r"(?:(?:\s*,\s*|\s+)[A-Za-z]{1,8}\s*=\s*[0-9]+(?:\.[0-9]+)?)*[\s,]*"

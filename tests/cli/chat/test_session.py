@@ -14,7 +14,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
-from assistant.cli.chat import render as repl_render
+from assistant.cli.chat import render
 from assistant.cli.chat.backend import Backend
 from assistant.cli.chat.commands import (
     Settings,
@@ -181,7 +181,7 @@ def test_attention_wider_than_the_console_continues_below():
     reply = Reply(text="x", score=0.0, attention=np.eye(2, 30, dtype=np.float32),
                   source_pieces=tuple("abcdefghijklmnopqrstuvwxyz1234"), pieces=("▁x", "</s>"))
     out = console(width=30)
-    repl_render.show_attention(out, reply)
+    render.show_attention(out, reply)
     lines = [line.rstrip() for line in out.file.getvalue().splitlines()]
     assert lines[-11:] == ["     a b c d e f g h i j k l", "▁x   ██", "</s>   ██", "",
                            "     m n o p q r s t u v w x", "▁x", "</s>", "",
@@ -191,11 +191,11 @@ def test_attention_wider_than_the_console_continues_below():
 def test_no_color_is_honoured(monkeypatch):
     reply = Reply(text="x", score=0.0, flags=("number 1 not in input",))
     colored = Console(file=io.StringIO(), force_terminal=True, color_system="standard")
-    repl_render.show_reply(colored, reply)
+    render.show_reply(colored, reply)
     assert "\x1b[33m" in colored.file.getvalue()
     monkeypatch.setenv("NO_COLOR", "1")
     plain = Console(file=io.StringIO(), force_terminal=True, color_system="standard")
-    repl_render.show_reply(plain, reply)
+    render.show_reply(plain, reply)
     assert "\x1b[33m" not in plain.file.getvalue()
     assert "number 1 not in input" in plain.file.getvalue()
 
@@ -216,7 +216,7 @@ def test_history_falls_back_to_memory_when_the_state_directory_is_not_writable(
 
 def test_the_banner_shows_no_hint_when_the_domain_gives_none():
     out = console()
-    repl_render.banner(out, "mine", Settings({}), hint="")
+    render.banner(out, "mine", Settings({}), hint="")
     assert out.file.getvalue().splitlines()[1] == "/help for commands, Ctrl-D or /exit to leave."
 
 
@@ -242,7 +242,7 @@ def test_a_session_on_a_real_model(bundle):
     assert any(line.startswith("attention (rows: reply pieces") for line in lines)
     reply = session.last_reply
     assert reply.attention.shape == (len(reply.pieces), len(reply.source_pieces))
-    labels = [repl_render.printable(piece)[:11] for piece in reply.pieces]
+    labels = [render.printable(piece)[:11] for piece in reply.pieces]
     assert all(any(line.startswith(label) for line in lines) for label in labels)
     assert "sampling, temperature 1, top-k off, top-p 0.5, seed 0" in lines
     assert lines[-2].startswith("beam search, width 3, n-best 3, length penalty ")

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from assistant.domains.warehouse import catalog as catalog_lib
 from assistant.domains.warehouse import corpus, faithfulness, faultcodes, messages, segment
@@ -22,16 +21,6 @@ from assistant.runtime.domain import DOMAIN_MANIFEST
 SMALL = corpus.CorpusSizes(train=1500, valid=200, test=300)
 FAULT_CATEGORIES = ("single", "multi", "unknown")
 REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="module")
-def raw_catalog():
-    return yaml.safe_load(catalog_lib.DEFAULT_CATALOG.read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return catalog_lib.load_catalog()
 
 
 @pytest.fixture(scope="module")

@@ -5,23 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-import yaml
 
 from assistant.domains.warehouse import catalog as catalog_lib
 from assistant.domains.warehouse import faultcodes, messages
 from assistant.domains.warehouse.faultcodes import FaultRecord
-
-
-@pytest.fixture(scope="module")
-def raw_catalog():
-    return yaml.safe_load(catalog_lib.DEFAULT_CATALOG.read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return catalog_lib.load_catalog()
-
-
 
 # --- catalog schema ---------------------------------------------------------------------
 

@@ -2,8 +2,10 @@ import numpy as np
 import pytest
 
 from assistant.core import constants
+from assistant.core.attention import BahdanauAttention
 from assistant.core.config import ModelConfig, load_bundle_config, save_bundle_config
-from assistant.core.layers import AttentionDecoder, BahdanauAttention, BidirectionalRNN
+from assistant.core.decoder import AttentionDecoder
+from assistant.core.encoder import BidirectionalRNN
 from assistant.core.model import Seq2Seq
 from tests.conftest import TINY_MODEL
 
