@@ -62,7 +62,7 @@ def test_no_import_cycles(graph):
         state[name] = 1
         for target in sorted(graph[name]):
             if state.get(target) == 1:
-                cycle = path[path.index(target):] + [target]
+                cycle = [*path[path.index(target) :], target]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if target not in state:
                 visit(target, [*path, target])

@@ -16,20 +16,27 @@ one trace serves every call of a given shape, eagerly, in `tf.function`, and wit
 lengths count it).
 """
 
-from assistant.decoding.beam import beam_search, tile_to_beam
-from assistant.decoding.common import DecodingResult, StepFn
-from assistant.decoding.greedy import greedy_search
-from assistant.decoding.options import STRATEGIES, DecodingOptions, decode
-from assistant.decoding.sampling import sample
+from __future__ import annotations
 
-__all__ = [
-    "STRATEGIES",
-    "DecodingOptions",
-    "DecodingResult",
-    "StepFn",
-    "beam_search",
-    "decode",
-    "greedy_search",
-    "sample",
-    "tile_to_beam",
-]
+import importlib
+
+# name -> module; imported on first use, so reading `DecodingOptions` (the CLI, a config)
+# does not import TensorFlow.
+_EXPORTS = {
+    "STRATEGIES": "options",
+    "DecodingOptions": "options",
+    "DecodingResult": "common",
+    "StepFn": "common",
+    "beam_search": "beam",
+    "decode": "factory",
+    "greedy_search": "greedy",
+    "sample": "sampling",
+    "tile_to_beam": "beam",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'assistant.decoding' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"assistant.decoding.{_EXPORTS[name]}"), name)

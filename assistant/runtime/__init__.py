@@ -1,20 +1,29 @@
-"""The runtime: the `Assistant` facade over a loaded bundle, its options and its domain."""
+"""The runtime: the `Assistant` facade over a loaded bundle, its options and its domain.
 
-from assistant.runtime.assistant import Assistant
-from assistant.runtime.bundle import BundleError
-from assistant.runtime.domain import Domain, NullDomain, load_domain
-from assistant.runtime.options import ReplyOptions, RuntimeOptions
-from assistant.runtime.reply import Alternative, InputError, Reply
+Names are imported on first use, so the CLI can read options and domains without loading
+TensorFlow.
+"""
 
-__all__ = [
-    "Alternative",
-    "Assistant",
-    "BundleError",
-    "Domain",
-    "InputError",
-    "NullDomain",
-    "Reply",
-    "ReplyOptions",
-    "RuntimeOptions",
-    "load_domain",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "Alternative": "reply",
+    "Assistant": "assistant",
+    "BundleError": "bundle",
+    "Domain": "domain",
+    "InputError": "reply",
+    "NullDomain": "domain",
+    "Reply": "reply",
+    "ReplyOptions": "options",
+    "RuntimeOptions": "options",
+    "load_domain": "domain",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'assistant.runtime' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"assistant.runtime.{_EXPORTS[name]}"), name)

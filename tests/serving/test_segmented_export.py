@@ -36,8 +36,10 @@ def test_segmented_export_equals_the_python_rules(segmented_export, segmented_se
                           beam_width=2, length_penalty=0.0, max_length_a=3, max_length_b=0.0)
     assert segmented_served["short"]["reply"] == short
     # Segmentation changed something: a two-record line is not answered as a whole line.
-    whole = assistant.reply_batch(SEGMENT_TEXTS, rerank=False)
-    assert replies[2] != whole[2].text and replies[:2] == [r.text for r in whole[:2]]
+    # (Whole lines are compared with the reference above, decoded in the same batches: a
+    # batch of another size may tip a near tie of this barely trained model.)
+    whole = assistant.reply_batch(SEGMENT_TEXTS[2:3], rerank=False)
+    assert replies[2] != whole[0].text
     # generate_ids cannot segment: it answers whole lines.
     decoded = [assistant.tokenizer.decode(row[:n]) for row, n in
                zip(segmented_served["ids"]["ids"], segmented_served["ids"]["lengths"],

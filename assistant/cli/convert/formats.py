@@ -1,7 +1,8 @@
 """`convert`'s formats: plain lines, CSV, TSV and JSON Lines; records and their readers.
 
 Readers turn a binary stream into `Record`s one at a time (never the whole file); writers
-(`writers`) write one output record per input record. The rules, as CSV and JSON Lines users expect them:
+(`writers`) write one output record per input record. The rules, as CSV and JSON Lines
+users expect them:
 
 - Input is UTF-8; a leading byte-order mark is dropped (utf-8-sig). A line with bytes that
   are not UTF-8 is decoded with U+FFFD replacements, answered anyway, and flagged.
