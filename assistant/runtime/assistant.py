@@ -133,11 +133,14 @@ class Assistant:
         request = self._request(options, batch_size)
         units, plan = self._split(texts, request.options.runtime.segment)
         answers = self._answer_units(units, request)
-        return [
+        replies = [
             answers[span.start] if parts is None
             else self._join(text, parts, answers[span.start : span.stop])
             for text, (parts, span) in zip(texts, plan, strict=True)
         ]
+        if not request.rerank:
+            return replies
+        return [self._fall_back(text, reply) for text, reply in zip(texts, replies, strict=True)]
 
     def _request(self, options: dict[str, Any], batch_size: int) -> _Request:
         resolved = ReplyOptions.resolve(self.defaults, options)
@@ -190,6 +193,18 @@ class Assistant:
                                    strict=True):
                 if keep_flagged or not reply.flags:
                     answers[unit.index] = reply
+
+    def _fall_back(self, text: str, reply: Reply) -> Reply:
+        """A reply whose flags survived the rerank (and retry) gets the domain's fallback
+        text, if it has one; the flags stay, so surfaces still warn."""
+        if not reply.flags:
+            return reply
+        fallback = self.domain.fallback(text, reply.flags)
+        if fallback is None:
+            return reply
+        return Reply(text=fallback, score=reply.score,
+                     alternatives=(Alternative(fallback, reply.score),), flags=reply.flags,
+                     source_pieces=reply.source_pieces)
 
     def _join(self, text: str, parts: list[str], replies: list[Reply]) -> Reply:
         joined = join_units(replies, self.domain.order(parts))

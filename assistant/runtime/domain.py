@@ -102,6 +102,12 @@ class Domain:
         """Short flags for what `reply` gets wrong about `source`; empty when nothing."""
         return []
 
+    def fallback(self, source: str, flags: Sequence[str]) -> str | None:
+        """The reply to give instead of a hypothesis the check flagged, when no hypothesis
+        passed it (rerank on): a plain statement of what could not be read, or None to
+        keep the best flagged hypothesis. The reply keeps its flags either way."""
+        return None
+
     def graph_splitter(self) -> GraphSplitter | None:
         """The in-graph `split`/`order` for the export, or None (the export answers whole)."""
         return None

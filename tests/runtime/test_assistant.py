@@ -23,11 +23,15 @@ class CheckingDomain(Domain):
     name = "checking"
     runtime_options = ("rerank", "retry_beam")
 
-    def __init__(self, check) -> None:
+    def __init__(self, check, fallback=None) -> None:
         self._check = check
+        self._fallback = fallback
 
     def check(self, source: str, reply: str) -> list[str]:
         return self._check(source, reply)
+
+    def fallback(self, source: str, flags) -> str | None:
+        return None if self._fallback is None else self._fallback(source, flags)
 
 
 
@@ -244,3 +248,18 @@ def test_segmentation_leaves_other_inputs_whole_and_can_be_turned_off(segmenting
     assert assistant.reply(LINE, strategy="greedy").text == expected[3].text
     with pytest.raises(ValueError, match="segment must be true or false"):
         segmenting.reply(LINE, segment="yes")
+
+
+def test_a_reply_no_hypothesis_of_which_passes_gets_the_domains_fallback(assistant):
+    def fallback(source, flags):
+        return f"I could not read {source!r} ({len(flags)} problem)"
+
+    domain = CheckingDomain(lambda source, reply: ["number 9 not in input"], fallback)
+    unsure = Assistant(assistant.model, assistant.tokenizer, defaults=assistant.defaults,
+                       domain=domain)
+    reply = unsure.reply("CV07:E217 T=85", strategy="beam", beam_width=2, retry_beam=0)
+    assert reply.text == "I could not read 'CV07:E217 T=85' (1 problem)"
+    assert reply.flags == ("number 9 not in input",)  # still flagged: surfaces warn
+    assert [a.text for a in reply.alternatives] == [reply.text]
+    kept = unsure.reply("CV07:E217 T=85", strategy="beam", beam_width=2, rerank=False)
+    assert kept.text != reply.text and kept.flags == ("number 9 not in input",)
