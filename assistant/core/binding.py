@@ -41,10 +41,13 @@ def bind_model(model, source, max_length_a, max_length_b, max_steps: int,
 
     def step(tokens, state, shared):
         logits, state, weights_ = model.decode_step(
-            tokens, state, Memory(shared["values"], shared["keys"]), shared["mask"],
+            tokens, state, Memory(shared["values"], shared["keys"], shared.get("source")),
+            shared["mask"],
             weights=weights)
         return logits, state, weights_ if attention else None
 
     start_ids = tf.fill((tf.shape(source)[0],), constants.BOS_ID)
     shared = {"values": memory.values, "keys": memory.keys, "mask": mask}
+    if model.config.copy:  # copy attention puts probability on the source's ids
+        shared["source"] = source
     return step, state, shared, start_ids, max_lengths

@@ -26,6 +26,10 @@ class ModelConfig:
     attention_units: int = 256  # width of the additive attention's hidden layer
     dropout: float = 0.1  # on embeddings, between encoder layers and before the output layer
     source_case: str = "keep"  # "upper": ASCII letters of inputs are upper-cased before encoding
+    # Copy attention (pointer-generator, See et al. 2017): each step's distribution mixes the
+    # vocabulary softmax with the attention scattered onto the source's piece ids, weighted
+    # by a learned gate, so numbers and codes can be copied from the input.
+    copy: bool = False
 
     def __post_init__(self) -> None:
         if self.rnn_type not in ("gru", "lstm"):
@@ -42,6 +46,8 @@ class ModelConfig:
                 raise ValueError(f"{name} must be a positive integer, not {getattr(self, name)!r}")
         if self.source_case not in ("keep", "upper"):
             raise ValueError(f"source_case must be 'keep' or 'upper', not {self.source_case!r}")
+        if not isinstance(self.copy, bool):
+            raise ValueError(f"copy must be true or false, not {self.copy!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), not {self.dropout!r}")
 

@@ -19,10 +19,13 @@ class Memory(NamedTuple):
 
     values: (batch, src_len, 2 x encoder_units) encoder outputs.
     keys: (batch, src_len, attention_units) W1 x values, precomputed for every step.
+    source: (batch, src_len) int source ids, where copy attention puts its probability
+        (needed only when `ModelConfig.copy` is set).
     """
 
     values: object
     keys: object
+    source: object = None
 
 
 @keras.saving.register_keras_serializable(package="assistant")
@@ -80,6 +83,9 @@ class Seq2Seq(keras.Model):
         self.decoder.build()  # `encode` uses its attention keys before the decoder is called
         self.output_dropout = keras.layers.Dropout(config.dropout, name="output_dropout")
         self.output_projection = keras.layers.Dense(config.vocab_size, name="output_projection")
+        if config.copy:
+            # p_gen from [s_t; c_t; x_t]: the weight of the vocabulary distribution.
+            self.copy_gate = keras.layers.Dense(1, name="copy_gate")
 
     def build(self, input_shape=None) -> None:
         source = keras.ops.ones((1, 2), dtype="int32")
@@ -105,7 +111,7 @@ class Seq2Seq(keras.Model):
             x, final_states = rnn(x, mask)
         # The bridge maps the last layer's [forward; backward] final states to the decoder's.
         state = {key: bridge(final_states[key]) for key, bridge in self.bridges.items()}
-        memory = Memory(values=x, keys=self.decoder.attention.keys(x))
+        memory = Memory(values=x, keys=self.decoder.attention.keys(x), source=source)
         return memory, mask, state
 
     def decode_step(self, token, state, encoder_outputs: Memory, source_mask, weights=None):
@@ -120,16 +126,20 @@ class Seq2Seq(keras.Model):
                 steps (default: read here).
 
         Returns:
-            (logits, new_state, attention): (batch, vocab) logits, the new state dict and the
-            (batch, src_len) attention weights used for this step.
+            (logits, new_state, attention): (batch, vocab) logits (with copy attention,
+            float32 log-probabilities), the new state dict and the (batch, src_len) attention
+            weights used for this step.
         """
         if weights is None:
             weights = self.decoder.read_weights()
-        projected = self.decoder.project_embeddings(self.embedding(token))
+        embedded = self.embedding(token)
+        projected = self.decoder.project_embeddings(embedded)
         output, new_state, attention = self.decoder.step(
             projected, state, encoder_outputs.keys, encoder_outputs.values, source_mask, weights
         )
-        return self.output_projection(output), new_state, attention
+        logits = self.output_projection(output)
+        return (self._copy_mixture(logits, output, embedded, attention, encoder_outputs.source),
+                new_state, attention)
 
     def call(self, inputs, training: bool = False, return_attention: bool = False):
         """Teacher forcing.
@@ -147,6 +157,7 @@ class Seq2Seq(keras.Model):
         embeddings = self.embedding_dropout(self.embedding(target_in), training=training)
         outputs, attention = self.decoder(embeddings, state, memory.values, mask)
         logits = self.output_projection(self.output_dropout(outputs, training=training))
+        logits = self._copy_mixture(logits, outputs, embeddings, attention, source)
         return (logits, attention) if return_attention else logits
 
     def scheduled_sampling_logits(
@@ -174,12 +185,13 @@ class Seq2Seq(keras.Model):
         steps, batch = tf.shape(gold)[0], tf.shape(gold)[1]
         use_model = tf.random.stateless_uniform((steps, batch), seed) < sampling_probability
         state_keys = self.decoder.state_keys()
-        logits_array = tf.TensorArray(self.compute_dtype, size=steps)
+        logits_array = tf.TensorArray(tf.float32 if self.config.copy else self.compute_dtype,
+                                      size=steps)
 
         def body(t, previous, state, logits_array):
             token = tf.where(use_model[t] & (t > 0), previous, gold[t])
             embedded = self.embedding_dropout(self.embedding(token), training=training)
-            output, new_state, _ = self.decoder.step(
+            output, new_state, attention = self.decoder.step(
                 self.decoder.project_embeddings(embedded),
                 dict(zip(state_keys, state, strict=True)),
                 memory.keys,
@@ -188,6 +200,7 @@ class Seq2Seq(keras.Model):
                 weights,
             )
             logits = self.output_projection(self.output_dropout(output, training=training))
+            logits = self._copy_mixture(logits, output, embedded, attention, source)
             prediction = tf.argmax(logits, axis=-1, output_type=gold.dtype)
             return (
                 t + 1,
@@ -203,6 +216,28 @@ class Seq2Seq(keras.Model):
         )
         return tf.transpose(logits_array.stack(), (1, 0, 2))  # (batch, tgt_len, vocab)
 
+    def copy_gate_value(self, output, embedded):
+        """float32 (..., 1) p_gen, the weight of the vocabulary distribution, from the
+        decoder output [s_t; c_t] (..., units + value_dim) and the input embedding x_t."""
+        features = keras.ops.concatenate([output, keras.ops.cast(embedded, output.dtype)], -1)
+        return tf.sigmoid(tf.cast(self.copy_gate(features), tf.float32))
+
+    def _copy_mixture(self, logits, output, embedded, attention, source):
+        """The logits unchanged without copy; with copy, float32 log-probabilities of
+        p = p_gen x softmax(logits) + (1 - p_gen) x attention scattered onto the source ids.
+
+        Shapes: logits (..., vocab); output (..., units + value_dim); embedded (...,
+        embedding_dim); attention (..., src_len); source (batch, src_len), where "..." is
+        (batch,) in a decoding step and (batch, tgt_len) in teacher forcing.
+        """
+        if not self.config.copy:
+            return logits
+        gate = self.copy_gate_value(output, embedded)  # (..., 1)
+        vocab = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
+        copied = scatter_to_vocab(tf.cast(attention, tf.float32), source, self.config.vocab_size)
+        probs = gate * vocab + (1.0 - gate) * copied
+        return tf.math.log(tf.maximum(probs, _MIN_PROB))
+
     def get_config(self) -> dict:
         return {"name": self.name, "trainable": self.trainable, **self.config.to_dict()}
 
@@ -213,3 +248,28 @@ class Seq2Seq(keras.Model):
         config.pop("dtype", None)
         known = {field.name for field in dataclasses.fields(ModelConfig)}
         return cls(ModelConfig.from_dict({k: v for k, v in config.items() if k in known}), **kwargs)
+
+
+def scatter_to_vocab(attention, source, vocab_size: int):
+    """Sums attention weights onto the vocabulary ids of the source pieces they attend to.
+
+    Args:
+        attention: float32 (batch, src_len) or (batch, tgt_len, src_len).
+        source: int (batch, src_len) piece ids (padding has zero attention).
+        vocab_size: static int.
+
+    Returns:
+        float32 (batch, vocab) or (batch, tgt_len, vocab): for each id, the attention on
+        the source positions holding it.
+    """
+    source = tf.cast(source, tf.int32)
+    rows = tf.broadcast_to(tf.range(tf.shape(source)[0])[:, None], tf.shape(source))
+    indices = tf.stack([rows, source], axis=-1)  # (batch, src_len, 2)
+    if attention.shape.rank == 2:
+        return tf.scatter_nd(indices, attention, [tf.shape(source)[0], vocab_size])
+    updates = tf.transpose(attention, (0, 2, 1))  # (batch, src_len, tgt_len)
+    shape = [tf.shape(source)[0], vocab_size, tf.shape(attention)[1]]
+    return tf.transpose(tf.scatter_nd(indices, updates, shape), (0, 2, 1))  # (batch, tgt, vocab)
+
+
+_MIN_PROB = 1e-30  # floor of copy-attention probabilities before the log (no -inf)
