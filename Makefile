@@ -41,8 +41,9 @@ format: $(STAMP)
 
 bench: bench-train bench-decode bench-convert
 
-bench-train: $(STAMP)
-	$(PY) -m training.benchmarks.train --batches 200
+# Both training paths side by side on the corpus (today's and XLA over fixed padded lengths).
+bench-train: corpus
+	$(PY) -m training.benchmarks.train --batches 200 --data $(CORPUS)/train.jsonl
 
 # keras-hub is a benchmark-only extra (its BeamSampler is the comparison); not in requirements.
 bench-decode: $(STAMP)

@@ -1,5 +1,5 @@
-"""`python -m training`: train, evaluate, model-card, and each domain's commands
-(the warehouse's build-corpus)."""
+"""`python -m training`: train, evaluate, evaluate-variants, model-card, and each domain's
+commands (the warehouse's build-corpus and build-realistic)."""
 
 from __future__ import annotations
 
@@ -52,11 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_train)
 
     from assistant.runtime.domain import domain_class, known_domains
-    from training import evaluate, model_card
+    from training import evaluate, evaluate_variants, model_card
 
     for name in known_domains():  # e.g. the warehouse's build-corpus
         domain_class(name).register_training_commands(subparsers)
     evaluate.register(subparsers)
+    evaluate_variants.register(subparsers)
     model_card.register(subparsers).set_defaults(needs_tensorflow=False)
     return parser
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import types
 import typing
@@ -37,6 +38,10 @@ class TrainConfig:
     max_source_length: int = 256  # source pieces; longer sources are cut
     max_target_length: int = 320  # target pieces including EOS; longer targets are cut
     bucket_width: int = 4  # target lengths grouped per bucket when batching
+    # XLA-compile the train and evaluation steps; batches are then padded to `pad_lengths`
+    # (and full rows), so each step compiles once per (source, target) length pair.
+    xla: bool = False
+    pad_lengths: tuple[int, ...] = (16, 24, 32, 48, 64, 96, 128, 192, 256, 320)
     valid_fraction: float = 0.05  # of a single data file, split by source hash
     test_fraction: float = 0.05  # of a single data file, split by source hash
     scheduled_sampling: str = "off"  # one of SAMPLING_SCHEDULES
@@ -60,6 +65,8 @@ class TrainConfig:
             raise ValueError("label_smoothing must be in [0, 1)")
         if not 0.0 <= self.max_sampling_probability <= 1.0:
             raise ValueError("max_sampling_probability must be in [0, 1]")
+        if not self.pad_lengths or any(int(n) < 1 for n in self.pad_lengths):
+            raise ValueError("pad_lengths must be positive lengths")
         if self.max_target_length < 2 or self.max_source_length < 1:
             raise ValueError("max_source_length must be >= 1 and max_target_length >= 2")
 
@@ -73,7 +80,8 @@ class RunConfig:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The JSON form (tuples as lists), as checkpoints and bundles store it."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
 
 
 def load_run_config(
@@ -143,6 +151,11 @@ def _coerce(section: str, key: str, value: Any) -> Any:
         known = ", ".join(sorted(types_by_name))
         raise ValueError(f"unknown {section} setting {key!r} (known: {known})")
     wanted = types_by_name[key]
+    if wanted is tuple:
+        if not isinstance(value, list | tuple) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise ValueError(f"{section}.{key} must be a list of whole numbers, not {value!r}")
+        return tuple(value)
     if wanted is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if wanted is float and isinstance(value, str):
@@ -162,7 +175,7 @@ def _field_types(cls) -> dict[str, type]:
         hint = hints[field.name]
         if isinstance(hint, types.UnionType):
             hint = typing.get_args(hint)[0]
-        result[field.name] = hint
+        result[field.name] = typing.get_origin(hint) or hint  # tuple[int, ...] -> tuple
     return result
 
 

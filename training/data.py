@@ -131,14 +131,18 @@ def encode_pairs(
 
 
 def make_batches(
-    data: EncodedPairs, batch_size: int, seed: int | None, bucket_width: int = 4
+    data: EncodedPairs, batch_size: int, seed: int | None, bucket_width: int = 4,
+    pad_lengths: tuple[int, ...] | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Groups pairs of similar length into padded batches (length bucketing).
 
     Pairs are sorted by (target length, source length) within buckets of `bucket_width`
     target tokens after a seeded shuffle, cut into batches, and the batches shuffled, so
     an epoch's order is a pure function of `seed` (None: no shuffling, for evaluation).
-    Each batch is padded to its own longest sequence.
+    Each batch is padded to its own longest sequence, or, with `pad_lengths`, its source
+    and target lengths to the smallest of `pad_lengths` that holds them and its rows to
+    `batch_size`: then every batch has one of a few shapes, and an XLA-compiled step
+    compiles once per shape. Padding is masked out of the loss, so the loss is the same.
 
     Returns:
         A list of (source, target_in, target_out) int32 arrays: source (batch, src_len),
@@ -156,6 +160,8 @@ def make_batches(
         _pad_batch(
             [data.sources[i] for i in order[start : start + batch_size]],
             [data.targets[i] for i in order[start : start + batch_size]],
+            pad_lengths,
+            batch_size,
         )
         for start in range(0, len(order), batch_size)
     ]
@@ -165,10 +171,14 @@ def make_batches(
     return batches
 
 
-def _pad_batch(sources, targets):
+def _pad_batch(sources, targets, pad_lengths=None, batch_size: int = 0):
     batch = len(sources)
-    source = np.full((batch, max(len(s) for s in sources)), constants.PAD_ID, np.int32)
+    source_len = max(len(s) for s in sources)
     target_len = max(len(t) for t in targets) + 1
+    if pad_lengths:
+        source_len, target_len = _padded(source_len, pad_lengths), _padded(target_len, pad_lengths)
+        batch = max(batch, batch_size)
+    source = np.full((batch, source_len), constants.PAD_ID, np.int32)
     target_in = np.full((batch, target_len), constants.PAD_ID, np.int32)
     target_out = np.full((batch, target_len), constants.PAD_ID, np.int32)
     for row, (src, tgt) in enumerate(zip(sources, targets, strict=True)):
@@ -191,7 +201,8 @@ def _parse_jsonl_line(text: str) -> Pair:
     try:
         record = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ValueError(f"invalid JSON ({error.msg} at column {error.colno})") from None
+        raise ValueError(f"invalid JSON at column {error.colno}: {error.msg.removesuffix(' at')} "
+                         "(each line must be one JSON object)") from None
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, found {type(record).__name__}")
     for key in ("source", "target"):
@@ -211,3 +222,8 @@ def _checked_pair(source: str, target: str, category: str) -> Pair:
     if not target.strip():
         raise ValueError("empty target")
     return Pair(source.strip(), target.strip(), category)
+
+
+def _padded(length: int, pad_lengths: tuple[int, ...]) -> int:
+    """The smallest of `pad_lengths` >= `length` (`length` itself beyond the largest)."""
+    return next((size for size in sorted(pad_lengths) if size >= length), length)

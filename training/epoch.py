@@ -39,6 +39,7 @@ def run_epoch(
         train_config.batch_size,
         seed=train_config.seed * 100_003 + epoch,
         bucket_width=train_config.bucket_width,
+        pad_lengths=train_config.pad_lengths if train_config.xla else None,
     )
     dataset = tf.data.Dataset.from_generator(
         lambda: iter(batches),

@@ -1,10 +1,15 @@
-"""`python -m training evaluate`: exact match, BLEU, chrF and the domain's counters per category."""
+"""`python -m training evaluate`: exact match, BLEU, chrF and the domain's counters per category.
+
+It prints a table; the JSON report is written only where `--json` says (never into the
+bundle by default: the shipped bundle's evaluation.json is what its model card quotes).
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -14,7 +19,7 @@ from typing import Any
 import numpy as np
 import sacrebleu
 
-from assistant.cli.args import add_decoding_arguments, decoding_options
+from assistant.cli.args import add_decoding_arguments, decoding_options, positive_int
 from assistant.core.atomic_files import atomic_write_text
 from assistant.runtime.domain import Domain, NullDomain, domain_class, domain_name
 from assistant.runtime.options import RUNTIME_OPTIONS
@@ -116,14 +121,22 @@ def evaluate(
 ) -> dict[str, Any]:
     """Decodes `data` with each named decoding setting and scores it.
 
+    Args:
+        limit: only the first `limit` pairs (None: all); at least 1.
+
     Returns:
         A JSON-ready report: per setting, per category scores and seconds; teacher-forced
         token accuracy per category; and up to 20 wrong replies per setting.
+
+    Raises:
+        ValueError: `limit` is below 1, or (one line) the data or the bundle cannot be read.
     """
     from assistant.runtime.assistant import Assistant
 
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    pairs = read_pairs(data)[:limit]  # read before the model loads: a bad file fails fast
     assistant = Assistant.load(model_dir)
-    pairs = read_pairs(data)[:limit] if limit else read_pairs(data)
     report: dict[str, Any] = {
         "model": str(model_dir),
         "data": str(data),
@@ -197,7 +210,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True, help="model bundle directory")
     parser.add_argument("--data", required=True, help="pairs file (.jsonl with categories)")
     parser.add_argument(
-        "--json", dest="json_out", help="report path (default: MODEL/evaluation.json)"
+        "--json", dest="json_out", metavar="PATH",
+        help="also write the report as JSON to PATH (default: no file, the table only; "
+        "`make evaluate-default` writes the shipped bundle's evaluation.json)",
     )
     parser.add_argument(
         "--compare",
@@ -206,8 +221,9 @@ def register(subparsers) -> argparse.ArgumentParser:
         "bundle's domain does (splitting lines, the rerank by its check, the wide-beam "
         "retry) one step at a time",
     )
-    parser.add_argument("--limit", type=int, help="only the first N pairs")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--limit", type=positive_int, metavar="N",
+                        help="only the first N pairs (N >= 1)")
+    parser.add_argument("--batch-size", type=positive_int, default=64, metavar="N")
     add_decoding_arguments(parser, RUNTIME_OPTIONS)
     parser.set_defaults(handler=_run)
     return parser
@@ -217,6 +233,7 @@ def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     console = Console(stderr=False, soft_wrap=True)
+    out = _checked_json_out(args.json_out)
     options = decoding_options(args)  # unset options keep the bundle's defaults
     settings = {_setting_name(options): options}
     if args.compare:  # each step of the bundle's decoding added on top of the previous one
@@ -234,9 +251,9 @@ def _run(args: argparse.Namespace) -> int:
         progress=lambda message: Console(stderr=True).print(message),
     )
     render_table(report, console)
-    out = Path(args.json_out) if args.json_out else Path(args.model) / "evaluation.json"
-    atomic_write_text(out, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    console.print(f"report written to {out}")
+    if out is not None:
+        atomic_write_text(out, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        console.print(f"report written to {out}")
     return 0
 
 
@@ -255,6 +272,33 @@ def compare_ladder(runtime_options: tuple[str, ...]) -> list[dict[str, Any]]:
         ladder.append({"strategy": "beam", "segment": split, "rerank": True, "retry_beam": 0})
         ladder.append({"strategy": "beam", "segment": split, "rerank": True})
     return ladder
+
+
+def _checked_json_out(text: str | None) -> Path | None:
+    """`--json`'s path, refused before the model loads if the report could not be written.
+
+    Raises:
+        ValueError: one line naming the path and what to do.
+    """
+    if text is None:
+        return None
+    if not text.strip():
+        raise ValueError(f"--json {text!r} is empty: give the report's file name, "
+                         "e.g. --json evaluation.json")
+    out = Path(text)
+    if out.is_dir():
+        raise ValueError(f"cannot write {out}: it is a directory (give --json a file name)")
+    parent = out.parent
+    if not parent.exists():
+        raise ValueError(f"cannot write {out}: {parent} does not exist (create it or "
+                         "choose another --json)")
+    if not parent.is_dir():
+        raise ValueError(f"cannot write {out}: {parent} is not a directory (choose another "
+                         "--json)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write {out}: {parent} is not writable (fix its "
+                         "permissions or choose another --json)")
+    return out
 
 
 def _setting_name(options: dict[str, Any]) -> str:

@@ -22,14 +22,21 @@ class TrainSteps:
         model: the model to train.
         optimizer: the Keras optimizer the train steps apply (None to only evaluate).
         label_smoothing: probability mass spread over the vocabulary by the train steps.
+        jit_compile: XLA-compile `train` and `evaluate` (once per batch shape: give them
+            batches of a few fixed shapes, `make_batches(pad_lengths=...)`).
     """
 
-    def __init__(self, model: Seq2Seq, optimizer, label_smoothing: float) -> None:
+    def __init__(self, model: Seq2Seq, optimizer, label_smoothing: float,
+                 jit_compile: bool = False) -> None:
         self.model = model
         self.optimizer = optimizer
         self.label_smoothing = label_smoothing
         ids = tf.TensorSpec((None, None), tf.int32)
-        self.train = tf.function(self._train, input_signature=[ids, ids, ids])
+        # XLA needs the time loops' static lengths: one trace per batch shape instead of
+        # one for all (the shapes are few when batches are padded to fixed lengths).
+        signature = None if jit_compile else [ids, ids, ids]
+        self.train = tf.function(self._train, input_signature=signature,
+                                 jit_compile=jit_compile)
         self.train_sampled = tf.function(
             self._train_sampled,
             input_signature=[
@@ -40,7 +47,8 @@ class TrainSteps:
                 tf.TensorSpec((2,), tf.int32),
             ],
         )
-        self.evaluate = tf.function(self._evaluate, input_signature=[ids, ids, ids])
+        self.evaluate = tf.function(self._evaluate, input_signature=signature,
+                                    jit_compile=jit_compile)
 
     def _train(self, source, target_in, target_out):
         with tf.GradientTape() as tape:

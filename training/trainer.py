@@ -250,9 +250,11 @@ def _train_epochs(run: _Run, encoded, stop_after_epochs: int | None) -> str:
         The stop reason: "early stopping", "max epochs" or "paused".
     """
     train_config, state = run.train_config, run.state
-    steps = TrainSteps(run.model, run.optimizer, train_config.label_smoothing)
+    steps = TrainSteps(run.model, run.optimizer, train_config.label_smoothing,
+                       jit_compile=train_config.xla)
     valid_batches = data_lib.make_batches(
-        encoded["valid"], train_config.batch_size, None, train_config.bucket_width
+        encoded["valid"], train_config.batch_size, None, train_config.bucket_width,
+        pad_lengths=train_config.pad_lengths if train_config.xla else None,
     )
     writer = tf.summary.create_file_writer(str(run.out_dir / TENSORBOARD_DIR))
     stop_reason = "max epochs"

@@ -2,13 +2,16 @@
 
 Writes EXPORT_DIR/<version>/ with the signatures of `assistant.serving.export`; decoding
 flags replace the bundle's defaults for `serving_default`. Usage problems (a bad
-directory, an option an export cannot bake in) are one line before anything is loaded.
+directory, an option an export cannot bake in) are one line before anything is loaded and
+name the path the user gave. Build folders a killed export left in EXPORT_DIR are removed
+(`assistant.serving.build_folders`) and named on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from assistant.cli.args import (
@@ -40,7 +43,7 @@ def register(subparsers, domain: type[Domain]) -> None:
         description="Writes EXPORT_DIR/<version>/ (a SavedModel with the signatures "
                     "serving_default, generate and generate_ids).")
     add_model_argument(parser)
-    parser.add_argument("--out", type=Path, required=True, metavar="EXPORT_DIR",
+    parser.add_argument("--out", required=True, metavar="EXPORT_DIR",
                         help="the model's directory on the server (versions go inside)")
     parser.add_argument("--version", type=int, metavar="N",
                         help="version number (default: one more than the highest present)")
@@ -60,13 +63,12 @@ def register(subparsers, domain: type[Domain]) -> None:
 
 def run(args: argparse.Namespace, context: Context) -> int:
     """The `export` command; returns the exit code."""
-    out_dir = Path(args.out)
-    _check_out_dir(out_dir)
+    out_dir = _check_out_dir(args.out)
     if not 1 <= args.max_beam_width <= 64:
         raise UsageError(f"--max-beam must be in [1, 64], got {args.max_beam_width}")
     if args.version is not None and args.version < 1:
         raise UsageError(f"--version must be at least 1, got {args.version}")
-    if args.version is not None and (out_dir / str(args.version)).exists():
+    if args.version is not None and os.path.lexists(out_dir / str(args.version)):
         raise UsageError(f"{out_dir / str(args.version)} already exists (choose another "
                          f"--version)")
     overrides = decoding_options(args)
@@ -93,8 +95,12 @@ def run(args: argparse.Namespace, context: Context) -> int:
                                         splitter=splitter)
     except FileExistsError as error:
         raise UsageError(str(error)) from None
-    except PermissionError as error:
-        raise UsageError(f"cannot write {error.filename or out_dir}: {error.strerror}") from None
+    except OSError as error:  # the directory changed, filled up or became read-only meanwhile
+        raise UsageError(f"cannot write {out_dir}: {error.strerror or error} (nothing was "
+                         f"written; free space or choose another --out)") from None
+    if result.removed:
+        print(f"removed {len(result.removed)} build folder(s) left by a killed export: "
+              f"{', '.join(path.name for path in result.removed)}", file=sys.stderr)
     print(f"wrote {result.path} ({_megabytes(result.total_bytes)}: variables "
           f"{_megabytes(result.variables_bytes)}, assets {_megabytes(result.assets_bytes)}, "
           f"graph {_megabytes(result.graph_bytes)}); signatures: "
@@ -103,19 +109,26 @@ def run(args: argparse.Namespace, context: Context) -> int:
     return EXIT_OK
 
 
-
-
-def _check_out_dir(out_dir: Path) -> None:
-    """Refuses an output directory that is a file or cannot be created or written."""
+def _check_out_dir(text: str) -> Path:
+    """EXPORT_DIR as a path; refuses an empty one, a file, a broken link, or one that
+    cannot be created or written (`UsageError`, naming the path given)."""
+    if not text.strip():
+        raise UsageError(f"--out {text!r} is empty: give the directory the server reads "
+                         "versions from, e.g. --out exports/warehouse")
+    out_dir = Path(text)
     existing = out_dir
-    while not existing.exists() and existing != existing.parent:
+    while not os.path.lexists(existing) and existing != existing.parent:
         existing = existing.parent
+    if existing.is_symlink() and not existing.exists():
+        raise UsageError(f"cannot write {out_dir}: {existing} is a broken symbolic link "
+                         f"(to {os.readlink(existing)}); fix it or choose another --out")
     if not existing.is_dir():
-        raise UsageError(f"cannot write {out_dir}: {existing} is not a directory")
+        raise UsageError(f"cannot write {out_dir}: {existing} is not a directory (give "
+                         "--out a directory, existing or new)")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"cannot write {out_dir}: permission denied")
-
-
+        raise UsageError(f"cannot write {out_dir}: {existing} is not writable (fix its "
+                         "permissions or choose another --out)")
+    return out_dir
 
 
 def _megabytes(count: int) -> str:

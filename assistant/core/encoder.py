@@ -97,6 +97,9 @@ class BidirectionalRNN(keras.layers.Layer):
         outputs = tf.transpose(outputs.stack(), (1, 2, 0, 3))  # (2, batch, src_len, units)
         backward = tf.reverse_sequence(outputs[1], lengths, seq_axis=1, batch_axis=0)
         outputs = keras.ops.concatenate([outputs[0], backward], axis=-1)
+        # The loop's stacked outputs lose the static length; the next layer's loop (and
+        # XLA-compiled training) needs it back.
+        outputs.set_shape([inputs.shape[0], inputs.shape[1], 2 * self.units])
         final_states = {
             key: keras.ops.concatenate([value[0], value[1]], axis=-1)
             for key, value in zip(state_keys, final, strict=True)

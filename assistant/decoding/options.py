@@ -6,6 +6,11 @@ import dataclasses
 from typing import Any
 
 STRATEGIES = ("greedy", "beam", "sample")
+# The widest beam a request may ask for (beam_width, and the runtime's retry_beam). Memory and
+# time grow with width x vocabulary at every step (and width x source length for the attention
+# kept), so an unbounded width lets one request run for minutes; the product decodes with 5,
+# retries with 16, and wider beams rarely find better replies. 64 leaves room to experiment.
+BEAM_WIDTH_LIMIT = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,7 +23,7 @@ class DecodingOptions:
     """
 
     strategy: str = "beam"  # "greedy", "beam" or "sample"
-    beam_width: int = 5  # hypotheses kept per row by beam search
+    beam_width: int = 5  # hypotheses kept per row by beam search; 1 to BEAM_WIDTH_LIMIT
     length_penalty: float = 0.6  # GNMT alpha of beam search; 0 ranks by log-prob (favours short)
     n_best: int = 1  # hypotheses returned by beam search, <= beam_width
     temperature: float = 1.0  # sampling: < 1 sharper, > 1 flatter, 0 greedy
@@ -63,7 +68,8 @@ def _is_int(value: Any) -> bool:
 # (field, check, rule stated in the error message), checked in this order.
 _RULES = (
     ("strategy", lambda v: v in STRATEGIES, "must be one of 'greedy', 'beam', 'sample'"),
-    ("beam_width", lambda v: _is_int(v) and v >= 1, "must be an int >= 1"),
+    ("beam_width", lambda v: _is_int(v) and 1 <= v <= BEAM_WIDTH_LIMIT,
+     f"must be an int from 1 to {BEAM_WIDTH_LIMIT} (memory and time grow with the width)"),
     ("n_best", lambda v: _is_int(v) and v >= 1, "must be an int >= 1"),
     ("length_penalty", lambda v: _is_number(v) and v >= 0, "must be a number >= 0"),
     ("temperature", lambda v: _is_number(v) and v >= 0, "must be a number >= 0 (0 is greedy)"),

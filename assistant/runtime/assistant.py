@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -217,11 +219,17 @@ class Assistant:
         self.reply_batch(["warm up"], **options)
 
     def _encode(self, text: str) -> tuple[list[int], str | None]:
+        """The pieces of one unit, or the one-line reason it cannot be answered; never raises,
+        so one bad input cannot take its batch down."""
         if not isinstance(text, str):
             return [], f"input must be text, not {type(text).__name__}"
-        if not text.strip():
-            return [], "empty input"
-        ids = self.tokenizer.encode(normalize_source(text, self.config.source_case))
+        problem = _unusable_text(text)
+        if problem is not None:
+            return [], problem
+        try:
+            ids = self.tokenizer.encode(normalize_source(text, self.config.source_case))
+        except Exception as error:  # the tokenizer is C++: whatever it refuses is this input's
+            return [], f"cannot tokenize the input: {type(error).__name__}: {_first_line(error)}"
         if len(ids) > MAX_SOURCE_PIECES:
             return [], (f"input too long: {len(ids)} pieces, the limit is "
                         f"{MAX_SOURCE_PIECES} (about {MAX_SOURCE_PIECES * 3} characters)")
@@ -281,3 +289,41 @@ class Assistant:
             if not candidate:
                 return rank, candidate
         return 0, flags
+
+
+# What makes a text empty: controls (NUL...), format characters (zero-width space, joiners,
+# BOM, bidi marks, soft hyphen), and separators (spaces, line and paragraph separators) ...
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+# ... and the default-ignorable code points of other categories (Unicode's
+# DerivedCoreProperties): combining grapheme joiner, Hangul fillers, Khmer inherent vowels,
+# Mongolian variation selectors, variation selectors, and the plane-14 tags and selectors.
+_IGNORABLE_RANGES = ((0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
+                     (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xE0000, 0xE0FFF))
+_SURROGATE = re.compile("[\ud800-\udfff]")  # what `surrogateescape` makes of a stray byte
+
+
+def _unusable_text(text: str) -> str | None:
+    """Why `text` cannot be answered (one line), or None.
+
+    A lone surrogate is not Unicode (UTF-8 cannot encode it, so neither can the tokenizer):
+    the input is refused, as one error reply, rather than answered after a silent
+    replacement. A text of invisible characters only is empty.
+    """
+    surrogate = None if text.isascii() else _SURROGATE.search(text)
+    if surrogate is not None:
+        return (f"input is not valid Unicode: lone surrogate U+{ord(surrogate.group()):04X} "
+                f"at character {surrogate.start() + 1} (decode bytes with errors='replace')")
+    if not text.strip() or all(_is_invisible(char) for char in text):
+        return "empty input"
+    return None
+
+
+def _is_invisible(char: str) -> bool:
+    code = ord(char)
+    return (unicodedata.category(char) in _INVISIBLE_CATEGORIES
+            or any(low <= code <= high for low, high in _IGNORABLE_RANGES))
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else "no message"

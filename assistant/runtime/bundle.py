@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -56,15 +57,17 @@ def load_bundle(bundle_dir: str | os.PathLike) -> Bundle:
     config_path = bundle / constants.CONFIG_FILE
     if not config_path.is_file():
         raise BundleError(f"{config_path}: missing (not a model bundle)")
+    config, payload = _load_config(config_path)
+    tokenizer_path = bundle / constants.TOKENIZER_FILE
     try:
-        config, payload = load_bundle_config(config_path)
-        tokenizer = Tokenizer.load(bundle / constants.TOKENIZER_FILE)
-    except (ValueError, TokenizerError) as error:
+        tokenizer = Tokenizer.load(tokenizer_path)
+    except TokenizerError as error:
         raise BundleError(str(error)) from None
     if tokenizer.vocab_size != config.vocab_size:
-        raise BundleError(f"{bundle}: tokenizer has {tokenizer.vocab_size} pieces but the "
-                          f"model expects {config.vocab_size}")
-    model = _load_model(config, bundle / constants.WEIGHTS_FILE)
+        raise BundleError(f"{config_path} does not match {tokenizer_path}: the tokenizer has "
+                          f"{tokenizer.vocab_size} pieces, config.json says vocab_size "
+                          f"{config.vocab_size} (use the files trained together)")
+    model = _load_model(config, config_path, bundle / constants.WEIGHTS_FILE)
     try:
         domain = load_domain(domain_name(bundle), bundle)
     except ValueError as error:
@@ -75,16 +78,83 @@ def load_bundle(bundle_dir: str | os.PathLike) -> Bundle:
     return Bundle(bundle, model, tokenizer, dict(defaults), domain)
 
 
-def _load_model(config: ModelConfig, weights: Path):
+def _load_config(config_path: Path) -> tuple[ModelConfig, dict[str, Any]]:
+    """config.json's model config and payload; every problem names config.json."""
+    try:
+        return load_bundle_config(config_path)
+    except (ValueError, TypeError) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else "invalid"
+        if isinstance(error, TypeError):  # e.g. "encoder_units": "eight"
+            message = f"'model' holds a value of the wrong type ({message})"
+        if not message.startswith(str(config_path)):
+            message = f"{config_path}: {message}"
+        raise BundleError(message) from None
+
+
+def _load_model(config: ModelConfig, config_path: Path, weights: Path):
+    """The `Seq2Seq` that config.json describes, with the weights of `weights`.
+
+    Raises:
+        BundleError: the weights file is missing or unreadable, or holds weights of another
+            model than config.json describes (one line naming both files).
+    """
     from assistant.core.model import Seq2Seq
 
     if not weights.is_file():
         raise BundleError(f"{weights}: missing")
     model = Seq2Seq(config)
     model.build()
+    stored = _stored_shapes(weights)  # None: not readable HDF5 (Keras says why below)
+    if stored is not None:
+        difference = _shape_difference(stored, [tuple(v.shape) for v in model.weights])
+        if difference:
+            raise BundleError(_mismatch(config_path, weights, difference))
     try:
         model.load_weights(weights)
     except Exception as error:  # h5py and Keras raise many kinds for a bad file
+        if stored is not None:  # the arrays the model has, which Keras still cannot assign
+            raise BundleError(_mismatch(config_path, weights, "Keras cannot assign them "
+                                        "to the layers config.json builds")) from None
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
         raise BundleError(f"{weights}: cannot load weights ({first})") from None
     return model
+
+
+def _stored_shapes(weights: Path) -> list[tuple[int, ...]] | None:
+    """The shapes of the arrays in a Keras weights file; None if it is not readable HDF5."""
+    import h5py
+
+    shapes: list[tuple[int, ...]] = []
+
+    def visit(_name, item) -> None:
+        if isinstance(item, h5py.Dataset):
+            shapes.append(tuple(item.shape))
+
+    try:
+        with h5py.File(weights, "r") as file:
+            file.visititems(visit)
+    except Exception:  # h5py raises OSError, and others for damaged files
+        return None
+    return shapes
+
+
+def _shape_difference(stored: list[tuple[int, ...]],
+                      built: list[tuple[int, ...]]) -> str | None:
+    """What differs between the weights' arrays and the model's, in words; None if nothing."""
+    if len(stored) != len(built):
+        return f"the weights hold {len(stored)} arrays, config.json builds {len(built)}"
+    missing = Counter(built) - Counter(stored)
+    extra = Counter(stored) - Counter(built)
+    if not missing:
+        return None
+    return (f"the weights hold an array of shape {_shape(min(extra))} where config.json "
+            f"builds {_shape(min(missing))}")
+
+
+def _mismatch(config_path: Path, weights: Path, detail: str) -> str:
+    return (f"{config_path} does not match {weights}: {detail} (the weights were trained "
+            "with another config; use the config.json saved with them)")
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(map(str, shape)) + ")"

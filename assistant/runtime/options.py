@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from assistant.decoding.options import DecodingOptions
+from assistant.decoding.options import BEAM_WIDTH_LIMIT, DecodingOptions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +31,9 @@ class RuntimeOptions:
 
     rerank: bool = True  # answer with the best hypothesis the domain's check passes
     segment: bool = True  # answer the domain's units of a line one at a time
-    retry_beam: int = 16  # with rerank: width of a second search for all-flagged inputs; 0 off
+    # With rerank: width of a second search for all-flagged inputs; 0 off. At most
+    # BEAM_WIDTH_LIMIT, the bound of beam_width: memory and time grow with the width.
+    retry_beam: int = 16
 
     def validate(self) -> None:
         """Raises a one-line `ValueError` naming the first invalid option."""
@@ -39,8 +41,10 @@ class RuntimeOptions:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         retry_beam = self.retry_beam
-        if not isinstance(retry_beam, int) or isinstance(retry_beam, bool) or retry_beam < 0:
-            raise ValueError(f"retry_beam must be an int >= 0 (0 is off), got {retry_beam!r}")
+        if (not isinstance(retry_beam, int) or isinstance(retry_beam, bool)
+                or not 0 <= retry_beam <= BEAM_WIDTH_LIMIT):
+            raise ValueError(f"retry_beam must be an int >= 0 and <= {BEAM_WIDTH_LIMIT} (0 is off; "
+                             f"memory and time grow with the width), got {retry_beam!r}")
 
 
 DECODING_OPTIONS = tuple(field.name for field in dataclasses.fields(DecodingOptions))

@@ -2,7 +2,9 @@
 
 The export is a numbered version directory (`EXPORT_DIR/1/`, the next free number, or a
 given version) built in a temporary directory beside it and renamed at the end, so a server
-watching EXPORT_DIR never sees a partial version. Its signatures (`assistant.serving.module`):
+watching EXPORT_DIR never sees a partial version; the build folders a killed export left are
+removed by the next export into the same EXPORT_DIR (`assistant.serving.build_folders`
+says which). Its signatures (`assistant.serving.module`):
 
 - `serving_default`: text (string, [None]) -> reply (string, [None]), score (float32, [None]),
   with the bundle's default decoding (or the one given);
@@ -22,10 +24,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from assistant.serving.build_folders import build_folder, remove_stale_build_folders
 
 TOKENIZER_ASSET = "tokenizer.model"
 MAX_BEAM_WIDTH = 8  # `generate` accepts beam widths 1..this by default (one graph each)
@@ -43,6 +45,7 @@ class ExportResult:
     graph_bytes: int  # saved_model.pb and the rest
     total_bytes: int
     segmented: bool = False  # the text signatures answer multi-record lines record by record
+    removed: tuple[Path, ...] = ()  # build folders of killed exports this one removed
 
 
 def export_options(defaults: dict[str, Any], overrides: dict[str, Any] | None = None):
@@ -108,7 +111,7 @@ def export_saved_model(assistant, out_dir: str | os.PathLike, options=None,
 
     Raises:
         FileExistsError: the version directory exists.
-        PermissionError: `out_dir` is not writable.
+        OSError: `out_dir` cannot be created or written (nothing is left behind).
     """
     from assistant.core.quiet_tf import import_tensorflow
 
@@ -118,12 +121,12 @@ def export_saved_model(assistant, out_dir: str | os.PathLike, options=None,
     options = options or export_options(assistant.defaults)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    removed = tuple(remove_stale_build_folders(out_dir))
     version = next_version(out_dir) if version is None else int(version)
     target = out_dir / str(version)
-    if target.exists():
+    if os.path.lexists(target):
         raise FileExistsError(f"{target} already exists (choose another --version)")
-    building = Path(tempfile.mkdtemp(prefix=f".{version}.building-", dir=out_dir))
-    try:
+    with build_folder(out_dir, version) as building:
         tokenizer_file = building / TOKENIZER_ASSET
         tokenizer_file.write_bytes(assistant.tokenizer.model_proto)
         if ids_only:
@@ -135,12 +138,14 @@ def export_saved_model(assistant, out_dir: str | os.PathLike, options=None,
                 jit_compile=jit_compile, splitter=splitter)
         signatures = module.signatures()
         saved = building / "saved_model"
-        tf.saved_model.save(module, str(saved), signatures=signatures)
+        try:
+            tf.saved_model.save(module, str(saved), signatures=signatures)
+        except tf.errors.OpError as error:  # TensorFlow's own file errors are no OSError
+            raise OSError(_first_line(error.message)) from None
         os.rename(saved, target)  # atomic: the version appears complete or not at all
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    return _measure(target, version, tuple(signatures),
-                    segmented=splitter is not None and not ids_only)
+    result = _measure(target, version, tuple(signatures),
+                      segmented=splitter is not None and not ids_only)
+    return dataclasses.replace(result, removed=removed)
 
 
 def next_version(out_dir: Path) -> int:
@@ -161,3 +166,7 @@ def _measure(path: Path, version: int, signatures: tuple[str, ...],
     assets = size(path / "assets")
     return ExportResult(path, version, signatures, variables, assets,
                         total - variables - assets, total, segmented)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "no detail"

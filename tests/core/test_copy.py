@@ -64,7 +64,7 @@ def test_the_distribution_is_the_hand_computed_mixture_and_sums_to_one():
         for s, piece in enumerate(source[b]):
             copied[b, :, piece] += attention.numpy()[b, :, s]
     np.testing.assert_allclose(probs, gate * vocab + (1 - gate) * copied, rtol=1e-4, atol=1e-7)
-    assert 0.0 < gate.min() and gate.max() < 1.0
+    assert gate.min() > 0.0 and gate.max() < 1.0
 
 
 def test_a_decoding_step_equals_teacher_forcing():

@@ -8,7 +8,10 @@ import tensorflow as tf
 
 from assistant.core.constants import BOS_ID, EOS_ID
 from assistant.decoding import DecodingOptions, beam_search, decode, greedy_search, sample
+from assistant.decoding.options import BEAM_WIDTH_LIMIT
 from tests.decoding.fakes import A, PrefixLM, spelling_inputs
+
+WIDER = "(memory and time grow with the width)"
 
 
 def test_one_xla_trace_serves_repeated_calls_of_the_same_shape():
@@ -101,7 +104,11 @@ def test_options_max_lengths_follow_a_plus_b_source_length():
             {"strategy": "nucleus"},
             "strategy must be one of 'greedy', 'beam', 'sample', got 'nucleus'",
         ),
-        ({"beam_width": 0}, "beam_width must be an int >= 1, got 0"),
+        ({"beam_width": 0}, f"beam_width must be an int from 1 to 64 {WIDER}, got 0"),
+        ({"beam_width": 65}, f"beam_width must be an int from 1 to 64 {WIDER}, got 65"),
+        ({"beam_width": 1000, "n_best": 1000},
+         f"beam_width must be an int from 1 to 64 {WIDER}, got 1000"),
+        ({"beam_width": 8.0}, f"beam_width must be an int from 1 to 64 {WIDER}, got 8.0"),
         ({"n_best": 6, "beam_width": 5}, "n_best (6) must not exceed beam_width (5)"),
         ({"length_penalty": -0.1}, "length_penalty must be a number >= 0, got -0.1"),
         ({"temperature": -1.0}, "temperature must be a number >= 0 (0 is greedy), got -1.0"),
@@ -116,6 +123,11 @@ def test_invalid_options_fail_with_one_clear_line(fields, message):
     with pytest.raises(ValueError) as error:
         DecodingOptions(**fields).validate()
     assert str(error.value) == message
+
+
+def test_the_beam_width_bound_is_inclusive():
+    assert BEAM_WIDTH_LIMIT == 64
+    DecodingOptions(beam_width=BEAM_WIDTH_LIMIT, n_best=BEAM_WIDTH_LIMIT).validate()
 
 
 def test_decoding_functions_validate_their_static_arguments():

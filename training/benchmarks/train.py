@@ -1,15 +1,20 @@
-"""`make bench-train`: real target tokens per second of training at the reference size.
+"""`make bench-train`: real target tokens per second of training, today's path and XLA's.
 
 Trains the reference-size model (vocab 2000, embedding 128, bi-GRU 2x128, decoder GRU 256)
-at batch 64 on length-bucketed batches, in the training precision unless --precision says
-otherwise, and counts only real (non-padding) target tokens, EOS included. Data: a pairs
-file (--data) tokenized with a tokenizer trained on it, or by default synthetic id sequences
-with the corpus' length profile.
+at batch 64 twice from the same initial weights on the same length-bucketed batches, in the
+training precision unless --precision says otherwise: once with the train step as a plain
+`tf.function` on batches padded to their own longest pair (`train.xla=false`), once
+XLA-compiled on batches padded to `TrainConfig.pad_lengths` (`train.xla=true`, the
+default). It counts only real (non-padding) target tokens, EOS included, and prints both
+throughputs (with and without the one-off compiles), their ratio, and both loss curves.
+Data: a pairs file (--data) tokenized with a tokenizer trained on it, or by default
+synthetic id sequences with the corpus' length profile.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import numpy as np
@@ -18,9 +23,42 @@ from assistant.core.quiet_tf import import_tensorflow
 from training.config import PRECISIONS, TrainConfig
 
 
+@dataclasses.dataclass
+class PathRun:
+    """What training one path printed: per-step losses and times, tokens, shapes."""
+
+    name: str
+    losses: list[float]
+    seconds: list[float]
+    real: list[float]
+    padded: int
+    first_of_shape: list[bool]  # the step compiled (first batch of its shape)
+
+    def rate(self, steady: bool) -> float:
+        keep = [not first for first in self.first_of_shape] if steady else [True] * len(self.real)
+        tokens = sum(r for r, k in zip(self.real, keep, strict=True) if k)
+        seconds = sum(s for s, k in zip(self.seconds, keep, strict=True) if k)
+        return tokens / seconds if seconds else 0.0
+
+
 def main() -> None:
     args = _parse_args()
     import_tensorflow()
+    data, vocab = _benchmark_data(args)
+    runs = [_train_path(data, vocab, args, xla=False), _train_path(data, vocab, args, xla=True)]
+    print(f"vocab {vocab}, batch {args.batch_size}, {args.batches} batches, {args.precision}")
+    for run in runs:
+        shapes = sum(run.first_of_shape)
+        print(f"{run.name}: {run.rate(steady=False):,.0f} real target tokens/s with compiles "
+              f"({sum(run.seconds):.1f} s, {shapes} batch shapes), {run.rate(steady=True):,.0f} "
+              f"without; {sum(run.real) / run.padded:.0%} of padded tokens are real")
+    ratio = runs[1].rate(steady=False) / runs[0].rate(steady=False)
+    steady = runs[1].rate(steady=True) / runs[0].rate(steady=True)
+    print(f"XLA / today: {ratio:.2f}x with compiles, {steady:.2f}x without (goal >= 1.5x)")
+    _print_losses(runs)
+
+
+def _train_path(data, vocab: int, args: argparse.Namespace, xla: bool) -> PathRun:
     import keras
 
     from assistant.core.config import ModelConfig
@@ -30,44 +68,45 @@ def main() -> None:
     from training.trainer import build_model
 
     keras.utils.set_random_seed(0)
-    data, vocab = _benchmark_data(args)
     model = build_model(ModelConfig(vocab_size=vocab), args.precision)
     optimizer = keras.optimizers.Adam(WarmupSchedule(1e-3, 100, "inverse_sqrt"), clipnorm=1.0)
-    steps = TrainSteps(model, optimizer, label_smoothing=0.1)
-    if args.no_bucketing:
-        batches = make_batches(data, args.batch_size, seed=0, bucket_width=10_000)
-    else:
-        batches = make_batches(data, args.batch_size, seed=0)
-    warmup, timed = batches[:5], batches[5 : 5 + args.batches]
-    for batch in warmup:
-        steps.train(*batch)
-    real, padded, seconds = _time_batches(steps, timed)
-    print(
-        f"model: {model.count_params():,} parameters, vocab {vocab}, batch {args.batch_size}, "
-        f"{'no bucketing' if args.no_bucketing else 'length bucketing'}, {args.precision}"
-    )
-    print(
-        f"timed {len(timed)} batches: {real:,.0f} real target tokens "
-        f"({real / padded:.0%} of padded) in {seconds:.2f} s"
-    )
-    print(f"train throughput: {real / seconds:,.0f} real target tokens/s (goal >= 12,000)")
+    steps = TrainSteps(model, optimizer, label_smoothing=0.1, jit_compile=xla)
+    pad_lengths = TrainConfig().pad_lengths if xla else None
+    batches = make_batches(data, args.batch_size, seed=0, pad_lengths=pad_lengths)
+    run = PathRun("XLA, fixed padded lengths" if xla else "today (tf.function, own length)",
+                  [], [], [], 0, [])
+    seen = set()
+    for source, target_in, target_out in batches[: args.batches]:
+        started = time.perf_counter()
+        loss, _, count = steps.train(source, target_in, target_out)
+        run.losses.append(float(loss))  # waits for the step
+        run.seconds.append(time.perf_counter() - started)
+        run.real.append(float(count))
+        run.padded += target_out.size
+        run.first_of_shape.append((source.shape, target_in.shape) not in seen)
+        seen.add((source.shape, target_in.shape))
+    return run
+
+
+def _print_losses(runs: list[PathRun]) -> None:
+    every = max(1, len(runs[0].losses) // 10)
+    print("step  " + "  ".join(f"{run.name[:30]:>30}" for run in runs))
+    for step in range(0, len(runs[0].losses), every):
+        print(f"{step + 1:>4}  " + "  ".join(f"{run.losses[step]:>30.4f}" for run in runs))
+    worst = max(abs(a - b) for a, b in zip(runs[0].losses, runs[1].losses, strict=True))
+    print(f"largest loss difference over {len(runs[0].losses)} steps: {worst:.4f}")
 
 
 def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="pairs file (.tsv/.jsonl); default: synthetic ids")
-    parser.add_argument("--batches", type=int, default=60, help="timed batches")
+    parser.add_argument("--batches", type=int, default=200, help="batches per path")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument(
         "--precision",
         choices=PRECISIONS,
         default=TrainConfig().precision,
         help="Keras dtype policy (default: the training default, %(default)s)",
-    )
-    parser.add_argument(
-        "--no-bucketing",
-        action="store_true",
-        help="random batches (padding to the longest of random pairs)",
     )
     return parser.parse_args()
 
@@ -96,23 +135,6 @@ def _benchmark_data(args: argparse.Namespace):
         0,
     )
     return data, 2000
-
-
-def _time_batches(steps, timed) -> tuple[float, int, float]:
-    """Runs the train step on each timed batch.
-
-    Returns:
-        (real target tokens, padded target tokens, seconds).
-    """
-    padded = real = 0
-    started = time.perf_counter()
-    for source, target_in, target_out in timed:
-        loss, _, count = steps.train(source, target_in, target_out)
-        real += float(count)
-        padded += target_out.size
-    float(loss)
-    seconds = time.perf_counter() - started
-    return real, padded, seconds
 
 
 if __name__ == "__main__":

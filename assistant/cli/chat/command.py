@@ -3,7 +3,8 @@
 On a terminal, `session.ChatSession` runs a prompt-toolkit prompt (history, suggestions,
 command completion, multi-line input) and prints with rich (`render`); its slash commands
 live in `commands`. The model compiles in a background thread while the user types
-(`warmup`). With stdin or stdout not a terminal, `pipe.run_pipe` answers each input line
+(`warmup`) and replies in a thread while the keyboard is watched, so Ctrl-C and Ctrl-D act at
+once (`keys`). With stdin or stdout not a terminal, `pipe.run_pipe` answers each input line
 with exactly one output line.
 
 The session knows nothing of tensors: it drives a `Backend`, a few callables around
@@ -69,4 +70,16 @@ def run(args, context: Context) -> int:
         return backend_from_assistant(context.load_assistant(directory), directory)
 
     session = ChatSession(backend, Console(highlight=False), options=options, load_backend=load)
-    return session.run()
+    code = session.run()
+    if session.busy:
+        _leave_now(code)
+    return code
+
+
+def _leave_now(code: int) -> None:
+    """Ends the process without waiting for the model thread (a compile, or a reply the user
+    left), which may take minutes; the interpreter's shutdown could also crash while a thread
+    is inside TensorFlow. Nothing is lost: the history and /save files are already written."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

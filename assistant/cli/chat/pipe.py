@@ -7,11 +7,13 @@ answered in batches as they arrive, and nothing a line contains ends the run.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any, BinaryIO, TextIO
 
 from assistant.cli.args import EXIT_OK
+from assistant.cli.chat.keys import INVALID_UTF8
 
 PIPE_BATCH = 64  # lines decoded together
 
@@ -21,10 +23,12 @@ def run_pipe(reply_batch: Callable[..., Sequence[Any]], stdin: BinaryIO, stdout:
              batch_size: int = PIPE_BATCH) -> int:
     """Answers each line of `stdin` with exactly one line on `stdout`.
 
-    Lines are decoded as UTF-8 (invalid bytes become U+FFFD) and answered in chunks of up to
-    `batch_size` as they arrive, flushing after each chunk. A line that cannot be answered
-    (empty, too long, a failure) gives an empty output line and `line N: why` on `stderr`;
-    faithfulness flags go to `stderr` too. Every line is text for the model.
+    Lines are decoded as UTF-8 and answered in chunks of up to `batch_size` as they arrive,
+    flushing after each chunk. A line that cannot be answered (empty, too long, a failure)
+    gives an empty output line and `line N: why` on `stderr`. A line with bytes that are not
+    UTF-8 is answered with U+FFFD in their place and flagged the same way, as `convert` does;
+    faithfulness flags go to `stderr` too. Each line has at most one `stderr` line, its
+    problems joined by "; ". Every line is text for the model.
 
     Args:
         reply_batch: `reply_batch(texts, **options) -> list[Reply]` (`Assistant.reply_batch`).
@@ -39,25 +43,31 @@ def run_pipe(reply_batch: Callable[..., Sequence[Any]], stdin: BinaryIO, stdout:
     """
     options = dict(options or {})
     number = 0
-    for lines in _line_chunks(stdin, batch_size):
-        for reply in _batch_replies(reply_batch, lines, options):
+    for chunk in _line_chunks(stdin, batch_size):
+        lines = [text for text, _ in chunk]
+        for (_, valid), reply in zip(chunk, _batch_replies(reply_batch, lines, options),
+                                     strict=True):
             number += 1
             error = getattr(reply, "error", None)
             stdout.write(("" if error else _one_line(reply.text)) + "\n")
+            problems = [] if valid else [INVALID_UTF8]
             if error:
-                stderr.write(f"line {number}: {_one_line(error)}\n")
+                problems.append(_one_line(error))
             elif reply.flags:
-                stderr.write(f"line {number}: check: {_one_line('; '.join(reply.flags))}\n")
+                problems.append(f"check: {_one_line('; '.join(reply.flags))}")
+            if problems:
+                stderr.write(f"line {number}: {'; '.join(problems)}\n")
         stdout.flush()
         stderr.flush()
     return EXIT_OK
 
 
-
-def _line_chunks(stream: BinaryIO, most: int) -> Iterator[list[str]]:
-    """Lists of up to `most` decoded lines, as soon as they are available (not at EOF only)."""
+def _line_chunks(stream: BinaryIO, most: int) -> Iterator[list[tuple[str, bool]]]:
+    """Lists of up to `most` (decoded line, valid UTF-8), as soon as they are available (not
+    at EOF only); a UTF-8 byte-order mark before the first line is dropped."""
     read = getattr(stream, "read1", stream.read)
     pending = bytearray()
+    first = True
     while True:
         data = read(1 << 16)
         if not data:
@@ -65,14 +75,22 @@ def _line_chunks(stream: BinaryIO, most: int) -> Iterator[list[str]]:
         pending += data
         *complete, rest = bytes(pending).split(b"\n")
         pending = bytearray(rest)
+        if complete and first:
+            complete[0], first = complete[0].removeprefix(codecs.BOM_UTF8), False
         for start in range(0, len(complete), most):
             yield [_decode(line) for line in complete[start : start + most]]
     if pending:
-        yield [_decode(bytes(pending))]
+        yield [_decode(bytes(pending).removeprefix(codecs.BOM_UTF8) if first
+                       else bytes(pending))]
 
 
-def _decode(line: bytes) -> str:
-    return line.decode("utf-8", errors="replace").removesuffix("\r")
+def _decode(line: bytes) -> tuple[str, bool]:
+    """(text, True), or (text with U+FFFD for the bad bytes, False) if `line` is not UTF-8."""
+    line = line.removesuffix(b"\r")
+    try:
+        return line.decode("utf-8"), True
+    except UnicodeDecodeError:
+        return line.decode("utf-8", errors="replace"), False
 
 
 def _batch_replies(reply_batch, lines: list[str], options: dict[str, Any]) -> list[Any]:

@@ -26,8 +26,8 @@ MAX_LABEL = 12  # reply pieces longer than this are cut in the heatmap's row lab
 MAX_HEADER = 10  # input pieces longer than this are cut in its column headers
 KEYS_HELP = (
     ('"""', 'start a multi-line input; end it with """ (a paste works too)'),
-    ("Ctrl-C", "clear the line"),
-    ("Ctrl-D", "leave"),
+    ("Ctrl-C", "clear the line, or stop waiting for a reply"),
+    ("Ctrl-D", "leave (at once, also during a reply)"),
     ("Ctrl-L", "clear the screen"),
     ("Up / Right", "history / accept the grey suggestion"),
 )
@@ -168,6 +168,11 @@ def input_echo(console: Console, text: str) -> None:
 def note(console: Console, text: str) -> None:
     """A one-line notice (settings changed, file saved)."""
     console.print(Text(printable(text), style="green"))
+
+
+def warning(console: Console, text: str) -> None:
+    """A one-line warning about the input (the reply still follows)."""
+    console.print(Text("⚠ " + printable(_first_line(text)), style="yellow"))
 
 
 def problem(console: Console, text: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -20,16 +22,19 @@ from assistant.cli.chat.commands import (
     is_command,
     parse_command,
 )
+from assistant.cli.chat.keys import INVALID_UTF8, key_bindings, repair_text, run_watched
 from assistant.cli.chat.warmup import BackgroundWarmUp, ModelGate
 
 PROMPT = "> "
 BLOCK = '"""'  # opens and closes a multi-line input
 APP_NAME = "keras-assistant"  # names the history's state directory
-EXIT_WAIT_SECONDS = 60.0  # at exit, how long a background compile may still take
 
 
 class ChatSession:
     """An interactive chat: read a line, run a command or answer it, until Ctrl-D or /exit.
+
+    The model works in a thread (`keys.run_watched`) while the keyboard is read: Ctrl-C
+    stops waiting for a reply (back to the prompt), Ctrl-D leaves, both at once.
 
     Args:
         backend: the model.
@@ -78,31 +83,51 @@ class ChatSession:
             multiline=Condition(self._in_block),
             prompt_continuation=lambda width, line_number, is_soft_wrap: "." * (width - 1) + " ",
             bottom_toolbar=self._toolbar,
+            key_bindings=key_bindings(),
             input=session_input,
             output=output,
         )
 
     def run(self) -> int:
-        """Greets, then loops until Ctrl-D or /exit; returns the exit code (0)."""
-        self._render.banner(self.console, self.backend.name, self.settings, self.backend.hint)
-        self._start_warm_up()
-        while True:
-            try:
-                text = self.prompt_session.prompt(PROMPT)
-            except KeyboardInterrupt:  # Ctrl-C: the line is dropped, a new prompt follows
-                continue
-            except EOFError:  # Ctrl-D on an empty line
-                break
-            try:
-                if not self.handle(text):
-                    break
-            except KeyboardInterrupt:
-                self._render.problem(self.console, "interrupted")
-            except Exception as error:  # nothing inside a reply may end the session
-                self._render.problem(self.console, f"{type(error).__name__}: {error}")
+        """Greets, then loops until Ctrl-D or /exit; returns the exit code (0).
+
+        The terminal stays in raw mode for the whole session, between prompts too: in the
+        terminal's own line editing a Ctrl-D typed while a reply is printed would be lost.
+        """
+        with self.prompt_session.app.input.raw_mode():
+            self._render.banner(self.console, self.backend.name, self.settings,
+                                self.backend.hint)
+            self._start_warm_up()
+            while self._turn():
+                pass
         if self._warmer is not None:
-            self._warmer.stop(wait=EXIT_WAIT_SECONDS)
+            self._warmer.stop()  # a running compile is left to its thread: see `busy`
         return EXIT_OK
+
+    @property
+    def busy(self) -> bool:
+        """True while a model call still runs in its thread (a compile, or a reply or load
+        the user left); the process should then end without waiting for it (`os._exit`)."""
+        return self._gate.busy
+
+    def _turn(self) -> bool:
+        """Reads one input and handles it; False when the session ends."""
+        try:
+            text = self.prompt_session.prompt(PROMPT)
+        except KeyboardInterrupt:  # Ctrl-C: the line is dropped, a new prompt follows
+            return True
+        except EOFError:  # Ctrl-D on an empty line
+            return False
+        try:
+            return self.handle(text)
+        except KeyboardInterrupt:  # Ctrl-C during a reply: the prompt comes back at once
+            self._render.problem(self.console, "interrupted")
+            self.transcript.append("  (interrupted)")
+        except EOFError:  # Ctrl-D during a reply or a model load: leave at once
+            return False
+        except Exception as error:  # nothing inside a reply may end the session
+            self._render.problem(self.console, f"{type(error).__name__}: {error}")
+        return True
 
     def handle(self, text: str) -> bool:
         """Runs a command or answers each line of one accepted input.
@@ -110,6 +135,10 @@ class ChatSession:
         Returns:
             False when the user asked to leave.
         """
+        text, repaired = repair_text(text)
+        if repaired:
+            self._render.warning(self.console, INVALID_UTF8)
+            self.transcript.append(f"# {INVALID_UTF8}")
         lines = _input_lines(text)
         if len(lines) == 1 and is_command(lines[0]):
             return self._command(lines[0])
@@ -121,12 +150,13 @@ class ChatSession:
 
     def _answer(self, text: str) -> None:
         self.transcript.append(f"> {text}")
+        call = functools.partial(self._reply, self.backend.reply, text,
+                                 dict(self.settings.overrides))
         try:
-            with self._gate.user(on_wait=self._waiting):
-                start = self._clock()
-                reply = self.backend.reply(text, **self.settings.overrides)
-                elapsed = self._clock() - start
+            reply, elapsed = self._watched(call)
             error = getattr(reply, "error", None)
+        except EOFError:  # Ctrl-D: the session ends
+            raise
         except ValueError as failure:  # InputError (empty, too long) or an invalid option
             error = str(failure)
         except Exception as failure:  # nothing inside a reply may end the session
@@ -138,6 +168,28 @@ class ChatSession:
         self.last_reply = reply
         self._render.show_reply(self.console, reply, elapsed)
         self.transcript += self._render.reply_lines(reply)
+
+    def _reply(self, model_reply: Callable[..., Any], text: str, options: dict[str, Any],
+               cancelled: threading.Event) -> tuple[Any, float]:
+        """In the model thread: (reply, seconds) once the model is free; (None, 0) if the
+        user stopped waiting before."""
+        with self._gate.user(on_wait=self._waiting):
+            if cancelled.is_set():
+                return None, 0.0
+            start = self._clock()
+            reply = model_reply(text, **options)
+            return reply, self._clock() - start
+
+    def _watched(self, call: Callable[[threading.Event], Any]) -> Any:
+        """`call(cancelled)` in a model thread while Ctrl-C and Ctrl-D are watched; `cancelled`
+        is set when the user stops waiting (see `keys.run_watched`)."""
+        cancelled = threading.Event()
+        try:
+            return run_watched(functools.partial(call, cancelled),
+                               self.prompt_session.app.input)
+        except (KeyboardInterrupt, EOFError):
+            cancelled.set()
+            raise
 
     def _command(self, line: str) -> bool:
         try:
@@ -204,8 +256,9 @@ class ChatSession:
             raise CommandError("/model is not available in this session")
         if self._warmer is not None:
             self._warmer.stop()
+        load = functools.partial(self._load, self.load_backend, Path(argument).expanduser())
         try:
-            backend = self.load_backend(Path(argument).expanduser())
+            backend = self._watched(load)
         except (UsageError, ValueError, OSError) as error:
             raise CommandError(str(error)) from None
         self.backend = backend
@@ -221,12 +274,18 @@ class ChatSession:
         self.transcript.append(f"# {message}")
         self._start_warm_up()
 
+    def _load(self, load_backend: Callable[[Path], Backend], directory: Path,
+              cancelled: threading.Event) -> Backend | None:
+        """In the model thread: `load_backend(directory)` once the model is free."""
+        with self._gate.user(on_wait=self._waiting, doing="loading"):
+            return None if cancelled.is_set() else load_backend(directory)
+
     def _start_warm_up(self) -> None:
         if self._warmer is not None:
             self._warmer.start(self.backend, dict(self.settings.overrides))
 
-    def _waiting(self) -> None:
-        self._render.note(self.console, "waiting for the model to finish compiling…")
+    def _waiting(self, holder: str) -> None:
+        self._render.note(self.console, f"waiting for the model to finish {holder}…")
 
     def _in_block(self) -> bool:
         text = self.prompt_session.default_buffer.text.strip()

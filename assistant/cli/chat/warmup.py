@@ -25,21 +25,34 @@ class ModelGate:
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self._busy = False
+        self._holder = ""  # what the running call does, for `on_wait`
         self._users_waiting = 0
 
+    @property
+    def busy(self) -> bool:
+        """True while a call runs (a compile, or a reply the user stopped waiting for)."""
+        return self._busy
+
     @contextlib.contextmanager
-    def user(self, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-        """Holds the gate for a user call; `on_wait()` is called first if it must wait."""
+    def user(self, on_wait: Callable[[str], None] | None = None,
+             doing: str = "the previous reply") -> Iterator[None]:
+        """Holds the gate for a user call.
+
+        Args:
+            on_wait: called first, with what the running call does ("compiling"), if the
+                user call must wait.
+            doing: what this call does, for the `on_wait` of later calls.
+        """
         with self._condition:
             if self._busy and on_wait is not None:
-                on_wait()
+                on_wait(self._holder)
             self._users_waiting += 1
             try:
                 while self._busy:
                     self._condition.wait()
             finally:
                 self._users_waiting -= 1
-            self._busy = True
+            self._busy, self._holder = True, doing
         try:
             yield
         finally:
@@ -52,7 +65,7 @@ class ModelGate:
                 self._condition.wait()
             if not wanted():
                 return False
-            self._busy = True
+            self._busy, self._holder = True, "compiling"
         try:
             step()
             return True
@@ -93,9 +106,9 @@ class BackgroundWarmUp:
         """Skips the remaining steps (the running one finishes).
 
         Args:
-            wait: seconds to wait for the running step to end (None: do not wait). Leaving
-                the process while a thread is inside TensorFlow can crash the interpreter's
-                shutdown (a segfault at exit), so the REPL waits before it returns.
+            wait: seconds to wait for the running step to end (None: do not wait). The REPL
+                does not wait: leaving the process while a thread is inside TensorFlow can
+                crash the interpreter's shutdown, so `chat` then ends with `os._exit`.
         """
         self._generation += 1
         if wait is not None:

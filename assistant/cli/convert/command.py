@@ -5,9 +5,9 @@
     cat faults.jsonl | python -m assistant convert --format jsonl > answered.jsonl
 
 Records are read in windows of `--window` (default `WINDOW_BATCHES` x `--batch-size`) and
-answered by
-`pipeline.convert`, so memory does not grow with the file. The output has exactly one record
-per input record, in input order (formats and their rules: `assistant.cli.convert.formats`).
+answered by `pipeline.convert`, so memory does not grow with the file. The output has exactly
+one record per input record, in input order (formats and their rules:
+`assistant.cli.convert.formats`).
 
 Formats: the input format is `--format`, else INPUT's extension (.txt .csv .tsv .tab .jsonl
 .ndjson), else txt (stdin, or any other extension). The output format is `--output-format`,
@@ -16,17 +16,23 @@ else OUTPUT's extension, else the input format.
 Bad records are flagged, never dropped: empty or whitespace-only input, input over the
 model's limit (`MAX_SOURCE_PIECES` = 256 SentencePiece pieces, about 768 characters; anything
 over `MAX_INPUT_CHARS` characters is refused without tokenizing), invalid UTF-8 (answered with
-U+FFFD replacements, and flagged), a missing column or field, JSON that is not an object, and
+U+FFFD replacements, and flagged; UTF-16 and UTF-32 are read when a byte-order mark says so),
+a missing column or field, JSON that is not an object, and
 the flags of the bundle domain's check (`Reply.flags`). csv/tsv/jsonl carry the flags in the output;
 txt output cannot, so a flagged txt record's flags go to stderr as `INPUT:LINE: flag; flag` (its
 output line is the reply, or empty when there is none). A summary line always goes to stderr.
 
 A file output is written to a temporary file beside it and renamed at the end: after Ctrl-C,
-a kill (SIGTERM) or a crash the target is absent or still holds its previous content. (After
-SIGKILL a `.NAME.*.tmp` file may be left beside it.) Stdout streams, window by window.
+a kill (SIGTERM) or a crash the target is absent or still holds its previous content. After
+SIGKILL a `.NAME.XXXXXXXX.tmp` file is left beside it; the next run on the same target removes
+it (`assistant.core.atomic_files`). `-o` never replaces what it names: a symlink's target is
+written, a device (/dev/null) or FIFO is written to as a stream, like stdout (window by
+window); what cannot be written is refused before the model loads (`outputs`).
 
-Exit codes: 0 done; 1 `--strict` and a record was flagged (the output is still written) or
-an unexpected error; 2 usage errors (one line), e.g. a missing input or an unknown column.
+Exit codes: 0 done; 1 `--strict` and a record was flagged (the output is still written), a
+read or write that failed midway (one line naming the path), or an unexpected error; 2 usage
+errors (one line, before the model loads when they can be), e.g. a missing input, an
+unwritable -o or an unknown column.
 """
 
 from __future__ import annotations
@@ -34,11 +40,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import io
-import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,17 +51,18 @@ from assistant.cli.convert.formats import (
     FLAG_SEPARATOR,
     FORMATS,
     FormatError,
+    Reader,
     Record,
     Result,
     format_from_path,
     open_reader,
 )
+from assistant.cli.convert.lines import InputError, read_hint
+from assistant.cli.convert.outputs import STDIO, OutputError, check_output, open_output
 from assistant.cli.convert.pipeline import DEFAULT_BATCH_SIZE, WINDOW_BATCHES, convert
 from assistant.cli.convert.progress import progress_bar
 from assistant.cli.convert.writers import open_writer
 from assistant.runtime.domain import Domain
-
-STDIO = "-"
 
 
 def register(subparsers, domain: type[Domain]) -> None:
@@ -68,13 +73,15 @@ def register(subparsers, domain: type[Domain]) -> None:
         description="Answer every record of a file in input order: txt (one record per "
                     "line), CSV/TSV (the input columns plus reply, score, flags) or JSON Lines "
                     "(the input object plus the same keys). Bad records are flagged, never "
-                    "dropped; a file output is replaced atomically when done.",
+                    "dropped; a file output is replaced atomically when done (a device, FIFO "
+                    "or symlink's target is written through, never replaced).",
         epilog="Details (format rules, flags, exit codes): `pydoc assistant.cli.convert.command`.",
     )
     parser.add_argument("input", nargs="?", metavar="INPUT",
                         help="input file; '-' or none with piped input reads stdin")
     parser.add_argument("-o", "--output", metavar="OUTPUT",
-                        help="output file, replaced atomically when done (default: stdout)")
+                        help="output file, replaced atomically when done; a device or FIFO "
+                             "is written as a stream (default: stdout)")
     parser.add_argument("--format", choices=FORMATS,
                         help="input format (default: from INPUT's extension, else txt); also "
                              "the output's unless OUTPUT's extension or --output-format says")
@@ -103,42 +110,70 @@ def run(args: argparse.Namespace, context: cli.Context) -> int:
     """The `convert` command; returns the exit code (see the module docstring)."""
     options = cli.decoding_options(args)
     source = _input_path(args.input)
-    target = None if args.output in (None, STDIO) else Path(args.output)
     name = str(source) if source is not None else "<stdin>"
+    in_format, out_format = _formats(args, source)
+    _check_input(source)
+    output = check_output(args.output, source)  # before the model loads
+    try:
+        with _open_input(source) as stream:
+            reader = _open_reader(in_format, out_format, stream, args.column, name)
+            assistant = context.load_assistant(args.model)
+            _check_options(assistant, options, out_format)
+            reply_batch = functools.partial(assistant.reply_batch,
+                                            batch_size=args.batch_size, **options)
+            bom = reader.had_bom and {in_format, out_format} <= {"csv", "tsv"}
+            window = args.window or WINDOW_BATCHES * args.batch_size
+            with _terminate_as_exit(), open_output(output) as handle, \
+                    progress_bar(stream, reader) as progress:
+                writer = open_writer(out_format, handle, reader, bom=bom)
+                report = _reporter(name, progress) if out_format == "txt" else None
+                summary = convert(reader, reply_batch, writer, window=window,
+                                  on_flagged=report, on_window=progress.update)
+    except InputError as error:
+        return _fail(f"{name}: {error}")
+    except OutputError as error:
+        return _fail(str(error))
+    print(f"convert: {summary}", file=sys.stderr, flush=True)
+    return cli.EXIT_ERROR if args.strict and summary.flagged else cli.EXIT_OK
+
+
+def _formats(args: argparse.Namespace, source: Path | None) -> tuple[str, str]:
+    """The input and output formats (see the module docstring)."""
+    target = None if args.output in (None, STDIO) else Path(args.output)
     try:
         in_format = args.format or (format_from_path(source) if source else None) or "txt"
         out_format = (args.output_format or (format_from_path(target) if target else None)
                       or in_format)
     except FormatError as error:
         raise cli.UsageError(str(error)) from None
-    _check_paths(source, target)
-    with _open_input(source) as stream:
-        try:
-            reader = open_reader(in_format, stream, args.column)
-        except FormatError as error:
-            raise cli.UsageError(f"{name}: {error}") from None
-        if out_format == "jsonl" and reader.header and len(set(reader.header)) < len(
-                reader.header):
-            raise cli.UsageError(f"{name}: duplicate column names; JSON objects need "
-                                 "distinct keys")
-        assistant = context.load_assistant(args.model)
-        _check_options(assistant, options, out_format)
-        reply_batch = functools.partial(assistant.reply_batch, batch_size=args.batch_size,
-                                        **options)
-        bom = reader.had_bom and in_format in ("csv", "tsv") and out_format in ("csv", "tsv")
-        with _terminate_as_exit(), _open_output(target) as handle, \
-                progress_bar(stream, reader) as progress:
-            writer = open_writer(out_format, handle, reader, bom=bom)
-            report = None
-            if out_format == "txt":
-                def report(record: Record, result: Result) -> None:
-                    progress.print(f"{name}:{record.line}: "
-                                   f"{FLAG_SEPARATOR.join(result.flags)}")
-            window = args.window or WINDOW_BATCHES * args.batch_size
-            summary = convert(reader, reply_batch, writer, window=window, on_flagged=report,
-                              on_window=progress.update)
-    print(f"convert: {summary}", file=sys.stderr, flush=True)
-    return cli.EXIT_ERROR if args.strict and summary.flagged else cli.EXIT_OK
+    return in_format, out_format
+
+
+def _open_reader(in_format: str, out_format: str, stream: IO[bytes], column: str | None,
+                 name: str) -> Reader:
+    try:
+        reader = open_reader(in_format, stream, column)
+    except FormatError as error:
+        raise cli.UsageError(f"{name}: {error}") from None
+    if out_format == "jsonl" and reader.header and len(set(reader.header)) < len(
+            reader.header):
+        raise cli.UsageError(f"{name}: duplicate column names; JSON objects need "
+                             "distinct keys")
+    return reader
+
+
+def _reporter(name: str, progress) -> Callable[[Record, Result], None]:
+    """Reports a flagged record of a txt output (which cannot hold flags) on stderr."""
+
+    def report(record: Record, result: Result) -> None:
+        progress.print(f"{name}:{record.line}: {FLAG_SEPARATOR.join(result.flags)}")
+
+    return report
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return cli.EXIT_ERROR
 
 
 def _input_path(value: str | None) -> Path | None:
@@ -152,18 +187,12 @@ def _input_path(value: str | None) -> Path | None:
     return Path(value)
 
 
-def _check_paths(source: Path | None, target: Path | None) -> None:
+def _check_input(source: Path | None) -> None:
     if source is not None:
         if source.is_dir():
             raise cli.UsageError(f"{source}: is a directory")
         if not source.exists():
             raise cli.UsageError(f"{source}: no such file")
-    if target is not None:
-        if target.is_dir():
-            raise cli.UsageError(f"{target}: is a directory; give a file name with -o")
-        if source is not None and target.exists() and os.path.samefile(source, target):
-            raise cli.UsageError(f"{target}: the output would replace the input it is "
-                                 "reading; choose another -o")
 
 
 def _check_options(assistant, options: dict[str, Any], out_format: str) -> None:
@@ -186,27 +215,10 @@ def _open_input(source: Path | None) -> Iterator[IO[bytes]]:
     try:
         stream = source.open("rb")
     except OSError as error:
-        raise cli.UsageError(f"{source}: cannot read ({error.strerror})") from None
+        raise cli.UsageError(f"{source}: cannot read ({error.strerror}); "
+                             f"{read_hint(error)}") from None
     with stream:
         yield stream
-
-
-@contextlib.contextmanager
-def _open_output(target: Path | None) -> Iterator[IO[str]]:
-    """An atomic file, or stdout as UTF-8 text whatever the locale."""
-    if target is not None:
-        from assistant.core.atomic_files import atomic_open
-
-        with atomic_open(target, "w", encoding="utf-8", newline="") as handle:
-            yield handle
-        return
-    sys.stdout.flush()
-    handle = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
-    try:
-        yield handle
-        handle.flush()
-    finally:
-        handle.detach()  # leave sys.stdout's buffer open
 
 
 @contextlib.contextmanager

@@ -4,17 +4,22 @@ Readers turn a binary stream into `Record`s one at a time (never the whole file)
 (`writers`) write one output record per input record. The rules, as CSV and JSON Lines
 users expect them:
 
-- Input is UTF-8; a leading byte-order mark is dropped (utf-8-sig). A line with bytes that
-  are not UTF-8 is decoded with U+FFFD replacements, answered anyway, and flagged.
+- Input is UTF-8, or UTF-16/UTF-32 when it starts with their byte-order mark (BOM); a UTF-8
+  BOM is dropped (`assistant.cli.convert.lines`). A line with bytes that are not valid in the
+  encoding is decoded with U+FFFD replacements, answered anyway, and flagged.
 - txt: one record per line (`\\n` or `\\r\\n`); an empty line is a record (flagged later as
   empty input), so output line N always answers input line N.
 - csv / tsv: a header row is required. Quoting follows Python's `csv` excel dialect (tsv:
   excel-tab), so quoted fields may hold the delimiter, quotes and newlines. A row that breaks
   the quoting rules is kept and flagged ("malformed CSV: ..."), its raw text in the text
   column; a row with too few fields is padded and flagged; one with too many is cut to the
-  header's width and flagged. A blank line is a record with empty fields.
+  header's width and flagged. A blank line is a record with empty fields. A field may hold
+  up to `MAX_FIELD_CHARS` characters (a text over the model's limit is flagged later).
 - jsonl: one JSON object per line. A line that is not valid JSON, or not an object, is kept
-  as `{"raw": "<the line>"}` and flagged; so is a blank line.
+  as `{"raw": "<the line>"}` and flagged; so is a blank line. `NaN`, `Infinity` and numbers
+  too large for a float are not JSON: they become null (flagged), so the output stays JSON.
+  A text with a lone surrogate escape (`"\\udcff"`) is answered with U+FFFD in its place
+  (flagged); the object is written back with the escape.
 - The text to answer is the `--column` (csv, tsv) or `--field` (jsonl): by default the first
   of `source`, `text`, `input` present (in the header, or in the first JSON object), or the
   only column of a one-column CSV. For txt input the name only labels the input column of a
@@ -34,9 +39,12 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from assistant.cli.convert.lines import EncodingError, Lines
 
 FORMATS = ("txt", "csv", "tsv", "jsonl")
 EXTENSIONS = {".txt": "txt", ".text": "txt", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv",
@@ -57,6 +65,9 @@ RAW_KEY = "raw"  # holds the line of a JSON Lines record that is not a JSON obje
 FLAG_SEPARATOR = "; "  # between flags in one csv/tsv field and in stderr reports
 INVALID_UTF8 = "invalid UTF-8 (bytes replaced by U+FFFD)"
 BOM = "\ufeff"
+# Python's csv default is 131,072; a longer field is valid CSV. This bound only keeps an
+# unterminated quote from reading a whole large file into one field.
+MAX_FIELD_CHARS = 64 * 1024 * 1024
 
 
 class FormatError(ValueError):
@@ -116,7 +127,10 @@ def open_reader(fmt: str, stream: IO[bytes], column: str | None = None) -> Reade
     Raises:
         FormatError: no header row, or `column` is not in it, or no default column fits.
     """
-    lines = _Lines(stream)
+    try:
+        lines = Lines(stream)
+    except EncodingError as error:
+        raise FormatError(str(error)) from None
     if fmt == "txt":
         return TextReader(lines, column)
     if fmt in ("csv", "tsv"):
@@ -133,8 +147,9 @@ class Reader:
     column: str
     header: list[str] | None = None
 
-    def __init__(self, lines: _Lines) -> None:
+    def __init__(self, lines: Lines) -> None:
         self._lines = lines
+        self._invalid = _invalid_encoding(lines.encoding)
 
     @property
     def bytes_read(self) -> int:
@@ -151,21 +166,22 @@ class Reader:
 class TextReader(Reader):
     """One record per line."""
 
-    def __init__(self, lines: _Lines, column: str | None) -> None:
+    def __init__(self, lines: Lines, column: str | None) -> None:
         super().__init__(lines)
         self.column = column or DEFAULT_COLUMNS[0]
 
     def __iter__(self) -> Iterator[Record]:
         for number, (text, valid) in enumerate(self._lines, start=1):
-            problems = () if valid else (INVALID_UTF8,)
+            problems = () if valid else (self._invalid,)
             yield Record(number, number, _strip_newline(text), problems)
 
 
 class TableReader(Reader):
     """CSV (excel dialect) or TSV (excel-tab dialect) with a header row."""
 
-    def __init__(self, lines: _Lines, fmt: str, column: str | None) -> None:
+    def __init__(self, lines: Lines, fmt: str, column: str | None) -> None:
         super().__init__(lines)
+        csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS))
         self.name = fmt.upper()
         self._pending: list[tuple[str, bool]] = []  # lines read for the current row
         self._rows = csv.reader(self._feed(), dialect="excel-tab" if fmt == "tsv" else "excel",
@@ -195,9 +211,9 @@ class TableReader(Reader):
             number += 1
             pending, self._pending = self._pending, []
             line = self._lines.number - len(pending) + 1
-            problems = [] if all(valid for _, valid in pending) else [INVALID_UTF8]
+            problems = [] if all(valid for _, valid in pending) else [self._invalid]
             if row is None:
-                problems.append(f"malformed {self.name}: {error}")
+                problems.append(_csv_problem(self.name, error))
                 values = [""] * width
                 values[self._index] = _strip_newline("".join(text for text, _ in pending))
                 yield Record(number, line, None, tuple(problems), row=values)
@@ -224,7 +240,7 @@ class TableReader(Reader):
 class JsonlReader(Reader):
     """One JSON object per line."""
 
-    def __init__(self, lines: _Lines, field: str | None) -> None:
+    def __init__(self, lines: Lines, field: str | None) -> None:
         super().__init__(lines)
         self._iter = iter(lines)
         self._first = next(self._iter, None)
@@ -241,50 +257,41 @@ class JsonlReader(Reader):
         number = 0
         for text, valid in _chain(pending, self._iter):
             number += 1
-            problems = [] if valid else [INVALID_UTF8]
+            problems = [] if valid else [self._invalid]
             raw = _strip_newline(text)
             if not raw.strip():
                 yield Record(number, number, None, (*problems, "empty line"), raw=raw)
                 continue
             try:
-                value = json.loads(raw)
-            except json.JSONDecodeError as error:
-                problems.append(f"invalid JSON: {error.msg} at column {error.colno}")
+                value, replaced = _loads(raw)
+            except (ValueError, RecursionError) as error:
+                problems.append(_json_problem(error))
                 yield Record(number, number, None, tuple(problems), raw=raw)
                 continue
             if not isinstance(value, dict):
                 problems.append(f"not a JSON object but {_json_type(value)}")
                 yield Record(number, number, None, tuple(problems), raw=raw)
                 continue
-            text_value = value.get(self.column)
-            if self.column not in value:
-                problems.append(f"missing field {self.column!r}")
-            elif not isinstance(text_value, str):
-                problems.append(f"field {self.column!r} is {_json_type(text_value)}, not a string")
-                text_value = None
+            if replaced:
+                problems.append(f"not JSON: {', '.join(replaced)} (read as null)")
+            text_value, problem = self._text(value)
+            if problem:
+                problems.append(problem)
             yield Record(number, number, text_value, tuple(problems), obj=value)
 
-
-class _Lines:
-    """The lines of a binary stream, decoded, with their line ends, as (text, valid_utf8)."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self.stream = stream
-        self.bytes_read = 0
-        self.number = 0  # lines read so far
-        self.had_bom = False
-
-    def __iter__(self) -> Iterator[tuple[str, bool]]:
-        for data in self.stream:
-            self.bytes_read += len(data)
-            self.number += 1
-            try:
-                text, valid = data.decode("utf-8"), True
-            except UnicodeDecodeError:
-                text, valid = data.decode("utf-8", "replace"), False
-            if self.number == 1 and text.startswith(BOM):
-                text, self.had_bom = text[1:], True
-            yield text, valid
+    def _text(self, value: dict[str, Any]) -> tuple[str | None, str | None]:
+        """The text to answer of an object, and what is wrong with it (or None)."""
+        text = value.get(self.column)
+        if self.column not in value:
+            return None, f"missing field {self.column!r}"
+        if not isinstance(text, str):
+            return None, f"field {self.column!r} is {_json_type(text)}, not a string"
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate escape: no text can hold it
+            fixed = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+            return fixed, f"field {self.column!r} has a lone surrogate (replaced by U+FFFD)"
+        return text, None
 
 
 def _choose_column(column: str | None, names: list[str], kind: str, where: str = "header") -> str:
@@ -309,9 +316,49 @@ def _listing(names: list[str], limit: int = 10) -> str:
 
 def _parse_json(text: str) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+        return _loads(text)[0]
+    except (ValueError, RecursionError):
         return None
+
+
+def _loads(text: str) -> tuple[Any, list[str]]:
+    """The JSON value of `text`, and the non-JSON numbers (NaN, Infinity, 1e999) in it,
+    which are read as None."""
+    replaced: list[str] = []
+
+    def constant(name: str) -> None:
+        replaced.append(name)
+
+    def number(literal: str) -> float | None:
+        value = float(literal)
+        if math.isfinite(value):
+            return value
+        replaced.append(literal)
+        return None
+
+    return json.loads(text, parse_constant=constant, parse_float=number), replaced
+
+
+def _json_problem(error: ValueError | RecursionError) -> str:
+    if isinstance(error, json.JSONDecodeError):
+        return f"invalid JSON: {error.msg.removesuffix(' at')} at column {error.colno}"
+    if isinstance(error, RecursionError):
+        return "invalid JSON: nested too deeply"
+    return f"invalid JSON: {str(error).split(';')[0]}"  # e.g. an integer of 5,000 digits
+
+
+def _csv_problem(name: str, error: csv.Error) -> str:
+    if "field larger than field limit" in str(error):
+        return (f"a field over {MAX_FIELD_CHARS:,} characters (not read); check the {name} "
+                "for an unterminated quote")
+    return f"malformed {name}: {error}"
+
+
+def _invalid_encoding(encoding: str) -> str:
+    if encoding == "utf-8":
+        return INVALID_UTF8
+    label = encoding.upper().rsplit("-", 1)[0]  # "utf-16-le" -> "UTF-16"
+    return f"invalid {label} (bytes replaced by U+FFFD)"
 
 
 def _json_type(value: Any) -> str:

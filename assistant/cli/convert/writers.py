@@ -97,19 +97,47 @@ class JsonlWriter(Writer):
             obj = {RAW_KEY: record.raw}
         else:
             obj = {self._column: record.text}
-        score = result.score if result.score is not None and math.isfinite(result.score) else None
         obj["reply"] = result.reply
-        obj["score"] = None if score is None else round(score, 4)
+        obj["score"] = _json_score(result.score)
         obj["flags"] = list(result.flags)
         if len(result.alternatives) > 1:
-            obj["alternatives"] = [{"text": text, "score": round(value, 4)}
+            obj["alternatives"] = [{"text": text, "score": _json_score(value)}
                                    for text, value in result.alternatives]
-        self.handle.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        self.handle.write(json_line(obj) + "\n")
+
+
+def json_line(obj: dict) -> str:
+    """`obj` as one line of strict JSON: never NaN or Infinity (they become null), UTF-8
+    text as is, and lone surrogates (which UTF-8 cannot hold) as escapes."""
+    try:
+        line = json.dumps(obj, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # a non-finite float: null, as the score of no reply
+        line = json.dumps(_finite(obj), ensure_ascii=False, allow_nan=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(_finite(obj), allow_nan=False)
+    return line
 
 
 def one_line(text: str) -> str:
     """`text` with every line break (as `str.splitlines` sees them) replaced by a space."""
     return " ".join(text.splitlines()) if text else ""
+
+
+def _json_score(score: float | None) -> float | None:
+    return round(score, 4) if score is not None and math.isfinite(score) else None
+
+
+def _finite(value):
+    """`value` (JSON data) with every non-finite float replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _format_score(score: float | None) -> str:

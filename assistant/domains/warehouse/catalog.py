@@ -1,8 +1,9 @@
 """The fault catalog (`assistant/domains/warehouse/data/fault_catalog.yaml`): its schema,
 loading and validation.
 
-Field names (`equipment` map; per code `code`, `equipment`, `severity`, `meaning`, `action`,
-`params` with `name`, `unit`, `range`, `decimals`, `phrase`) are read by other tools too.
+Field names (`equipment` map; `aliases` map; per code `code`, `equipment`, `severity`,
+`meaning`, `action`, `params` with `name`, `unit`, `range`, `decimals`, `phrase`) are read by
+other tools too.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ class Catalog:
     equipment: Mapping[str, str]  # prefix -> name, e.g. "CV" -> "conveyor"
     entries: Mapping[str, FaultEntry]  # code -> entry, in catalog order
     raw: Mapping  # the parsed YAML, e.g. for faithfulness.allowed_numbers_from_catalog
+    # prefix -> what operators call it, lower case, the name first, e.g. "CV" ->
+    # ("conveyor", "conv", "belt"); every prefix of `equipment` has an entry
+    aliases: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     def codes_for(self, prefix: str) -> list[str]:
         """Codes valid for `prefix`, in catalog order."""
@@ -92,7 +96,11 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
             action=item["action"],
             params=params,
         )
-    return Catalog(dict(raw["equipment"]), entries, raw)
+    aliases = {
+        prefix: tuple(raw.get("aliases", {}).get(prefix) or (name.lower(),))
+        for prefix, name in raw["equipment"].items()
+    }
+    return Catalog(dict(raw["equipment"]), entries, raw, aliases)
 
 
 def catalog_problems(raw) -> list[str]:
@@ -109,6 +117,7 @@ def catalog_problems(raw) -> list[str]:
             problems.append(f"equipment prefix {prefix!r} must be two upper-case letters")
         if not (isinstance(name, str) and name.strip()):
             problems.append(f"equipment {prefix!r} needs a name")
+    problems += _alias_problems(raw.get("aliases", {}), equipment)
     codes = raw.get("codes")
     if not isinstance(codes, list) or not codes:
         return [*problems, "'codes' must be a non-empty list"]
@@ -116,6 +125,30 @@ def catalog_problems(raw) -> list[str]:
     for index, entry in enumerate(codes):
         problems.extend(_entry_problems(entry, index, equipment, seen))
     return problems
+
+
+def _alias_problems(aliases, equipment: Mapping) -> list[str]:
+    if not isinstance(aliases, Mapping):
+        return ["'aliases' must map prefixes to lists of names"]
+    problems, owners = [], {}
+    for prefix, names in aliases.items():
+        if prefix not in equipment:
+            problems.append(f"aliases: unknown prefix {prefix!r}")
+            continue
+        if not (isinstance(names, list) and names
+                and all(isinstance(n, str) and _ALIAS.fullmatch(n) for n in names)):
+            problems.append(f"aliases of {prefix}: a list of lower-case names")
+            continue
+        if names[0] != str(equipment[prefix]).lower():
+            problems.append(f"aliases of {prefix}: the first must be the name "
+                            f"{str(equipment[prefix]).lower()!r}")
+        for name in names:
+            if owners.setdefault(name, prefix) != prefix or names.count(name) > 1:
+                problems.append(f"alias {name!r} is given twice")
+    return problems
+
+
+_ALIAS = re.compile(r"[a-z][a-z -]*[a-z]")
 
 
 def _entry_problems(entry, index: int, equipment: Mapping, seen: set[str]) -> list[str]:

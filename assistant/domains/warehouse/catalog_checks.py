@@ -34,6 +34,9 @@ class CatalogCode:
     numbers: frozenset[str] = frozenset()  # numbers of its fixed wording ("wait 30 seconds")
     # (KEY, phrase) pairs: how a message tells a parameter, e.g. ("T", "motor at {value} °C")
     phrases: tuple[tuple[str, str], ...] = ()
+    # the catalog's action, "{equipment}" for the equipment's name ("Stop the {equipment} ...");
+    # "" when the bundle's file predates it (the action check is then off)
+    action: str = ""
 
     def to_json(self) -> dict:
         """The entry as `faithfulness.json` stores it under "code_table"."""
@@ -43,18 +46,20 @@ class CatalogCode:
             "params": sorted(self.params),
             "numbers": sorted(self.numbers),
             "phrases": dict(self.phrases),
+            "action": self.action,
         }
 
     @classmethod
     def from_json(cls, entry: Mapping) -> CatalogCode:
-        """Reads `to_json`'s form; "params", "numbers" and "phrases" may be missing (older
-        files)."""
+        """Reads `to_json`'s form; "params", "numbers", "phrases" and "action" may be
+        missing (older files)."""
         return cls(
             frozenset(entry["equipment"]),
             str(entry["meaning"]),
             frozenset(entry.get("params", ())),
             frozenset(entry.get("numbers", ())),
             tuple(sorted((str(k), str(v)) for k, v in entry.get("phrases", {}).items())),
+            str(entry.get("action", "")),
         )
 
 
@@ -79,7 +84,7 @@ def allowed_codes_from_catalog(catalog: Mapping) -> set[str]:
 
 
 def code_table_from_catalog(catalog: Mapping) -> dict[str, CatalogCode]:
-    """The catalog's code -> (equipment, meaning) table, for `check_reply(..., code_table=...)`."""
+    """The catalog's code -> `CatalogCode` table, for `check_reply(..., code_table=...)`."""
     return {
         str(entry["code"]).upper(): CatalogCode(
             frozenset(str(prefix).upper() for prefix in entry["equipment"]),
@@ -95,6 +100,7 @@ def code_table_from_catalog(catalog: Mapping) -> dict[str, CatalogCode]:
                 (str(param["name"]).upper(), str(param["phrase"]))
                 for param in entry.get("params") or () if param.get("phrase")
             )),
+            str(entry.get("action") or ""),
         )
         for entry in catalog.get("codes", ())
     }

@@ -4,6 +4,17 @@
 {"source": ..., "target": ..., "category": ...} with category in `CATEGORIES` (prompts also
 carry "qtype"). The same seed gives byte-identical files.
 
+The categories of `CANONICAL_CATEGORIES` write sources in the documented grammar (with case,
+leading zeros and spacing varied); their valid and test parts are the lines earlier corpora
+had, so the per-category figures stay comparable. The "variant" category writes what
+operators type instead (`heldout.FAMILIES`: other record separators, "CV 7" or "conveyor 7",
+a missing colon, values with units, more than 4 records, timestamps, the panel's alarm text,
+casual questions ...); each variant pair also carries "family" and "canonical" (the
+canonical spelling of the same line or question), its target is the canonical one, and no
+held-out family (`heldout.HELD_OUT`, kept for the realistic evaluation set) is in any split.
+Train holds `CorpusSizes.train_shares[-1]` of variants; valid and test hold
+`CorpusSizes.variants` variant pairs per canonical pair, on top of the canonical ones.
+
 Targets are a deterministic function of the source (a small GRU must reach >= 99.5 % exact
 match), written by `render_reply` and `answer_question`:
 
@@ -47,7 +58,7 @@ import random
 from pathlib import Path
 
 from assistant.core import atomic_files
-from assistant.domains.warehouse import faithfulness, manifest, segment
+from assistant.domains.warehouse import faithfulness, heldout, manifest, segment
 from assistant.domains.warehouse.catalog import UNKNOWN_RANK, Catalog, load_catalog
 from assistant.domains.warehouse.messages import MESSAGE_PHRASES, code_rank
 from assistant.domains.warehouse.phrasings import PHRASINGS
@@ -70,6 +81,7 @@ from assistant.domains.warehouse.smalltalk import (
 from assistant.runtime.domain import DOMAIN_MANIFEST
 
 __all__ = [
+    "CANONICAL_CATEGORIES",
     "CATEGORIES",
     "HOUSE_SMALLTALK",
     "MAX_SMALLTALK_REPLY_WORDS",
@@ -91,7 +103,8 @@ __all__ = [
     "write_domain_files",
 ]
 
-CATEGORIES = ("single", "multi", "unknown", "prompt", "smalltalk")
+CANONICAL_CATEGORIES = ("single", "multi", "unknown", "prompt", "smalltalk")
+CATEGORIES = (*CANONICAL_CATEGORIES, "variant")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,28 +113,30 @@ class CorpusSizes:
 
     train: int = 35_000  # pairs in train.jsonl (small talk repeats included); sized for
     # the training-time budget (configs/warehouse_notes.md)
-    valid: int = 2_000  # pairs in valid.jsonl, distinct sources
-    test: int = 3_000  # pairs in test.jsonl, distinct sources
+    valid: int = 2_000  # canonical pairs in valid.jsonl, distinct sources
+    test: int = 3_000  # canonical pairs in test.jsonl, distinct sources
     single: float = 0.22  # one-record fault lines
     multi: float = 0.30  # 2-4 record fault lines, all codes known
     unknown: float = 0.21  # 1-4 record lines with at least one unknown code
     prompt: float = 0.21  # questions about codes and equipment
     smalltalk: float = 0.06  # chat; valid/test capped by the distinct spellings available
-    # The train split's own shares, in `CATEGORIES` order (empty: the shares above). The
-    # runtime answers a line of several records one record at a time (`segment`), so
-    # train holds fewer multi-record lines and more questions; valid and test keep the
-    # shares above (their files do not depend on train's).
-    train_shares: tuple[float, ...] = (0.33, 0.05, 0.24, 0.32, 0.06)
+    variants: float = 0.2  # valid/test: variant pairs added per canonical pair
+    # The train split's own shares, in `CATEGORIES` order, variants last (empty: the shares
+    # above plus `variants`). The runtime answers a line of several records one record at
+    # a time (`segment`), so train holds fewer multi-record lines and more questions; valid
+    # and test keep the shares above (their files do not depend on train's).
+    train_shares: tuple[float, ...] = (0.26, 0.05, 0.19, 0.27, 0.05, 0.18)
     codes_weight: float = 3.0  # train: "codes" questions (long code lists, the hardest
     # answers) are drawn this many times as often as each other question type
 
     def __post_init__(self):
-        if min(self.train, self.valid, self.test) < 0:
-            raise ValueError("split sizes must be >= 0")
-        for shares in ([getattr(self, category) for category in CATEGORIES], self.train_shares):
-            if shares and (len(shares) != len(CATEGORIES) or min(shares) < 0
+        if min(self.train, self.valid, self.test, self.variants) < 0:
+            raise ValueError("split sizes and variants must be >= 0")
+        for shares, names in (([getattr(self, c) for c in CANONICAL_CATEGORIES],
+                               CANONICAL_CATEGORIES), (self.train_shares, CATEGORIES)):
+            if shares and (len(shares) != len(names) or min(shares) < 0
                            or not math.isclose(sum(shares), 1.0, abs_tol=1e-6)):
-                raise ValueError(f"category shares must be {len(CATEGORIES)} numbers >= 0 "
+                raise ValueError(f"category shares must be {len(names)} numbers >= 0 "
                                  "that sum to 1")
         if self.codes_weight <= 0:
             raise ValueError("codes_weight must be > 0")
@@ -129,13 +144,15 @@ class CorpusSizes:
     def quota(self, split: str) -> dict[str, int]:
         """Pairs per category for `split`; rounding goes to "single"."""
         total = getattr(self, split)
-        shares = [getattr(self, category) for category in CATEGORIES]
         if split == "train" and self.train_shares:
-            shares = list(self.train_shares)
-        counts = {category: round(total * share)
-                  for category, share in zip(CATEGORIES, shares, strict=True)}
+            counts = {category: round(total * share)
+                      for category, share in zip(CATEGORIES, self.train_shares, strict=True)}
+            counts["single"] += total - sum(counts.values())
+            return counts
+        counts = {category: round(total * getattr(self, category))
+                  for category in CANONICAL_CATEGORIES}
         counts["single"] += total - sum(counts.values())
-        return counts
+        return {**counts, "variant": round(total * self.variants)}
 
 def build_corpus(
     out_dir: Path,
@@ -153,7 +170,8 @@ def build_corpus(
         sizes: pairs per split and category shares (default: `CorpusSizes()`).
 
     Returns:
-        {split: {category: pairs, ..., "total": pairs}} for train, valid and test.
+        {split: {category: pairs, ..., family: variant pairs, ..., "total": pairs}} for
+        train, valid and test (every category and family of `heldout.FAMILIES`, 0 if none).
     """
     catalog = load_catalog(catalog_path)
     sizes = sizes or CorpusSizes()
@@ -166,16 +184,20 @@ def build_corpus(
         rng = random.Random(f"corpus:{seed}:{split}:smalltalk")
         pairs = smalltalk_pairs(smalltalk, split, quota["smalltalk"], taken, rng)
         quota["single"] += quota["smalltalk"] - len(pairs)  # valid/test run out of spellings
-        for category in CATEGORIES[:-1]:
+        for category in (c for c in CATEGORIES if c != "smalltalk"):
             rng = random.Random(f"corpus:{seed}:{split}:{category}")
-            pairs.extend(sampler.pairs(category, quota[category], taken, rng))
+            # a variant may happen to be spelled like a canonical line ("cv7:e217"): once
+            avoid = taken | {p["source"] for p in pairs} if category == "variant" else taken
+            pairs.extend(sampler.pairs(category, quota[category], avoid, rng))
         taken.update(pair["source"] for pair in pairs)
         random.Random(f"corpus:{seed}:{split}:order").shuffle(pairs)
         text = "".join(json.dumps(pair, ensure_ascii=False) + "\n" for pair in pairs)
         atomic_files.atomic_write_text(Path(out_dir) / f"{split}.jsonl", text)
-        counts = {category: 0 for category in CATEGORIES}
+        counts = {category: 0 for category in (*CATEGORIES, *heldout.FAMILIES)}
         for pair in pairs:
             counts[pair["category"]] += 1
+            if "family" in pair:
+                counts[pair["family"]] += 1
         summary[split] = {**counts, "total": len(pairs)}
     write_domain_files(Path(out_dir), catalog)
     return summary
@@ -202,6 +224,7 @@ def faithfulness_settings(catalog: Catalog) -> dict:
         "allowed_numbers": sorted(faithfulness.allowed_numbers_from_catalog(catalog.raw)),
         "allowed_codes": sorted(faithfulness.allowed_codes_from_catalog(catalog.raw)),
         "equipment_names": dict(catalog.equipment),
+        "equipment_aliases": {prefix: list(names) for prefix, names in catalog.aliases.items()},
         "code_table": {
             code: entry.to_json()
             for code, entry in sorted(faithfulness.code_table_from_catalog(catalog.raw).items())
@@ -222,25 +245,35 @@ def record_order(catalog: Catalog) -> segment.RecordOrder:
 
 
 def register(subparsers) -> argparse.ArgumentParser:
-    """Adds the `build-corpus` subcommand to an argparse subparsers object."""
+    """Adds the `build-corpus` subcommand (and the realistic evaluation set's
+    `build-realistic`, `realistic.register`) to an argparse subparsers object; returns the
+    `build-corpus` parser."""
+    from assistant.domains.warehouse import realistic  # its own generator, not this one's
+
+    realistic.register(subparsers)
     defaults = CorpusSizes()
     parser = subparsers.add_parser(
         "build-corpus",
         help="write train/valid/test.jsonl from the fault catalog and small talk",
-        description="Generate the seq2seq corpus (fault lines, questions, small talk) into "
-        "DIR/train.jsonl, valid.jsonl and test.jsonl. The same seed gives identical files.",
+        description="Generate the seq2seq corpus (fault lines, questions, small talk, and "
+        "the same written as operators type them) into DIR/train.jsonl, valid.jsonl and "
+        "test.jsonl. The same seed gives identical files.",
     )
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output dir")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--catalog", type=Path, help="fault catalog YAML (default: built-in)")
     for split in SPLITS:
+        what = "pairs" if split == "train" else "canonical pairs"
         parser.add_argument(
             f"--{split}",
             type=int,
             default=getattr(defaults, split),
             metavar="N",
-            help=f"pairs in {split}.jsonl (default: {getattr(defaults, split)})",
+            help=f"{what} in {split}.jsonl (default: {getattr(defaults, split)})",
         )
+    parser.add_argument("--variants", type=float, default=defaults.variants, metavar="X",
+                        help="valid/test: variant pairs added per canonical pair "
+                        f"(default: {defaults.variants})")
     parser.set_defaults(handler=_build_corpus_command, needs_tensorflow=False)
     return parser
 
@@ -250,10 +283,16 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def _build_corpus_command(args: argparse.Namespace) -> int:
-    sizes = CorpusSizes(train=args.train, valid=args.valid, test=args.test)
+    sizes = CorpusSizes(train=args.train, valid=args.valid, test=args.test,
+                        variants=args.variants)
     summary = build_corpus(args.out, seed=args.seed, catalog_path=args.catalog, sizes=sizes)
     print(f"{'split':<6}" + "".join(f"{c:>11}" for c in (*CATEGORIES, "total")))
     for split, counts in summary.items():
         print(f"{split:<6}" + "".join(f"{counts[c]:>11}" for c in (*CATEGORIES, "total")))
+    print(f"\n{'variant family':<18}" + "".join(f"{split:>8}" for split in summary))
+    for family in heldout.FAMILIES:
+        held_out = " (held out)" if family in heldout.HELD_OUT else ""
+        print(f"{family:<18}" + "".join(f"{counts[family]:>8}" for counts in summary.values())
+              + held_out)
     print(f"wrote {', '.join(f'{s}.jsonl' for s in SPLITS)} to {args.out}")
     return 0

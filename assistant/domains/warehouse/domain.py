@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from assistant.domains.warehouse import detector as detector_lib
 from assistant.domains.warehouse import faithfulness, manifest, segment
 from assistant.runtime.domain import Domain
+
+HELP_TEXT = ("I can help with warehouse fault codes: what a code means, how serious it is, "
+             "which equipment raises it and how to fix it. Type the fault records from the "
+             "panel, or ask about a code.")  # the fallback for an input without records
 
 
 class WarehouseDomain(Domain):
@@ -16,6 +22,8 @@ class WarehouseDomain(Domain):
         checker: `check(source, reply) -> flags` bound to the bundle's catalog facts
             (`faithfulness.load_checker`), or None to check nothing.
         record_order: the catalog's `segment.RecordOrder`, or None to segment nothing.
+        detector: the catalog's record detector, for `fallback`; None: the checker's
+            (`faithfulness.Checker.detector`), or no fallback without a checker.
     """
 
     name = manifest.NAME
@@ -26,9 +34,13 @@ class WarehouseDomain(Domain):
     score_names = ("hallucinated", "dropped")
 
     def __init__(self, checker: Callable[[str, str], list[str]] | None = None,
-                 record_order: segment.RecordOrder | None = None) -> None:
+                 record_order: segment.RecordOrder | None = None,
+                 detector: detector_lib.Detector | None = None) -> None:
         self.checker = checker
         self.record_order = record_order
+        if detector is None and isinstance(checker, faithfulness.Checker):
+            detector = checker.detector()
+        self.detector = detector
         options = []
         if checker is not None:
             options += ["rerank", "retry_beam"]
@@ -68,6 +80,24 @@ class WarehouseDomain(Domain):
     def check(self, source: str, reply: str) -> list[str]:
         return [] if self.checker is None else self.checker(source, reply)
 
+    def fallback(self, source: str, flags: Sequence[str]) -> str | None:
+        """What could not be read, said plainly: the records of `source` the `flags` name
+        (all of them when the flags name none), or for an input without records what the
+        assistant can help with. None without a detector (no catalog)."""
+        if self.detector is None:
+            return None
+        detections = self.detector.detect(source)
+        if not detections:
+            return _no_record_fallback(source)
+        named = [index for index, detection in enumerate(detections)
+                 if any(_names_record(flag, detection.record) for flag in flags)]
+        named = named or list(range(len(detections)))
+        if not self.detector.is_fault_line(source, detections):
+            text = _join([f"`{detections[index].text}`" for index in named])
+            return (f"I could not answer reliably about {text}; please check the code on the "
+                    "panel and report it to maintenance.")
+        return _unread_records(detections, named)
+
     def graph_splitter(self):
         if self.record_order is None:
             return None
@@ -86,3 +116,37 @@ class WarehouseDomain(Domain):
         expected_drops = set(faithfulness.dropped_numbers(source, reference))
         dropped = bool(set(faithfulness.dropped_numbers(source, reply)) - expected_drops)
         return {"hallucinated": int(hallucinated), "dropped": int(dropped)}
+
+
+def _no_record_fallback(source: str) -> str:
+    codes = faithfulness.extract_codes(source)
+    if not codes:
+        return HELP_TEXT
+    text = _join(list(dict.fromkeys(codes)))
+    return (f"I could not answer reliably about {text}; please check the code on the panel "
+            "and report it to maintenance.")
+
+
+def _names_record(flag: str, record) -> bool:
+    """Whether a flag is about `record`: it names its unit label ("CV07") or its code."""
+    words = set(re.findall(r"[A-Za-z0-9]+", flag))
+    return record.label in words or record.code in words
+
+
+def _unread_records(detections: Sequence[detector_lib.Detection], named: list[int]) -> str:
+    """"I could not read record 2, `XX07:E999 T=8`, as a fault record; ...": the records
+    at the indices `named`, by position in the line when it has more than one."""
+    texts = _join([f"`{detections[index].text}`" for index in named])
+    if len(detections) == 1:
+        return (f"I could not read {texts} as a fault record; please check it and report "
+                "the code to maintenance.")
+    positions = [str(index + 1) for index in named]
+    if len(named) == 1:
+        return (f"I could not read record {positions[0]}, {texts}, as a fault record; please "
+                "check it and report the code to maintenance.")
+    return (f"I could not read records {_join(positions)}, {texts}, as fault records; please check "
+            "them and report the codes to maintenance.")
+
+
+def _join(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -4,19 +4,29 @@ Cheap string checks; the catalog facts they need (allow-lists, equipment names, 
 table and the messages' wording) come from the bundle's `faithfulness.json`, so runtime code
 never reads training/:
 
+Every input is read liberally first (`assistant.domains.warehouse.grounding`, with the
+`detector`): its records in any spelling ("CV07:E217 T=85, SN02:W301 N=12", "conveyor 7
+E217", "SN13 C501 S=24", six records on a line), the record a question names ("E217 on
+CV07, what do I do?"), and the units and equipment types it names by prefix, name or
+alias. An input whose records are all it holds (besides separators) is a fault line; an
+input with records and other words is a question about them. Without equipment names
+(`equipment_names=None`) only a line in the canonical grammar has records.
+
 (a) Hallucination, for every input: each number and each fault code in the reply must occur
     in the input, or in an allow-list. The allow-list for numbers holds the fixed wording
     of the catalog ("wait 30 seconds"), built once with `allowed_numbers_from_catalog` and
     carried by the model bundle (runtime code does not read training/). The allow-list for
-    codes is for non-fault inputs only (a question such as "what codes can a sorter raise?"
-    is answered with catalog codes): for fault lines every code in the reply must come from
-    the line itself.
-(b) Coverage, for fault lines only: each record's code and unit number must appear in the
-    reply, and no code more often than the line has it (a record told twice). An answer to
-    any other input names no code twice (a list of codes that loops).
-(b') Units, for every input when equipment names are known: each unit the reply names
-    ("Dock door 9") must be named in the input too ("DD09", "dock door 9"); a question about
-    conveyor 9 answered for dock door 9 is wrong even if every number matches.
+    codes is for inputs without records only, and (when the bundle gives the answers'
+    wording) for the codes an answer lists for an equipment type ("what codes can a sorter
+    raise?"): for inputs with records every code in the reply must come from the input.
+    An input names a code by its catalog meaning too ("how do I fix path blocked?": W602).
+(b) Coverage, for inputs with records: each record's code and unit number must appear in
+    the reply, and no code more often than the input has it (a record told twice). An
+    answer to any other input names no code twice (a list of codes that loops).
+(b') Units and equipment, for every input when equipment names are known: each unit the
+    reply names ("Dock door 9") must be named in the input too ("DD09", "dock door 9",
+    an alias); a question about conveyor 9 answered for dock door 9 is wrong even if every
+    number matches. A list of an equipment type's codes must be for a type the input names.
 (c) Catalog agreement, for fault lines, when the bundle carries the catalog's code table:
     the sentence that tells a record must give the code's meaning if the code applies to
     that equipment, and must not give it if it does not ("Shuttle 40 fault E504: safety
@@ -29,6 +39,9 @@ never reads training/:
     wording: a list of an equipment type's codes or of a code's equipment must be the
     catalog's, a meaning must be the code's, and a fix must be for a code valid there
     (`assistant.domains.warehouse.answer_checks`).
+(e) Actions, for every input, when the code table carries the catalog's actions: a sentence
+    that tells a code on a unit where it applies tells the catalog's action for that code
+    and that equipment ("stop the conveyor", not "stop the lift", for E217 on a conveyor).
 
 Numbers, codes and units are read as `assistant.domains.warehouse.mentions` says (leading
 zeros dropped, decimals kept, the digits of codes and unit labels never stray numbers);
@@ -38,9 +51,11 @@ public names of both are importable from here too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+import dataclasses
+from collections.abc import Collection, Iterable, Mapping
 
-from assistant.domains.warehouse import answer_checks, catalog_checks, faultcodes
+from assistant.domains.warehouse import answer_checks, catalog_checks, faultcodes, grounding
+from assistant.domains.warehouse import detector as detector_lib
 from assistant.domains.warehouse.catalog_checks import (
     CatalogCode,
     allowed_codes_from_catalog,
@@ -54,6 +69,7 @@ from assistant.domains.warehouse.mentions import (
     hallucinated_codes,
     hallucinated_numbers,
     hallucinated_units,
+    invented_units,
     names_unit_by_name,
     normalize_number,
     unique,
@@ -62,6 +78,7 @@ from assistant.domains.warehouse.mentions import (
 __all__ = [
     "BUNDLE_FILE",
     "CatalogCode",
+    "Checker",
     "allowed_codes_from_catalog",
     "allowed_numbers_from_catalog",
     "check_reply",
@@ -87,60 +104,87 @@ def check_reply(
     equipment_names: Mapping[str, str] | None = None,
     code_table: Mapping[str, CatalogCode] | None = None,
     message_phrases: Mapping[str, str] | None = None,
+    equipment_aliases: Mapping[str, Iterable[str]] | None = None,
 ) -> list[str]:
     """Lists faithfulness problems of `reply` as short human-readable flags.
 
     Args:
-        source: the user's input: a fault line, a question or small talk.
+        source: the user's input: a fault line in any spelling, a question or small talk.
         reply: the assistant's reply to it.
         allowed_numbers: numbers a reply may contain beyond those in the source (the
             catalog's fixed wording, see `allowed_numbers_from_catalog`).
-        allowed_codes: codes a reply to a non-fault input may contain beyond those in the
-            source (see `allowed_codes_from_catalog`); ignored for fault lines.
+        allowed_codes: codes a reply to an input without records may contain beyond those
+            in the source (see `allowed_codes_from_catalog`; check (a)).
         equipment_names: prefix -> equipment name (the catalog's `equipment` map). When
-            given, a record's unit counts as present only if the reply names it
-            ("conveyor 7" for CV07); otherwise the unit number alone suffices.
-        code_table: code -> `CatalogCode`, for check (c); needs `equipment_names`.
-        message_phrases: for check (c), the wording a message of a record uses when its code
-            is not valid for the equipment ("not_valid") or not in the catalog
-            ("unknown_code"), e.g. {"unknown_code": "reported unknown code"}, and the
-            wording of an answer that a code is not in the catalog ("not_in_catalog"),
-            which must not be said of a catalog code (needs `code_table`); for check (d),
-            the answers' wording ("codes_of", "equipment_of", "means", "fix",
-            "not_valid_for"; see `answer_checks`).
+            given, inputs are read liberally, and a record's unit counts as present only if
+            the reply names it ("conveyor 7" for CV07); otherwise the unit number suffices.
+        code_table: code -> `CatalogCode`, for checks (c), (d) and (e); needs `equipment_names`.
+        message_phrases: the wording of messages and answers the checks look for:
+            "not_valid", "unknown_code" (c), "not_in_catalog" (never said of a catalog
+            code), "codes_of", "equipment_of", "means", "fix", "not_valid_for" (a, b', d, e).
+        equipment_aliases: prefix -> other names of the equipment type ("belt"), read in
+            inputs only.
 
     Returns:
-        Flags in this order, without duplicates: "number 86 not in input",
-        "code E218 not in input", "unit DD09 not in input", "E805 is in the catalog, the
-        reply says it is not", then for fault lines "code E217 missing from reply",
-        "unit CV07 missing from reply", "code E217 repeated in reply", and per record
-        "meaning of E217 missing for CV07", "E504 explained for SH40, where it is not
-        valid", "E508 on CV38 not reported as an unknown code", "T=85 missing for CV07",
-        "D=96 told for LP40, not a parameter of W811" or "56 told for AG32, not a value of
-        its record", and for answers the flags of `answer_checks.answer_flags` ("codes of
-        the lift: E224 missing", ...). An empty list means no problem was found.
+        Flags in this order, without duplicates: "number 86 not in input", "code E218 not
+        in input", "unit DD09 not in input", "equipment barcode scanner not in input",
+        "E805 is in the catalog, the reply says it is not", for inputs with records "code
+        E217 missing from reply", "unit CV07 missing from reply", "code E217 repeated in
+        reply", per record of a fault line the flags of `catalog_checks.catalog_flags`
+        ("meaning of E217 missing for CV07", ...), for other inputs those of
+        `answer_checks.answer_flags` ("codes of the lift: E224 missing", ...), then "action
+        for E217 on CV07 is not the catalog's". An empty list means no problem was found.
     """
-    records = _fault_records(source)
-    codes_allowed = None if records is not None else allowed_codes
-    flags = _invented_flags(source, reply, allowed_numbers, codes_allowed, equipment_names)
-    if code_table is not None and message_phrases and "not_in_catalog" in message_phrases:
-        denied = catalog_checks.denied_codes(reply, code_table, message_phrases["not_in_catalog"])
+    reading = grounding.read_source(source, equipment_names, equipment_aliases)
+    records, phrases = reading.records, message_phrases or {}
+    codes_allowed = grounding.allowed_reply_codes(source, reply, reading, allowed_codes,
+                                                  equipment_names, code_table, phrases)
+    flags = _invented_flags(source, reply, allowed_numbers, codes_allowed, equipment_names,
+                            reading)
+    flags += grounding.equipment_flags(reply, reading, equipment_names, phrases)
+    if code_table is not None and "not_in_catalog" in phrases:
+        denied = catalog_checks.denied_codes(reply, code_table, phrases["not_in_catalog"])
         flags += [f"{code} is in the catalog, the reply says it is not" for code in denied]
-    flags += _coverage_flags(source, reply, records, equipment_names)
-    if records is not None and code_table is not None and equipment_names is not None:
-        flags += catalog_checks.catalog_flags(
-            reply, records, code_table, equipment_names, message_phrases
-        )
-    if records is None and code_table is not None and equipment_names and message_phrases:
-        flags += answer_checks.answer_flags(reply, code_table, equipment_names, message_phrases)
+    unnamed = grounding.codes_without_unit(reply, reading, phrases)
+    flags += _coverage_flags(source, reply, records, equipment_names, unnamed)
+    if code_table is None or not equipment_names:
+        return unique(flags)
+    if reading.fault_line:
+        flags += catalog_checks.catalog_flags(reply, records, code_table, equipment_names,
+                                              message_phrases)
+    elif phrases:
+        flags += answer_checks.answer_flags(reply, code_table, equipment_names, phrases)
+    flags += grounding.action_flags(reply, code_table, equipment_names, phrases)
     return unique(flags)
 
 
-def load_checker(path) -> Callable[[str, str], list[str]] | None:
-    """Reads a `BUNDLE_FILE` and returns `check(source, reply) -> flags` bound to it.
+@dataclasses.dataclass(frozen=True, eq=False)
+class Checker:
+    """`checker(source, reply) -> flags`: `check_reply` bound to a bundle's catalog facts."""
+
+    allowed_numbers: frozenset[str]
+    allowed_codes: frozenset[str]
+    equipment_names: Mapping[str, str]
+    code_table: Mapping[str, CatalogCode] | None  # None: a file written before the table
+    message_phrases: Mapping[str, str]
+    equipment_aliases: Mapping[str, tuple[str, ...]]  # empty: a file written before aliases
+
+    def __call__(self, source: str, reply: str) -> list[str]:
+        return check_reply(source, reply, self.allowed_numbers, self.allowed_codes,
+                           self.equipment_names, self.code_table, self.message_phrases,
+                           self.equipment_aliases)
+
+    def detector(self) -> detector_lib.Detector:
+        """The record detector of this catalog (names and aliases), as the check reads."""
+        return detector_lib.Detector(self.equipment_names, self.equipment_aliases)
+
+
+def load_checker(path) -> Checker | None:
+    """Reads a `BUNDLE_FILE` and returns the `Checker` bound to it.
 
     Returns None when the file does not exist (a bundle trained on other data). The code
-    table (check (c)) is optional: files written before it existed lack it.
+    table (checks (c)-(e)), its actions (check (e)) and "equipment_aliases" are optional:
+    files written before they existed lack them.
 
     Raises:
         ValueError: the file exists but is not valid.
@@ -153,34 +197,23 @@ def load_checker(path) -> Callable[[str, str], list[str]] | None:
         return None
     try:
         settings = json.loads(path.read_text(encoding="utf-8"))
-        allowed_numbers = frozenset(settings["allowed_numbers"])
-        allowed_codes = frozenset(settings["allowed_codes"])
-        names = dict(settings["equipment_names"])
         code_table = None
         if "code_table" in settings:
             code_table = {
                 str(code): CatalogCode.from_json(entry)
                 for code, entry in settings["code_table"].items()
             }
-        phrases = {str(k): str(v) for k, v in settings.get("message_phrases", {}).items()}
+        return Checker(
+            frozenset(settings["allowed_numbers"]),
+            frozenset(settings["allowed_codes"]),
+            dict(settings["equipment_names"]),
+            code_table,
+            {str(k): str(v) for k, v in settings.get("message_phrases", {}).items()},
+            {str(prefix): tuple(str(alias).lower() for alias in aliases)
+             for prefix, aliases in settings.get("equipment_aliases", {}).items()},
+        )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"{path}: not a valid faithfulness file ({error})") from None
-
-    def check(source: str, reply: str) -> list[str]:
-        return check_reply(
-            source, reply, allowed_numbers, allowed_codes, names, code_table, phrases
-        )
-
-    return check
-
-
-def _fault_records(source: str) -> tuple[faultcodes.FaultRecord, ...] | None:
-    if not faultcodes.looks_like_fault_line(source):
-        return None
-    try:
-        return faultcodes.parse_line(source)
-    except ValueError:
-        return None
 
 
 def _invented_flags(
@@ -189,6 +222,7 @@ def _invented_flags(
     allowed_numbers: Collection[str] | None,
     allowed_codes: Collection[str] | None,
     equipment_names: Mapping[str, str] | None,
+    reading: grounding.Reading,
 ) -> list[str]:
     """Checks (a) and (b'): the numbers, codes and named units of the reply that neither
     the input nor the allow-lists hold."""
@@ -201,7 +235,7 @@ def _invented_flags(
     ]
     if equipment_names:
         flags += [f"unit {label} not in input"
-                  for label in hallucinated_units(source, reply, equipment_names)]
+                  for label in invented_units(reply, equipment_names, reading.units)]
     return flags
 
 
@@ -210,9 +244,11 @@ def _coverage_flags(
     reply: str,
     records: tuple[faultcodes.FaultRecord, ...] | None,
     equipment_names: Mapping[str, str] | None,
+    unnamed: Collection[str] = (),
 ) -> list[str]:
-    """Check (b): each record of a fault line (`records`; None for other inputs) is told by
-    code and unit, and no code is told more often than the input has it."""
+    """Check (b): each record of the input (`records`; None for inputs without records) is
+    told by code and unit (by code alone for the codes `unnamed`), and no code is told more
+    often than the input has it."""
     flags = []
     reply_codes = extract_codes(reply)
     if records is not None:
@@ -220,7 +256,8 @@ def _coverage_flags(
         for record in records:
             if record.code not in reply_codes:
                 flags.append(f"code {record.code} missing from reply")
-            if not _names_unit(reply, reply_numbers, record, equipment_names):
+            if (record.code not in unnamed
+                    and not _names_unit(reply, reply_numbers, record, equipment_names)):
                 flags.append(f"unit {record.label} missing from reply")
         source_codes = [record.code for record in records]
     else:

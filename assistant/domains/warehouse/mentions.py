@@ -73,10 +73,18 @@ def hallucinated_units(
 
     The source may name a unit by label ("DD09", "dd 9") or by name ("dock door 9").
     """
-    named = set(_named_units_in_order(source, equipment_names))
+    named = set(named_units(source, equipment_names))
     named |= _labelled_units(source, equipment_names)
+    return invented_units(reply, equipment_names, named)
+
+
+def invented_units(
+    reply: str, equipment_names: Mapping[str, str], named: Collection[tuple[str, int]]
+) -> list[str]:
+    """Unit labels ("DD09") the reply names ("Dock door 9") that are not among the
+    (prefix, unit) pairs `named` by the input (unique, in order)."""
     return unique(
-        f"{prefix}{unit:02d}" for prefix, unit in _named_units_in_order(reply, equipment_names)
+        f"{prefix}{unit:02d}" for prefix, unit in named_units(reply, equipment_names)
         if (prefix, unit) not in named
     )
 
@@ -91,6 +99,16 @@ def names_unit_by_name(
     return any(match.group(1) == unit for match in _unit_pattern(name).finditer(text))
 
 
+def named_units(text: str, equipment_names: Mapping[str, str]) -> list[tuple[str, int]]:
+    """(prefix, unit) of every "<equipment name> <number>" in `text` ("Dock door 9"), in
+    order."""
+    by_name, pattern = _name_pattern(tuple(equipment_names.items()))
+    return [
+        (by_name[match.group(1).lower()], int(match.group(2)))
+        for match in pattern.finditer(text)
+    ]
+
+
 def unique(items: Iterable[str]) -> list[str]:
     """`items` without repeats, in the order first met."""
     return list(dict.fromkeys(items))
@@ -98,17 +116,6 @@ def unique(items: Iterable[str]) -> list[str]:
 
 _CODE = re.compile(r"(?<![0-9A-Za-z])[A-Za-z][0-9]{3}(?![0-9A-Za-z])")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
-
-
-def _named_units_in_order(
-    text: str, equipment_names: Mapping[str, str]
-) -> list[tuple[str, int]]:
-    """(prefix, unit) of every "<equipment name> <number>" in `text`, in order."""
-    by_name, pattern = _name_pattern(tuple(equipment_names.items()))
-    return [
-        (by_name[match.group(1).lower()], int(match.group(2)))
-        for match in pattern.finditer(text)
-    ]
 
 
 def _labelled_units(text: str, equipment_names: Mapping[str, str]) -> set[tuple[str, int]]:

@@ -5,7 +5,9 @@ hash (`number_split`, `combination_split`, `unknown_code_split`); the sampler ke
 lines to train-reserved items and gives every valid/test line something reserved for its
 own split (see `assistant.domains.warehouse.corpus` for the rules). Sources vary case,
 leading zeros and spacing as operators type; targets are the canonical messages and
-answers of `assistant.domains.warehouse.messages`.
+answers of `assistant.domains.warehouse.messages`. Variant pairs (`Sampler.pairs` with the
+"variant" category) write a line or question in one of the families of `heldout.FAMILIES`
+that is not held out (spellings in `phrasings`) and keep the canonical target.
 """
 
 from __future__ import annotations
@@ -16,14 +18,29 @@ import string
 import zlib
 from collections.abc import Sequence
 
+from assistant.domains.warehouse import heldout
 from assistant.domains.warehouse.catalog import Catalog, ParamSpec
-from assistant.domains.warehouse.faultcodes import FaultRecord
+from assistant.domains.warehouse.faultcodes import MAX_RECORDS, FaultRecord, format_line
 from assistant.domains.warehouse.mentions import normalize_number
 from assistant.domains.warehouse.messages import QUESTION_TYPES, answer_question, render_reply
-from assistant.domains.warehouse.phrasings import PHRASINGS
+from assistant.domains.warehouse.phrasings import (
+    CANONICAL_EQ,
+    CANONICAL_QUESTIONS,
+    CASUAL_PHRASINGS,
+    FAMILY_WEIGHTS,
+    MEANING_PHRASINGS,
+    PHRASINGS,
+    QUESTION_FAMILIES,
+    chatty,
+    draw_spelling,
+    unit_mention,
+    vary_prompt,
+    write_line,
+)
 
 SPLITS = ("train", "valid", "test")
 MAX_TARGET_CHARS = 400  # fault lines with longer messages are redrawn (~150 pieces < 160)
+MAX_MANY_TARGET_CHARS = 700  # the same for lines of more than 4 records (~250 pieces < 320)
 
 
 def number_split(number: str) -> str:
@@ -59,13 +76,21 @@ class Sampler:
             for spec in entry.params:
                 specs.setdefault(spec.name, spec)
         self.param_specs = dict(sorted(specs.items()))
+        # the variant families and aliases the corpus may use (none of `heldout.HELD_OUT`)
+        self.families = heldout.trainable(heldout.FAMILIES)
+        self.family_weights = [FAMILY_WEIGHTS[family] for family in self.families]
+        self.aliases = {prefix: heldout.trainable_aliases(prefix, names)
+                        for prefix, names in catalog.aliases.items()}
 
     def pairs(self, category: str, quota: int, taken: set[str], rng: random.Random) -> list:
         made, seen = [], set(taken)
         for _ in range(quota * _ATTEMPTS_PER_PAIR):
             if len(made) >= quota:
                 break
-            pair = self._prompt(rng) if category == "prompt" else self._fault(category, rng)
+            if category == "prompt":
+                pair = self._prompt(rng)
+            else:
+                pair = self._variant(rng) if category == "variant" else self._fault(category, rng)
             if pair is None or pair["source"] in taken:
                 continue
             repeatable = self.split == "train" and category == "prompt"
@@ -112,11 +137,12 @@ class Sampler:
             reserved.append(combination)
         return self._fits(reserved)
 
-    def _fits(self, reserved: Sequence[str]) -> bool:
-        """Train: nothing held out. Valid/test: something of its own, nothing of the other."""
+    def _fits(self, reserved: Sequence[str], own: bool = True) -> bool:
+        """Train: nothing held out. Valid/test: something of its own (unless not `own`),
+        nothing of the other."""
         if any(s not in ("train", self.split) for s in reserved):
             return False
-        return self.split == "train" or self.split in reserved
+        return self.split == "train" or not own or self.split in reserved
 
     def _known_record(self, rng: random.Random) -> FaultRecord:
         entry = rng.choice(self.entries)
@@ -186,32 +212,104 @@ class Sampler:
         held_out = self.split != "train" and rng.random() < 0.8
         template = rng.choice(PHRASINGS[qtype][self.split if held_out else "train"])
         reserved = [self.split if held_out else "train"]
-        code, prefix, unit, fields = "", "", 0, {}
+        code, prefix, unit, fields = self._subject(qtype, rng, reserved)
+        if not self._fits(reserved):
+            return None
+        source = template.format(**fields)
+        if self.split == "train":  # held-out phrasings stay exactly as written
+            source = chatty(source, rng)
+        source = vary_prompt(source, rng)
+        target = answer_question(qtype, self.catalog, code, prefix, unit)
+        return {"source": source, "target": target, "category": "prompt", "qtype": qtype}
+
+    def _subject(self, qtype: str, rng: random.Random, reserved: list[str], alias: bool = False,
+                 known: bool = False) -> tuple[str, str, int, dict[str, str]]:
+        """What a question asks about: (code, prefix, unit, template fields). Appends the
+        splits of what it draws to `reserved`. `alias`: the unit or type named by a short
+        alias; `known`: a catalog code on equipment it is valid for."""
+        code, prefix, unit, fields, entry = "", "", 0, {}, None
         if qtype == "codes":
             prefix = rng.choice(self.prefixes)
-            fields["name"] = self.catalog.equipment[prefix]
+            fields["name"] = self._alias(prefix, rng) if alias else self.catalog.equipment[prefix]
         else:
-            if rng.random() < 0.88:
+            if known or rng.random() < 0.88:
                 entry = rng.choice(self.entries)
                 code = entry.code
+                fields["meaning"] = entry.meaning
             else:
                 entry, code = None, self._unknown_code(rng)
                 reserved.append(unknown_code_split(code))
             fields["code"] = code if rng.random() < 0.75 else code.lower()
         if qtype == "action_unit":
-            valid = entry is not None and rng.random() < 0.85
+            valid = entry is not None and (known or rng.random() < 0.85)
             prefix = rng.choice(entry.equipment if valid else self.prefixes)
             unit = self._unit(rng)
             reserved.append(number_split(str(unit)))
-            fields["eq"] = _unit_mention(prefix, unit, self.catalog.equipment[prefix], rng)
-        if not self._fits(reserved):
+            name = self.catalog.equipment[prefix]
+            fields["eq"] = (f"{self._alias(prefix, rng)} {unit}" if alias
+                            else unit_mention(prefix, unit, name, rng))
+        return code, prefix, unit, fields
+
+    def _alias(self, prefix: str, rng: random.Random) -> str:
+        names = self.aliases[prefix]
+        return rng.choice(names[1:]) if len(names) > 1 else names[0]
+
+    def _variant(self, rng: random.Random) -> dict | None:
+        """A variant pair; the family is drawn first, so the families keep their weights
+        however often their draws are rejected."""
+        family = rng.choices(self.families, self.family_weights)[0]
+        for _ in range(_ATTEMPTS_PER_PAIR):
+            if family in QUESTION_FAMILIES or (family == "alias_short" and rng.random() < 0.3):
+                pair = self._variant_question(family, rng)
+            else:
+                pair = self._variant_line(family, rng)
+            if (pair is not None and pair["source"] != pair["canonical"]
+                    and not heldout.held_out_families(pair["source"])):
+                return pair
+        return None
+
+    def _variant_line(self, family: str, rng: random.Random) -> dict | None:
+        spelling = draw_spelling(family, rng, self.families)
+        if family == "many_records":
+            count = rng.choice((5, 5, 6))
+        elif spelling.separator != "; " and not spelling.timestamp:
+            count = rng.choices((2, 3, 4), (0.55, 0.3, 0.15))[0]
+        else:
+            count = rng.choices((1, 2, 3), (0.7, 0.2, 0.1))[0]
+        records = [self._unknown_record(rng) if rng.random() < _VARIANT_UNKNOWN
+                   else self._known_record(rng) for _ in range(count)]
+        keys = [(r.prefix, r.unit, r.code) for r in records]
+        if len(set(keys)) < len(keys) or not self._allowed(records):
             return None
-        source = template.format(**fields)
-        if self.split == "train":  # held-out phrasings stay exactly as written
-            source = _chatty(source, rng)
-        source = _vary_prompt(source, rng)
-        target = answer_question(qtype, self.catalog, code, prefix, unit)
-        return {"source": source, "target": target, "category": "prompt", "qtype": qtype}
+        target = render_reply(records, self.catalog)
+        if len(target) > (MAX_MANY_TARGET_CHARS if count > MAX_RECORDS else MAX_TARGET_CHARS):
+            return None
+        source = write_line(records, spelling, self.catalog, self.aliases, rng,
+                            lambda number: number_split(number) == "train")
+        return {"source": source, "target": target, "category": "variant", "family": family,
+                "canonical": format_line(records)}
+
+    def _variant_question(self, family: str, rng: random.Random) -> dict | None:
+        if family == "ask_by_meaning":
+            qtype = rng.choice(tuple(MEANING_PHRASINGS))
+            template = rng.choice(MEANING_PHRASINGS[qtype])
+        elif family == "ask_casual":
+            qtype = rng.choice(QUESTION_TYPES)
+            template = rng.choice(CASUAL_PHRASINGS[qtype])
+        else:  # an alias in a train phrasing
+            qtype = rng.choice(("action_unit", "codes"))
+            template = rng.choice(PHRASINGS[qtype]["train"])
+        reserved = ["train"]
+        code, prefix, unit, fields = self._subject(
+            qtype, rng, reserved, alias=family == "alias_short", known=family == "ask_by_meaning")
+        if not self._fits(reserved, own=False):  # valid/test: a source train does not hold
+            return None
+        name = self.catalog.equipment.get(prefix, "")
+        eq = CANONICAL_EQ.format(prefix=prefix, unit=unit)
+        return {"source": vary_prompt(template.format(**fields), rng),
+                "target": answer_question(qtype, self.catalog, code, prefix, unit),
+                "category": "variant", "family": family, "qtype": qtype,
+                "canonical": CANONICAL_QUESTIONS[qtype].format(code=code, eq=eq, name=name)}
 
 
 # ---------------------------------------------------------------------------------------
@@ -221,11 +319,9 @@ _HELDOUT_BIAS = 0.4  # in valid/test: chance to draw a unit/value from the held-
 _PARAM_PRESENT = 0.85  # chance a catalog parameter is typed in a generated record
 _EXTRA_PARAM = 0.25  # chance of a parameter the catalog does not list (ignored in replies);
 # frequent, or the model reads any stray parameter as a sign of an invalid record
-_PROMPT_OPENERS = ("hi, ", "hey, ", "quick question: ", "please, ", "sorry, ", "ok, ")
-_PROMPT_CLOSERS = (" please", ", thanks", " thanks", "??", " ?")
-_CHATTY = 0.2  # train only: chance of an opener, and of a closer, around a question
 _RECORDS_MULTI = ((2, 3, 4), (0.60, 0.30, 0.10))
 _RECORDS_UNKNOWN = ((1, 2, 3, 4), (0.50, 0.30, 0.15, 0.05))
+_VARIANT_UNKNOWN = 0.15  # chance a record of a variant line is an unknown or misplaced code
 _ATTEMPTS_PER_PAIR = 50  # give up on a category after this many rejected draws per pair
 
 
@@ -265,31 +361,8 @@ def _vary_line(records: Sequence[str], rng: random.Random) -> str:
     return text
 
 
-def _chatty(text: str, rng: random.Random) -> str:
-    """A question with the small words operators add around it, now and then."""
-    if rng.random() < _CHATTY:
-        text = rng.choice(_PROMPT_OPENERS) + text
-    if rng.random() < _CHATTY:
-        text = text.rstrip("?") + rng.choice(_PROMPT_CLOSERS)
-    return text
-
-
 def _vary_case(text: str, rng: random.Random) -> str:
     return rng.choices((text.upper(), text.lower(), text.capitalize()), (0.7, 0.25, 0.05))[0]
-
-
-def _vary_prompt(text: str, rng: random.Random) -> str:
-    text = rng.choices(
-        (text, text[:1].upper() + text[1:], text.lower(), text.upper()), (0.45, 0.35, 0.15, 0.05)
-    )[0]
-    if text.endswith("?") and rng.random() < 0.2:
-        text = text[:-1]
-    return text
-
-
-def _unit_mention(prefix: str, unit: int, name: str, rng: random.Random) -> str:
-    forms = (f"{name} {unit}", f"{name} {unit:02d}", f"{prefix}{unit:02d}", f"{prefix}{unit}")
-    return rng.choices(forms, (0.4, 0.15, 0.3, 0.15))[0]
 
 
 def _bucket(kind: str, key: str, test: int, valid: int) -> str:

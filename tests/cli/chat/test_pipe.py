@@ -33,8 +33,8 @@ def test_pipe_mode_answers_every_line_with_one_line():
         "reply to hello", "reply to \ufffd\ufffd bad", "", "reply to /beam 3", "",
         "reply to multi line 86", "reply to last", ""]
     assert stderr.getvalue().splitlines() == [
-        "line 3: empty input", "line 5: RuntimeError: batch failed",
-        "line 6: check: number 86 not in input"]
+        "line 2: invalid UTF-8 (bytes replaced by U+FFFD)", "line 3: empty input",
+        "line 5: RuntimeError: batch failed", "line 6: check: number 86 not in input"]
     assert calls[0] == ["hello", "\ufffd\ufffd bad", "", "/beam 3"]  # batches of at most 4
     assert ["boom"] in calls  # a failed batch is retried line by line
 
@@ -63,7 +63,8 @@ def test_pipe_mode_streams_lines_before_the_input_ends():
 
 @pytest.mark.slow
 def test_chat_over_a_pipe_in_a_subprocess(bundle):
-    data = b"CV07:E217 T=85\n\xff\xfe broken \xe2\x82\n\n/beam 3\n" + b"x " * 2000 + b"\nhello"
+    data = (b"CV07:E217 T=85\n\xff\xfe broken \xe2\x82\n\n/beam 3\n" + b"x " * 2000
+            + b"\n\x00\x00\n\xe2\x80\x8b\nhello")
     result = subprocess.run(
         [sys.executable, "-m", "assistant", "chat", "--model", str(bundle), "--greedy"],
         input=data, capture_output=True, timeout=300,
@@ -71,7 +72,9 @@ def test_chat_over_a_pipe_in_a_subprocess(bundle):
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     out = result.stdout.decode("utf-8")
     assert out.endswith("\n")
-    assert len(out.split("\n")) == 7  # 6 inputs, 6 lines
+    assert len(out.split("\n")) == 9  # 8 inputs, 8 lines
     errors = result.stderr.decode("utf-8").splitlines()
-    assert "line 3: empty input" in errors
-    assert any(line.startswith("line 5: input too long") for line in errors)
+    assert errors[:2] == ["line 2: invalid UTF-8 (bytes replaced by U+FFFD)",
+                          "line 3: empty input"]
+    assert errors[2].startswith("line 5: input too long")
+    assert errors[3:] == ["line 6: empty input", "line 7: empty input"]  # NULs, U+200B

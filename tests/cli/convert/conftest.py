@@ -15,5 +15,11 @@ def fake():
 
 @pytest.fixture
 def convert(fake):
-    """Runs `python -m assistant convert ARGS` in-process on the fake model."""
-    return lambda *args: main(["convert", *map(str, args)], load_assistant=lambda _: fake)
+    """Runs `python -m assistant convert ARGS` in-process on the fake model (counting in
+    `fake.loads` the times it is loaded)."""
+
+    def load(_):
+        fake.loads += 1
+        return fake
+
+    return lambda *args: main(["convert", *map(str, args)], load_assistant=load)

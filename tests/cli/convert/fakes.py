@@ -5,9 +5,28 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
+import stat
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[3]
+
+# `python -c SLOW_FAKE convert ...`: the command on a fake that takes 0.5 s per call.
+SLOW_FAKE = """
+import sys, time
+from assistant.cli.main import main
+from tests.cli.convert.fakes import FakeAssistant
+
+class Slow(FakeAssistant):
+    def reply_batch(self, texts, batch_size=64, **options):
+        if texts:
+            time.sleep(0.5)  # SIGTERM interrupts the sleep
+        return super().reply_batch(texts, batch_size, **options)
+
+sys.exit(main(sys.argv[1:], load_assistant=lambda model_dir: Slow()))
+"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +64,7 @@ class FakeAssistant:
         self.defaults = {"strategy": "beam", "beam_width": 5, "n_best": 1}
         self.calls: list[list[str]] = []
         self.interrupt_at = interrupt_at
+        self.loads = 0  # times the command loaded the "model" (the conftest counts them)
 
     def reply_batch(self, texts, batch_size=64, **options):
         settings = {**self.defaults, **options}
@@ -76,3 +96,17 @@ def read_csv(path: Path, delimiter: str = ",") -> list[list[str]]:
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def char_device(path: Path, name: str) -> Path:
+    """A character device like /dev/NAME ("null" or "full") at `path` when we may create one
+    (root), else /dev/NAME itself, which a user who is not root cannot replace. Root without
+    mknod skips the test: a bug would replace the system's device."""
+    minor = {"null": 3, "full": 7}[name]
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, minor))
+    except OSError:
+        if os.geteuid() == 0:
+            pytest.skip("root cannot mknod here, and must not risk the real /dev/" + name)
+        return Path("/dev") / name
+    return path

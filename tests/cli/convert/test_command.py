@@ -14,23 +14,14 @@ import pytest
 from assistant.cli.convert import pipeline
 from assistant.cli.convert.formats import INVALID_UTF8
 from assistant.cli.main import main
-from tests.cli.convert.fakes import REPO, FakeAssistant, read_csv, read_jsonl, write
-
-SLOW_FAKE = """
-import sys, time
-from assistant.cli.main import main
-from tests.cli.convert.fakes import FakeAssistant
-
-class Slow(FakeAssistant):
-    def reply_batch(self, texts, batch_size=64, **options):
-        if texts:
-            time.sleep(0.5)  # SIGTERM interrupts the sleep
-        return super().reply_batch(texts, batch_size, **options)
-
-sys.exit(main(sys.argv[1:], load_assistant=lambda model_dir: Slow()))
-"""
-
-
+from tests.cli.convert.fakes import (
+    REPO,
+    SLOW_FAKE,
+    FakeAssistant,
+    read_csv,
+    read_jsonl,
+    write,
+)
 
 
 def run_cli(*args, stdin: bytes | None = None) -> subprocess.CompletedProcess:

@@ -1,5 +1,5 @@
 """Tests for the corpus builder; the catalog and the reply templates are tested in
-`test_corpus_templates.py`."""
+`test_corpus_templates.py`, the variant pairs in `test_corpus_variants.py`."""
 
 from __future__ import annotations
 
@@ -60,10 +60,13 @@ def test_smalltalk_has_one_digit_free_reply_per_prompt():
 def test_summary_matches_files_and_sizes(built):
     out, summary, splits = built
     for split, rows in splits.items():
-        assert summary[split]["total"] == len(rows) == getattr(SMALL, split)
+        assert summary[split]["total"] == len(rows) == sum(SMALL.quota(split).values())
+        canonical = [r for r in rows if r["category"] != "variant"]
+        assert len(canonical) == (SMALL.train - SMALL.quota("train")["variant"]
+                                  if split == "train" else getattr(SMALL, split))
         for category in corpus.CATEGORIES:
             assert summary[split][category] == sum(r["category"] == category for r in rows) > 0
-        for row in rows:
+        for row in canonical:
             assert set(row) <= {"source", "target", "category", "qtype"}
             assert ("qtype" in row) == (row["category"] == "prompt")
     assert not list(out.glob(".*.tmp"))
@@ -163,6 +166,8 @@ def test_categories_and_targets_follow_the_templates(built, catalog):
     _, _, splits = built
     for rows in splits.values():
         for row in rows:
+            if row["category"] == "variant":  # see test_corpus_variants.py
+                continue
             fault = row["category"] in FAULT_CATEGORIES
             assert faultcodes.looks_like_fault_line(row["source"]) == fault, row
             if not fault:
@@ -205,7 +210,7 @@ def test_every_target_is_faithful_to_its_source(built, raw_catalog):
     check = faithfulness.load_checker(out / faithfulness.BUNDLE_FILE)  # every check on
     for rows in splits.values():
         for row in rows:
-            assert check(row["source"], row["target"]) == [], row
+            assert check(row["source"], row["target"]) == [], row  # variants included
 
 
 def test_domain_files_name_the_warehouse_and_hold_the_record_order(built, catalog):
@@ -252,7 +257,8 @@ def test_register_adds_build_corpus_command(tmp_path, capsys):
     assert args.handler(args) == 0
     output = capsys.readouterr().out
     assert "train" in output and "smalltalk" in output and "300" in output
-    assert len((tmp_path / "valid.jsonl").read_text("utf-8").splitlines()) == 50
+    assert len((tmp_path / "valid.jsonl").read_text("utf-8").splitlines()) == 50 + 10
+    assert "build-realistic" in subparsers.choices
 
 
 def test_sizes_must_be_consistent():

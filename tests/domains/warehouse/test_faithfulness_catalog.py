@@ -159,7 +159,7 @@ def test_a_unit_the_input_does_not_name_is_flagged():
     wrong = "To fix I704 on Dock door 9, close the door when loading is finished."
 
     assert faithfulness.check_reply(question, wrong, equipment_names=names) == [
-        "unit DD09 not in input"
+        "unit DD09 not in input", "unit CV09 missing from reply"  # the question's record
     ]
     assert faithfulness.check_reply(question, wrong) == []  # no names, no unit check
     right = "I704 is not valid for Conveyor 9; report it to maintenance."
@@ -217,7 +217,7 @@ def test_allowed_numbers_from_catalog_reads_fixed_wording_only():
     assert faithfulness.code_table_from_catalog(catalog) == {
         "E201": faithfulness.CatalogCode(
             frozenset({"CV"}), "drive fault", frozenset({"T"}), frozenset({"30", "2.5"}),
-            (("T", "at {value} °C"),),
+            (("T", "at {value} °C"),), "Reset and wait 30 seconds, then 2.5 more.",
         )
     }
 

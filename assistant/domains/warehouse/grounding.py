@@ -1,0 +1,211 @@
+"""Grounding of a reply in any input: what the input names, and the rules of
+`assistant.domains.warehouse.faithfulness` that need it beyond the canonical grammar.
+
+`read_source` reads an input liberally (`detector`): its records in any spelling, whether
+it is a fault line (records and separators only) or a question, and the units and
+equipment types it names by prefix, name or alias. On that reading:
+
+- `answer_codes`: an answer to a question may name a catalog code the input lacks only in a
+  list of an equipment type's codes ("Codes for the sorter: E108, W301."), and
+  `codes_named_by_meaning`: any input may name a code by its catalog meaning ("how do I
+  fix path blocked on AG52?" is about W602);
+- `equipment_flags`: a list of an equipment type's codes is for a type the input names;
+- `action_flags`: a sentence that tells how to fix a code on a unit ("To fix E217 on
+  Conveyor 7, ...", or a record's sentence) tells the catalog's action for that code and
+  that equipment ("stop the conveyor ...", not "stop the lift ..."), and "To fix E217, ..."
+  the action for a unit. It needs the actions in the code table (`CatalogCode.action`;
+  files written before they existed skip this rule).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from collections.abc import Collection, Iterable, Mapping
+
+from assistant.domains.warehouse import answer_checks, detector, faultcodes
+from assistant.domains.warehouse.mentions import extract_codes, named_units, unique
+
+
+@dataclasses.dataclass(frozen=True)
+class Reading:
+    """What the checks read in an input.
+
+    Attributes:
+        records: the records found (`detector`), or None when there are none.
+        fault_line: the input holds records and separators only (check (c) applies).
+        units: (prefix, unit) of every unit the input names, as a record or otherwise.
+        prefixes: the equipment types the input names, with or without a unit.
+    """
+
+    records: tuple[faultcodes.FaultRecord, ...] | None
+    fault_line: bool
+    units: frozenset[tuple[str, int]] = frozenset()
+    prefixes: frozenset[str] = frozenset()
+
+
+def read_source(
+    source: str,
+    equipment_names: Mapping[str, str] | None,
+    equipment_aliases: Mapping[str, Iterable[str]] | None = None,
+) -> Reading:
+    """Reads `source` liberally when the catalog's names are known; without them only a
+    line in the canonical grammar has records (`faultcodes.parse_line`)."""
+    if not equipment_names:
+        records = _canonical_records(source)
+        return Reading(records, records is not None)
+    aliases = tuple(sorted((prefix, tuple(names))
+                           for prefix, names in (equipment_aliases or {}).items()))
+    return _read(source, tuple(sorted(equipment_names.items())), aliases)
+
+
+def allowed_reply_codes(
+    source: str,
+    reply: str,
+    reading: Reading,
+    allowed_codes: Collection[str] | None,
+    equipment_names: Mapping[str, str] | None,
+    code_table: Mapping | None,
+    phrases: Mapping[str, str],
+) -> set[str]:
+    """The codes a reply may name beyond those the input writes: the codes the input names
+    by meaning, and for an input without records those of `answer_codes`."""
+    codes = codes_named_by_meaning(source, code_table)
+    if reading.records is None:
+        codes |= set(answer_codes(reply, allowed_codes, equipment_names, phrases) or ())
+    return codes
+
+
+def codes_without_unit(reply: str, reading: Reading, phrases: Mapping[str, str]) -> list[str]:
+    """The codes of a question's records whose unit the reply need not name: those it says
+    are not in the catalog ("E999 is not in the fault catalog" names no unit)."""
+    if reading.fault_line or "not_in_catalog" not in phrases:
+        return []
+    return codes_called_unknown(reply, phrases["not_in_catalog"])
+
+
+def answer_codes(
+    reply: str,
+    allowed_codes: Collection[str] | None,
+    equipment_names: Mapping[str, str] | None,
+    phrases: Mapping[str, str],
+) -> Collection[str] | None:
+    """The codes an answer to a question (an input without records) may name beyond the
+    input's: those of `allowed_codes` it lists for an equipment type, when the bundle
+    gives that wording ("codes_of"); else `allowed_codes` as they are."""
+    if not allowed_codes or not equipment_names or "codes_of" not in phrases:
+        return allowed_codes
+    listed = {code for _, codes in _code_lists(reply, equipment_names, phrases["codes_of"])
+              for code in codes}
+    return {code for code in map(str.upper, allowed_codes) if code in listed}
+
+
+def codes_named_by_meaning(source: str, code_table: Mapping | None) -> set[str]:
+    """The codes whose catalog meaning the input gives instead of the code ("how do I fix
+    path blocked on AG52?" names W602): a reply may name them."""
+    if not code_table:
+        return set()
+    text = f" {_words(source)} "
+    return {code for code, entry in code_table.items()
+            if entry.meaning.strip() and f" {_words(entry.meaning)} " in text}
+
+
+def codes_called_unknown(reply: str, phrase: str) -> list[str]:
+    """The codes the reply says are not in the catalog ("E999 is not in the fault catalog"):
+    an answer about such a code on a unit need not name the unit."""
+    pattern = rf"(?<![0-9A-Za-z])([A-Za-z][0-9]{{3}})\s+{re.escape(phrase)}"
+    return unique(code.upper() for code in re.findall(pattern, reply, flags=re.IGNORECASE))
+
+
+def equipment_flags(
+    reply: str,
+    reading: Reading,
+    equipment_names: Mapping[str, str] | None,
+    phrases: Mapping[str, str],
+) -> list[str]:
+    """"equipment barcode scanner not in input": a list of the codes of a type the input
+    does not name (an answer about another machine)."""
+    if not equipment_names or "codes_of" not in phrases:
+        return []
+    return unique(f"equipment {equipment_names[prefix]} not in input"
+                  for prefix, _ in _code_lists(reply, equipment_names, phrases["codes_of"])
+                  if prefix not in reading.prefixes)
+
+
+def action_flags(
+    reply: str,
+    code_table: Mapping,
+    equipment_names: Mapping[str, str],
+    phrases: Mapping[str, str],
+) -> list[str]:
+    """"action for E217 on CV07 is not the catalog's" (a sentence of a unit and a code valid
+    there) and "action for E217 is not the catalog's" (a "To fix E217, ..." answer)."""
+    fix = phrases.get("fix", "").lower()
+    flags = []
+    for sentence in _SENTENCE_BREAK.split(reply):
+        told = " ".join(sentence.lower().split())
+        units = named_units(sentence, equipment_names)
+        for code in extract_codes(sentence):
+            entry = code_table.get(code)
+            if entry is None or not getattr(entry, "action", ""):
+                continue
+            if units:
+                prefix, unit = units[0]
+                if prefix not in entry.equipment:
+                    continue  # told as not valid there: check (c) and (d) judge it
+                name, where = equipment_names[prefix], f" on {prefix}{unit:02d}"
+            elif fix and told.startswith(f"{fix} {code.lower()}"):
+                name, where = "unit", ""
+            else:
+                continue
+            expected = " ".join(entry.action.replace("{equipment}", name).lower().split())
+            if expected.rstrip(".") not in told:
+                flags.append(f"action for {code}{where} is not the catalog's")
+    return flags
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
+
+
+@functools.lru_cache(maxsize=1024)
+def _read(
+    source: str,
+    names: tuple[tuple[str, str], ...],
+    aliases: tuple[tuple[str, tuple[str, ...]], ...],
+) -> Reading:
+    """`read_source` for one catalog, cached: the check reads the same input for every
+    hypothesis of its beam."""
+    reader = detector.detector(names, aliases)
+    detections = reader.detect(source)
+    records = tuple(detection.record for detection in detections) or None
+    units = {(record.prefix, record.unit) for record in records or ()}
+    units |= reader.named_units(source)
+    return Reading(records, reader.is_fault_line(source, detections), frozenset(units),
+                   frozenset(reader.named_prefixes(source)))
+
+
+@functools.lru_cache(maxsize=4096)  # the catalog's meanings, and the input of every hypothesis
+def _words(text: str) -> str:
+    """Lower-case words and numbers of `text`, one space apart ("Over-temperature!" ->
+    "over temperature")."""
+    return " ".join(re.findall(r"[0-9a-z]+", text.lower()))
+
+
+def _canonical_records(source: str) -> tuple[faultcodes.FaultRecord, ...] | None:
+    if not faultcodes.looks_like_fault_line(source):
+        return None
+    try:
+        return faultcodes.parse_line(source)
+    except ValueError:
+        return None
+
+
+def _code_lists(
+    reply: str, equipment_names: Mapping[str, str], phrase: str
+) -> list[tuple[str, list[str]]]:
+    """(prefix, codes) of every "Codes for the <name>: <codes>." of the reply."""
+    by_name, alternatives = answer_checks.equipment_names_regex(tuple(equipment_names.items()))
+    pattern = rf"{re.escape(phrase)}\s+({alternatives})(?![A-Za-z])([^.]*)"
+    return [(by_name[match.group(1).lower()], extract_codes(match.group(2)))
+            for match in re.finditer(pattern, reply, flags=re.IGNORECASE)]

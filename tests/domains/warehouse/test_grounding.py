@@ -1,0 +1,198 @@
+"""Tests for the grounding check on any input: the faithfulness flags of hand-written
+replies to the spellings operators use, and no flag on any target of a built corpus."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.domains.warehouse import corpus, faithfulness, faultcodes, messages
+
+# As the catalog's `aliases` will write them into faithfulness.json (lower case, name first).
+ALIASES = {"CV": ["conveyor", "conv", "belt"], "BS": ["barcode scanner", "scanner", "bcr"]}
+E217 = ("Conveyor 7 fault E217: motor over-temperature, motor at 85 °C; stop the conveyor and "
+        "let the motor cool before restarting.")
+W301 = ("Sorter 2 warning W301: repeated jams, 12 jams in the last hour; check the diverter "
+        "and guide rails for debris.")
+SEPARATORS = (", ", " | ", " / ", "\t", " and ", " ", "\n", "; ")
+
+
+@pytest.fixture(scope="module")
+def facts(raw_catalog):
+    return {
+        "allowed_numbers": faithfulness.allowed_numbers_from_catalog(raw_catalog),
+        "allowed_codes": faithfulness.allowed_codes_from_catalog(raw_catalog),
+        "equipment_names": dict(raw_catalog["equipment"]),
+        "code_table": faithfulness.code_table_from_catalog(raw_catalog),
+        "message_phrases": messages.MESSAGE_PHRASES,
+        "equipment_aliases": ALIASES,
+    }
+
+
+@pytest.fixture(scope="module")
+def check(facts):
+    return lambda source, reply: faithfulness.check_reply(source, reply, **facts)
+
+
+@pytest.mark.parametrize(("source", "canonical"), [
+    ("AGV4:W120", "AG04:W120"),
+    ("barcode scanner 33 W824 N=23", "BS33:W824 N=23"),
+    ("scanner 33 w824 n=23", "BS33:W824 N=23"),
+    ("SN13 C501 S=24", "SN13:C501 S=24"),
+    ("conveyor 7 E217 T=85", "CV07:E217 T=85"),
+    ("belt 7 E217 T=85", "CV07:E217 T=85"),
+    ("CV 7:E217 T=85C", "CV07:E217 T=85"),
+    ("XX07:E999 T=8", "XX07:E999 T=8"),
+    ("CV07:E217 T=85; SN02:W301 N=12; AG04:W102 B=20; DD09:E701; LP40:W811 R=9; "
+     "CH05:E105 V=24.5", None),
+])
+def test_the_canonical_reply_to_any_spelling_has_no_flags(check, catalog, source, canonical):
+    records = _six(source) if canonical is None else faultcodes.parse_line(canonical)
+    assert check(source, messages.render_reply(records, catalog)) == []
+
+
+@pytest.mark.parametrize("separator", SEPARATORS)
+def test_every_record_must_be_answered_whatever_the_separator(check, separator):
+    source = f"CV07:E217 T=85{separator}SN02:W301 N=12"
+
+    assert check(source, f"{E217} {W301}") == []
+    assert check(source, E217) == ["code W301 missing from reply", "unit SN02 missing from reply"]
+
+
+def test_every_record_of_a_long_line_must_be_answered(check, catalog):
+    line = ("CV07:E217 T=85; SN02:W301 N=12; AG04:W102 B=20; DD09:E701; LP40:W811 R=9; "
+            "CH05:E105 V=24.5")
+    sentences = [messages.render_record(record, catalog) for record in _six(line)]
+
+    assert check(line, " ".join(sentences[:2])) == [
+        "code W102 missing from reply", "unit AG04 missing from reply",
+        "code E701 missing from reply", "unit DD09 missing from reply",
+        "code W811 missing from reply", "unit LP40 missing from reply",
+        "code E105 missing from reply", "unit CH05 missing from reply",
+    ]
+
+
+def test_a_reply_may_not_name_another_unit_value_or_prefix(check, catalog):
+    eight = E217.replace("Conveyor 7", "Conveyor 8")
+    assert check("conveyor 7 E217 T=85", eight) == [
+        "number 8 not in input", "unit CV08 not in input", "unit CV07 missing from reply",
+    ]
+    wrong_value = messages.render_reply(faultcodes.parse_line("SN13:C501 S=25"), catalog)
+    assert check("SN13 C501 S=24", wrong_value) == [
+        "number 25 not in input", "S=24 missing for SN13",
+        "25 told for SN13, not a value of its record",
+    ]
+    invented_prefix = "Equipment ZZ 4 is not in the catalog; report code W120 to maintenance."
+    assert check("AGV4:W120", invented_prefix) == ["unit AG04 missing from reply"]
+
+
+def test_an_answer_may_not_name_another_code_or_equipment_type(check, catalog):
+    assert check("what does E218 mean?", "E217 means motor over-temperature.") == [
+        "code E217 not in input"
+    ]
+    scanner_codes = messages.answer_question("codes", catalog, prefix="BS")
+    assert check("what should I do about a low battery on AGV 4?", scanner_codes) == [
+        "equipment barcode scanner not in input"
+    ]
+    assert check("which codes can the scanner raise?", scanner_codes) == []  # an alias
+    assert check("list the BS codes", scanner_codes) == []
+
+
+def test_a_question_about_a_code_on_a_unit_must_answer_for_that_unit(check, catalog):
+    question = "E217 on CV07, what do I do?"
+
+    assert check(question, messages.answer_question("action_unit", catalog, "E217", "CV", 7)) == []
+    assert check(question, messages.answer_question("action", catalog, "E217")) == [
+        "unit CV07 missing from reply"
+    ]
+    unknown = messages.answer_question("action_unit", catalog, "E999", "CV", 7)
+    assert check("E999 on CV07, what do I do?", unknown) == []  # names no unit
+
+
+def test_the_action_must_be_the_one_of_the_code_and_equipment(check):
+    wrong = "To fix E217 on Conveyor 7, stop the lift and let the motor cool before restarting."
+    assert check("E217 on CV07, what do I do?", wrong) == [
+        "action for E217 on CV07 is not the catalog's"
+    ]
+    assert check("CV07:E217 T=85", E217.replace("the conveyor", "the lift")) == [
+        "action for E217 on CV07 is not the catalog's"
+    ]
+    assert check("how do I fix E217?", wrong.replace(" on Conveyor 7", "")) == [
+        "action for E217 is not the catalog's"
+    ]
+    right = "To fix E217, stop the unit and let the motor cool before restarting."
+    assert check("how do I fix E217?", right) == []
+
+
+def test_the_catalogs_fixed_wording_of_an_action_is_allowed(check, catalog):
+    for line in ("AG04:E105 V=24.5", "AG04:C101 B=5", "SH03:W102 B=20"):
+        reply = messages.render_reply(faultcodes.parse_line(line), catalog)
+        assert check(line, reply) == [], reply
+
+
+def test_without_actions_in_the_table_the_action_is_not_checked(facts):
+    table = {code: entry.__class__(entry.equipment, entry.meaning, entry.params, entry.numbers,
+                                   entry.phrases)
+             for code, entry in facts["code_table"].items()}
+    wrong = "To fix E217 on Conveyor 7, stop the lift and let the motor cool before restarting."
+
+    flags = faithfulness.check_reply("E217 on CV07, what do I do?", wrong,
+                                     **{**facts, "code_table": table})
+
+    assert flags == []
+
+
+def test_catalog_agreement_applies_to_fault_lines_in_any_spelling(check):
+    assert check("conveyor 7 E217 T=85", E217.replace(", motor at 85 °C", "")) == [
+        "T=85 missing for CV07"
+    ]
+    assert check("belt 7 E217 T=85 and SN02 W301 N=12", f"{W301} {E217}") == []
+
+
+def test_load_checker_reads_the_aliases(tmp_path, facts):
+    settings = {
+        "allowed_numbers": sorted(facts["allowed_numbers"]),
+        "allowed_codes": sorted(facts["allowed_codes"]),
+        "equipment_names": facts["equipment_names"],
+        "message_phrases": facts["message_phrases"],
+        "equipment_aliases": ALIASES,
+    }
+    path = tmp_path / faithfulness.BUNDLE_FILE
+    path.write_text(json.dumps(settings), encoding="utf-8")
+
+    assert faithfulness.load_checker(path)("belt 7 E217", "Thanks.") == [
+        "code E217 missing from reply", "unit CV07 missing from reply"
+    ]
+    del settings["equipment_aliases"]  # a file written before aliases: names only
+    path.write_text(json.dumps(settings), encoding="utf-8")
+    assert faithfulness.load_checker(path)("belt 7 E217", "Thanks.") == []
+    assert faithfulness.load_checker(path)("conveyor 7 E217", "Thanks.") == [
+        "code E217 missing from reply", "unit CV07 missing from reply"
+    ]
+
+
+def test_no_target_of_a_built_corpus_is_flagged(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus")
+    corpus.build_corpus(out, seed=11, sizes=corpus.CorpusSizes(train=1500, valid=200, test=300))
+    check = faithfulness.load_checker(out / faithfulness.BUNDLE_FILE)
+    reader = check.detector()
+    for split in corpus.SPLITS:
+        for line in (out / f"{split}.jsonl").read_text("utf-8").splitlines():
+            row = json.loads(line)
+            assert check(row["source"], row["target"]) == [], row
+            canonical = _canonical(row["source"])
+            if canonical is not None:
+                assert reader.records(row["source"]) == canonical, row
+
+
+def _canonical(source: str) -> tuple[faultcodes.FaultRecord, ...] | None:
+    try:
+        return faultcodes.parse_line(source) if faultcodes.looks_like_fault_line(source) else None
+    except ValueError:
+        return None
+
+
+def _six(line: str) -> tuple[faultcodes.FaultRecord, ...]:
+    """A line of more records than the grammar allows, parsed record by record."""
+    return tuple(faultcodes.parse_record(part) for part in line.split(";"))
