@@ -71,11 +71,16 @@ train-default: corpus
 	cp $(addprefix $(RUN)/,$(BUNDLE_FILES)) $(BUNDLE)/
 	$(MAKE) evaluate-default
 
-# Scores the shipped bundle on the test split (greedy vs its default beam) and regenerates
-# its MODEL_CARD.md from config.json, training_log.json, evaluation.json and the notes file.
+# Scores the shipped bundle on the test split (each step of its decoding) and on the
+# realistic-input set (per spelling family, against the canonical spelling's reply), and
+# regenerates its MODEL_CARD.md from config.json, training_log.json, the two evaluations and
+# the notes file.
 evaluate-default: corpus
 	$(PY) -m training evaluate --model $(BUNDLE) --data $(CORPUS)/test.jsonl --compare \
 		--json $(BUNDLE)/evaluation.json
+	$(PY) -m training build-realistic --out $(CORPUS)/realistic.jsonl
+	$(PY) -m training evaluate-variants --model $(BUNDLE) --data $(CORPUS)/realistic.jsonl \
+		--json $(BUNDLE)/evaluation_variants.json
 	$(PY) -m training model-card --model $(BUNDLE) --notes assistant/domains/warehouse/configs/warehouse_notes.md
 
 clean:

@@ -52,12 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_train)
 
     from assistant.runtime.domain import domain_class, known_domains
-    from training import evaluate, evaluate_variants, model_card
+    from training import evaluate, evaluate_variants, model_card, unicode_corpus
 
     for name in known_domains():  # e.g. the warehouse's build-corpus
         domain_class(name).register_training_commands(subparsers)
     evaluate.register(subparsers)
     evaluate_variants.register(subparsers)
+    unicode_corpus.register(subparsers)
     model_card.register(subparsers).set_defaults(needs_tensorflow=False)
     return parser
 

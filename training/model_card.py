@@ -18,6 +18,7 @@ from assistant.core.atomic_files import atomic_write_text
 
 CARD_FILE = "MODEL_CARD.md"
 EVALUATION_FILE = "evaluation.json"
+VARIANTS_FILE = "evaluation_variants.json"  # `python -m training evaluate-variants --json`
 
 
 def render_card(bundle: Path, notes: str = "") -> str:
@@ -43,6 +44,9 @@ def render_card(bundle: Path, notes: str = "") -> str:
     ]
     lines += ["", "## Evaluation", ""]
     lines += _evaluation_lines(evaluation) if evaluation else ["Not evaluated yet."]
+    variants_path = bundle / VARIANTS_FILE
+    if variants_path.is_file():
+        lines += ["", *_variant_lines(_read_json(variants_path))]
     if notes.strip():
         lines += ["", notes.strip()]
     return "\n".join(lines) + "\n"
@@ -63,13 +67,14 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def _evaluation_lines(report: dict[str, Any]) -> list[str]:
+    counters = report.get("score_names", ["hallucinated", "dropped"])
     lines = [
         f"On `{report['data']}` ({report['pairs']:,} pairs), "
         "`python -m training evaluate --compare`:",
         "",
         "| category | decoding | n | exact match | BLEU | chrF | teacher-forced acc "
-        "| hallucinated | dropped |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        + "".join(f"| {name} " for name in counters) + "|",
+        "|---|---|---:|---:|---:|---:|---:|" + "---:|" * len(counters),
     ]
     accuracy = report.get("teacher_forced_accuracy", {})
     settings = report["settings"]
@@ -80,11 +85,33 @@ def _evaluation_lines(report: dict[str, Any]) -> list[str]:
             lines.append(
                 f"| {category} | {name} | {s['count']} | {s['exact_match']:.2%} | "
                 f"{s['bleu']:.1f} | {s['chrf']:.1f} | {accuracy.get(category, float('nan')):.2%} | "
-                f"{s['hallucinated']} | {s['dropped']} |"
+                + "".join(f"{s.get(counter, '')} | " for counter in counters).rstrip()
             )
     lines += ["", "Decoding time of the whole file: " + ", ".join(
         f"{name} {setting['seconds']:.0f} s" for name, setting in settings.items())]
     return lines
+
+
+def _variant_lines(report: dict[str, Any]) -> list[str]:
+    """The realistic-input table: per spelling family, replies equal to the canonical
+    spelling's, different with a flag, different without one."""
+    lines = [
+        f"Realistic input: `{report['data']}` ({report['lines']:,} lines), "
+        f"`python -m training evaluate-variants` ({report['options']}):",
+        "",
+        "| family | held out | n | equal to canonical | differs, flagged | differs silently |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for name, c in report["families"].items():
+        shares = " | ".join(_share(c[outcome], c["count"])
+                            for outcome in ("equal", "flagged", "silent"))
+        lines.append(f"| {name} | {'yes' if c.get('held_out') else ''} | {c['count']} | "
+                     f"{shares} |")
+    return lines
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part} ({part / whole:.1%})" if whole else "0"
 
 
 def _read_json(path: Path) -> dict[str, Any]:
