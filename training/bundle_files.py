@@ -88,7 +88,7 @@ def decoding_defaults(train: data_lib.EncodedPairs) -> dict[str, Any]:
     """
     longest = max(len(t) for t in train.targets) + 1  # with EOS
     # alpha 1.0: on the warehouse valid split 0.6 dropped trailing records of multi-record
-    # lines (multi exact match 80.0 % vs 85.3 %); 1.5 and more over-generate.
+    # lines and 1.5 and more over-generated (figures: warehouse_notes.md's history).
     chosen = {"length_penalty": 1.0, "max_length_a": int(longest * 1.25) + 8, "max_length_b": 1.0}
     return ReplyOptions.resolve(default_options(), chosen).to_dict()
 

@@ -48,8 +48,8 @@ class TrainConfig:
     sampling_k: float = 2000.0  # schedule speed: steps (linear, inverse_sigmoid) or decay base
     max_sampling_probability: float = 0.25  # cap on feeding the model its own predictions
     # Keras dtype policy of training, one of PRECISIONS: mixed_bfloat16 computes in bfloat16
-    # with float32 variables (saved weights stay float32) and a float32 loss; 1.1-1.25x the speed
-    # of float32 on a CPU with AVX512_BF16 (make bench-train); inference is float32 either way.
+    # with float32 variables (saved weights stay float32) and a float32 loss; faster than
+    # float32 on a CPU with AVX512_BF16 (make bench-train); inference is float32 either way.
     precision: str = "mixed_bfloat16"
 
     def __post_init__(self) -> None:
