@@ -25,7 +25,8 @@ def bind_model(model, source, max_length_a, max_length_b, max_steps: int,
         source: int32 (batch, src_len), padded with `constants.PAD_ID`.
         max_length_a, max_length_b: float32 scalars; a row's limit is a + b x its length.
         max_steps: static int, the step budget every limit is clipped to.
-        attention: whether the step returns attention weights (None otherwise).
+        attention: whether the step returns attention weights (None otherwise); with copy
+            attention they carry the copy gate p_gen as one more column (src_len + 1).
 
     Returns:
         (step_fn, state, constants, start_ids, max_lengths): the arguments the strategies of
@@ -39,12 +40,18 @@ def bind_model(model, source, max_length_a, max_length_b, max_steps: int,
     # Rows that only pad a batch bucket end at once instead of decoding `a` steps.
     max_lengths = tf.where(source_lengths > 0, max_lengths, 1)
 
+    gate_column = attention and model.config.copy
+
     def step(tokens, state, shared):
-        logits, state, weights_ = model.decode_step(
-            tokens, state, Memory(shared["values"], shared["keys"], shared.get("source")),
-            shared["mask"],
-            weights=weights)
-        return logits, state, weights_ if attention else None
+        memory = Memory(shared["values"], shared["keys"], shared.get("source"))
+        if not gate_column:
+            logits, state, weights_ = model.decode_step(tokens, state, memory, shared["mask"],
+                                                        weights=weights)
+            return logits, state, weights_ if attention else None
+        logits, state, weights_, gate = model.decode_step(
+            tokens, state, memory, shared["mask"], weights=weights, with_gate=True)
+        # The copy gate rides in one more attention column: (rows, src_len + 1).
+        return logits, state, tf.concat([weights_, gate[:, None]], axis=-1)
 
     start_ids = tf.fill((tf.shape(source)[0],), constants.BOS_ID)
     shared = {"values": memory.values, "keys": memory.keys, "mask": mask}

@@ -114,7 +114,8 @@ class Seq2Seq(keras.Model):
         memory = Memory(values=x, keys=self.decoder.attention.keys(x), source=source)
         return memory, mask, state
 
-    def decode_step(self, token, state, encoder_outputs: Memory, source_mask, weights=None):
+    def decode_step(self, token, state, encoder_outputs: Memory, source_mask, weights=None,
+                    with_gate: bool = False):
         """Advances the decoder by one token.
 
         Args:
@@ -124,6 +125,7 @@ class Seq2Seq(keras.Model):
             source_mask: (batch, src_len) bool.
             weights: `self.decoder.read_weights()`, read once by a caller that loops over
                 steps (default: read here).
+            with_gate: also return the copy gate p_gen, float32 (batch,) (1 without copy).
 
         Returns:
             (logits, new_state, attention): (batch, vocab) logits (with copy attention,
@@ -138,8 +140,12 @@ class Seq2Seq(keras.Model):
             projected, state, encoder_outputs.keys, encoder_outputs.values, source_mask, weights
         )
         logits = self.output_projection(output)
-        return (self._copy_mixture(logits, output, embedded, attention, encoder_outputs.source),
-                new_state, attention)
+        logits = self._copy_mixture(logits, output, embedded, attention, encoder_outputs.source)
+        if not with_gate:
+            return logits, new_state, attention
+        gate = (self.copy_gate_value(output, embedded)[:, 0] if self.config.copy
+                else tf.ones(tf.shape(token), tf.float32))
+        return logits, new_state, attention, gate
 
     def call(self, inputs, training: bool = False, return_attention: bool = False):
         """Teacher forcing.

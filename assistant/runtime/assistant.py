@@ -260,10 +260,12 @@ class Assistant:
         alternatives = [alternatives[rank] for rank in order[:n_best]]
         best_length = int(result.lengths[row, best])
         best_ids = result.tokens[row, best, :best_length]
-        attention = None
+        attention, copy_gate = None, ()
         if result.attention is not None:
-            attention = np.asarray(result.attention[row, best, :best_length, : len(source_ids)],
-                                   np.float32)
+            weights = result.attention[row, best, :best_length]  # (T, src_len [+ 1])
+            attention = np.asarray(weights[:, : len(source_ids)], np.float32)
+            if self.config.copy:  # the gate rides in the last column (core.binding)
+                copy_gate = tuple(float(x) for x in weights[:, -1])
         return Reply(
             text=alternatives[0].text,
             score=alternatives[0].score,
@@ -273,6 +275,7 @@ class Assistant:
             pieces=tuple(tokenizer.ids_to_pieces(best_ids)),
             token_log_probs=tuple(float(x)
                                   for x in result.token_log_probs[row, best, :best_length]),
+            copy_gate=copy_gate,
             flags=flags,
         )
 

@@ -31,6 +31,8 @@ class Reply:
         source_pieces: the input's SentencePiece pieces.
         pieces: the reply's pieces, ending with "</s>" when the model ended it.
         token_log_probs: log-probability of each of `pieces`.
+        copy_gate: with copy attention, p_gen of each of `pieces`: the weight of the
+            vocabulary distribution (1 - p_gen went to copying from the input); else empty.
         flags: what the domain's check found wrong with the reply (e.g. a number that is
             not in the input); empty when nothing, or when the domain checks nothing.
         error: set instead of a reply when the input could not be answered.
@@ -43,5 +45,6 @@ class Reply:
     source_pieces: tuple[str, ...] = ()
     pieces: tuple[str, ...] = ()
     token_log_probs: tuple[float, ...] = ()
+    copy_gate: tuple[float, ...] = ()
     flags: tuple[str, ...] = ()
     error: str | None = None

@@ -32,6 +32,7 @@ def join_units(replies: Sequence[Reply], order: Sequence[int]) -> Reply:
     alternatives = _joined_alternatives(replies, order)
     pieces: list[str] = []
     log_probs: list[float] = []
+    gates: list[float] = []
     rows = []
     offsets = np.cumsum([0] + [len(reply.source_pieces) for reply in replies])
     for place, i in enumerate(order):
@@ -41,6 +42,7 @@ def join_units(replies: Sequence[Reply], order: Sequence[int]) -> Reply:
             keep -= 1  # one end piece, after the last sentence
         pieces.extend(reply.pieces[:keep])
         log_probs.extend(reply.token_log_probs[:keep])
+        gates.extend(reply.copy_gate[:keep])
         if reply.attention is not None:
             block = np.zeros((keep, offsets[-1]), np.float32)  # (keep, all source pieces)
             block[:, offsets[i] : offsets[i + 1]] = reply.attention[:keep]
@@ -53,6 +55,7 @@ def join_units(replies: Sequence[Reply], order: Sequence[int]) -> Reply:
         source_pieces=tuple(p for reply in replies for p in reply.source_pieces),
         pieces=tuple(pieces),
         token_log_probs=tuple(log_probs),
+        copy_gate=tuple(gates) if len(gates) == len(pieces) else (),
     )
 
 

@@ -75,3 +75,12 @@ def test_generate_ids_equals_the_runtime(copying, served):
     decoded = [copying.tokenizer.decode(row[:n])
                for row, n in zip(out["ids"].numpy(), out["lengths"].numpy(), strict=True)]
     assert decoded == [r.text for r in copying.reply_batch(TEXTS, rerank=False)]
+
+
+def test_replies_carry_the_copy_gate_of_each_piece(copying):
+    for options in ({"strategy": "greedy"}, {"strategy": "beam", "beam_width": 2}):
+        reply = copying.reply("CV07:E217 T=85", **options)
+        assert len(reply.copy_gate) == len(reply.pieces) > 0
+        assert all(0.0 < gate < 1.0 for gate in reply.copy_gate)
+        assert reply.attention.shape == (len(reply.pieces), len(reply.source_pieces))
+        np.testing.assert_allclose(reply.attention.sum(axis=1), 1.0, rtol=1e-4)

@@ -147,6 +147,7 @@ def show_attention(console: Console, reply: Any) -> None:
             console.print(text, no_wrap=True, overflow="crop")
         if start + per_block < len(columns):
             console.print()
+    _show_copy_gate(console, reply, labels, label_width)
 
 
 def reply_lines(reply: Any) -> list[str]:
@@ -205,3 +206,16 @@ def _heat(weight: float) -> Style:
 
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _show_copy_gate(console: Console, reply: Any, labels: list[str], width: int) -> None:
+    """With copy attention: per reply piece, the share copied from the input (1 - p_gen)."""
+    gates = tuple(getattr(reply, "copy_gate", ()) or ())
+    if len(gates) != len(labels):
+        return
+    console.print(Text("copied from the input (1 - copy gate p_gen), per reply piece:",
+                       style="dim"))
+    for label, gate in zip(labels, gates, strict=True):
+        copied = 1.0 - gate
+        console.print(Text(f"{label.ljust(width)} ").append(
+            f"{_shade(copied) * 2} {copied:.2f}", style=_heat(copied)), no_wrap=True)

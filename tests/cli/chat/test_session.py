@@ -188,6 +188,17 @@ def test_attention_wider_than_the_console_continues_below():
                            "     y z 1 2 3 4", "▁x", "</s>"]
 
 
+def test_attention_shows_how_much_of_each_piece_was_copied():
+    reply = Reply(text="x 7", score=0.0, attention=np.eye(3, 2, dtype=np.float32),
+                  source_pieces=("▁CV", "07"), pieces=("▁x", "▁7", "</s>"),
+                  copy_gate=(0.9, 0.05, 1.0))
+    out = console(width=80)
+    render.show_attention(out, reply)
+    lines = [line.rstrip() for line in out.file.getvalue().splitlines()]
+    assert lines[-4:] == ["copied from the input (1 - copy gate p_gen), per reply piece:",
+                          "▁x   ░░ 0.10", "▁7   ██ 0.95", "</s>    0.00"]
+
+
 def test_no_color_is_honoured(monkeypatch):
     reply = Reply(text="x", score=0.0, flags=("number 1 not in input",))
     colored = Console(file=io.StringIO(), force_terminal=True, color_system="standard")
