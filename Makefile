@@ -8,12 +8,13 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONHASHSEED ?= 0
 
 CORPUS := build/corpus
+SHIPPED_CORPUS := build/corpus-shipped
 RUN := build/warehouse
 BUNDLE := saved_models/warehouse
 BUNDLE_FILES := config.json tokenizer.model model.weights.h5 training_log.json faithfulness.json \
 	record_order.json
 
-.PHONY: setup chat test lint format bench bench-train bench-decode bench-convert bench-export corpus train-default \
+.PHONY: setup chat test lint format bench bench-train bench-decode bench-convert bench-export corpus corpus-shipped train-default \
 	evaluate-default clean
 
 setup: $(STAMP)
@@ -63,10 +64,16 @@ bench-export: corpus
 corpus: $(STAMP)
 	$(PY) -m training build-corpus --out $(CORPUS)
 
+# The corpus the shipped bundle was trained on: no realistic-input variants, the train
+# shares of that run (byte-identical to the corpus of before the variants existed).
+corpus-shipped: $(STAMP)
+	$(PY) -m training build-corpus --out $(SHIPPED_CORPUS) --variants 0 \
+		--train-shares 0.33,0.05,0.24,0.32,0.06,0
+
 # Builds the corpus, trains the reference model (seeded; resumes if interrupted), evaluates it
 # on the test split and copies the bundle (without checkpoints and logs) to saved_models/.
-train-default: corpus
-	$(PY) -m training train --data $(CORPUS) --out $(RUN) --config assistant/domains/warehouse/configs/warehouse.yaml
+train-default: corpus-shipped corpus
+	$(PY) -m training train --data $(SHIPPED_CORPUS) --out $(RUN) --config assistant/domains/warehouse/configs/warehouse.yaml
 	mkdir -p $(BUNDLE)
 	cp $(addprefix $(RUN)/,$(BUNDLE_FILES)) $(BUNDLE)/
 	$(MAKE) evaluate-default

@@ -39,7 +39,8 @@ class TrainConfig:
     max_target_length: int = 320  # target pieces including EOS; longer targets are cut
     bucket_width: int = 4  # target lengths grouped per bucket when batching
     # XLA-compile the train and evaluation steps; batches are then padded to `pad_lengths`
-    # (and full rows), so each step compiles once per (source, target) length pair.
+    # (and full rows), so each step compiles once per (source, target) length pair. Off:
+    # slower than the plain path on the 2-core CPUs measured (make bench-train).
     xla: bool = False
     pad_lengths: tuple[int, ...] = (16, 24, 32, 48, 64, 96, 128, 192, 256, 320)
     valid_fraction: float = 0.05  # of a single data file, split by source hash

@@ -274,6 +274,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--variants", type=float, default=defaults.variants, metavar="X",
                         help="valid/test: variant pairs added per canonical pair "
                         f"(default: {defaults.variants})")
+    parser.add_argument("--train-shares", type=_shares, default=defaults.train_shares,
+                        metavar="S,S,...",
+                        help="the train split's category shares, in the order "
+                        f"{', '.join(CATEGORIES)} (default: "
+                        f"{','.join(map(str, defaults.train_shares))}; the shipped bundle's "
+                        "corpus: 0.33,0.05,0.24,0.32,0.06,0 with --variants 0)")
     parser.set_defaults(handler=_build_corpus_command, needs_tensorflow=False)
     return parser
 
@@ -283,8 +289,11 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def _build_corpus_command(args: argparse.Namespace) -> int:
-    sizes = CorpusSizes(train=args.train, valid=args.valid, test=args.test,
-                        variants=args.variants)
+    try:
+        sizes = CorpusSizes(train=args.train, valid=args.valid, test=args.test,
+                            variants=args.variants, train_shares=args.train_shares)
+    except ValueError as error:
+        raise ValueError(f"build-corpus: {error}") from None
     summary = build_corpus(args.out, seed=args.seed, catalog_path=args.catalog, sizes=sizes)
     print(f"{'split':<6}" + "".join(f"{c:>11}" for c in (*CATEGORIES, "total")))
     for split, counts in summary.items():
@@ -296,3 +305,12 @@ def _build_corpus_command(args: argparse.Namespace) -> int:
               + held_out)
     print(f"wrote {', '.join(f'{s}.jsonl' for s in SPLITS)} to {args.out}")
     return 0
+
+
+def _shares(text: str) -> tuple[float, ...]:
+    """argparse type: comma-separated category shares."""
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, got {text!r}") from None
