@@ -72,8 +72,8 @@ corpus-shipped: $(STAMP)
 
 # Builds the corpus, trains the reference model (seeded; resumes if interrupted), evaluates it
 # on the test split and copies the bundle (without checkpoints and logs) to saved_models/.
-train-default: corpus-shipped corpus
-	$(PY) -m training train --data $(SHIPPED_CORPUS) --out $(RUN) --config assistant/domains/warehouse/configs/warehouse.yaml
+train-default: corpus
+	$(PY) -m training train --data $(CORPUS) --out $(RUN) --config assistant/domains/warehouse/configs/warehouse.yaml
 	mkdir -p $(BUNDLE)
 	cp $(addprefix $(RUN)/,$(BUNDLE_FILES)) $(BUNDLE)/
 	$(MAKE) evaluate-default

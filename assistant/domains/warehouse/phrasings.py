@@ -140,8 +140,8 @@ FAMILY_WEIGHTS: Mapping[str, float] = {
     "sep_comma": 3.0, "sep_pipe": 2.0, "sep_slash": 2.0, "sep_tab": 1.0, "sep_and": 2.0,
     "sep_space": 2.0, "sep_newline": 1.5, "unit_space": 1.0, "unit_hyphen": 1.0,
     "unit_underscore": 1.0, "unit_lower": 0.5, "no_colon": 2.0, "alias_name": 2.0,
-    "alias_short": 2.0, "alias_belt": 1.0, "value_unit": 2.0, "many_records": 1.0,
-    "timestamp": 1.0, "panel_text": 1.0, "ask_casual": 3.0, "ask_by_meaning": 1.5,
+    "alias_short": 2.0, "alias_belt": 1.0, "value_unit": 2.0, "many_records": 1.5,
+    "timestamp": 1.0, "panel_text": 1.5, "ask_casual": 3.0, "ask_by_meaning": 3.0,
     "ask_code_on_unit": 1.0, "combined": 3.0,
 }  # fmt: skip
 SEPARATORS: Mapping[str, tuple[str, ...]] = {
