@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--overwrite", action="store_true", help="discard a checkpoint in --out instead of resuming"
     )
+    train.add_argument(
+        "--no-data-sizing", dest="data_sizing", action="store_false",
+        help="keep the fixed defaults for unset settings instead of choosing model size, "
+        "dropout, vocabulary and epochs from the number of train pairs (training/sizing.py)",
+    )
     train.set_defaults(handler=_train)
 
     from assistant.runtime.domain import domain_class, known_domains
@@ -82,11 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from training.config import load_run_config
+    from training.config import explicit_settings, load_run_config
     from training.trainer import train
 
     config = load_run_config(args.config, args.overrides)
-    result = train(args.data, args.out, config, valid=args.valid, overwrite=args.overwrite)
+    given = explicit_settings(args.config, args.overrides) if args.data_sizing else None
+    result = train(args.data, args.out, config, valid=args.valid, overwrite=args.overwrite,
+                   size_from_data=given)
     print(
         f"{result.out_dir}: {result.epochs_completed} epochs ({result.stop_reason}), "
         f"best epoch {result.best_epoch} with validation loss {result.best_valid_loss:.4f}, "

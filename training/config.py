@@ -94,6 +94,30 @@ def load_run_config(
     Raises:
         ValueError: a one-line message naming the bad file, section, key or value.
     """
+    values = _read_values(path, overrides)
+    try:
+        return RunConfig(
+            model=ModelConfig(**values["model"]),
+            tokenizer=TokenizerConfig(**values["tokenizer"]),
+            train=TrainConfig(**values["train"]),
+        )
+    except (TypeError, ValueError) as error:
+        raise ValueError(str(error)) from None
+
+
+def explicit_settings(
+    path: str | os.PathLike | None = None, overrides: list[str] | tuple[str, ...] = ()
+) -> frozenset[str]:
+    """The "section.key" names the YAML file and the overrides set (the rest are defaults).
+
+    Raises:
+        ValueError: as `load_run_config`.
+    """
+    values = _read_values(path, overrides)
+    return frozenset(f"{section}.{key}" for section, keys in values.items() for key in keys)
+
+
+def _read_values(path, overrides) -> dict[str, dict[str, Any]]:
     values: dict[str, dict[str, Any]] = {"model": {}, "tokenizer": {}, "train": {}}
     if path is not None:
         try:
@@ -116,14 +140,7 @@ def load_run_config(
     for override in overrides:
         section, key, raw = _parse_override(override)
         values[section][key] = _coerce(section, key, yaml.safe_load(raw) if raw else raw)
-    try:
-        return RunConfig(
-            model=ModelConfig(**values["model"]),
-            tokenizer=TokenizerConfig(**values["tokenizer"]),
-            train=TrainConfig(**values["train"]),
-        )
-    except (TypeError, ValueError) as error:
-        raise ValueError(str(error)) from None
+    return values
 
 
 _SECTIONS = {"model": ModelConfig, "tokenizer": TokenizerConfig, "train": TrainConfig}

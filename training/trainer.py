@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ from training.checkpoints import (
 from training.config import RunConfig, TrainConfig
 from training.epoch import run_epoch
 from training.schedules import WarmupSchedule
+from training.sizing import describe as describe_sizing
+from training.sizing import size_from_data as size_from
 from training.steps import TrainSteps
 
 __all__ = [
@@ -118,6 +121,7 @@ def train(
     console: Console | None = None,
     stop_after_epochs: int | None = None,
     overwrite: bool = False,
+    size_from_data: Collection[str] | None = None,
 ) -> TrainResult:
     """Trains a model bundle into `out_dir`, resuming from its checkpoint if it has one.
 
@@ -132,6 +136,9 @@ def train(
         stop_after_epochs: pause after this many epochs of this call (the run resumes
             later from the checkpoint exactly as if it had not stopped).
         overwrite: discard an existing checkpoint in `out_dir` instead of resuming.
+        size_from_data: the "section.key" settings given explicitly; the other sized
+            settings (model size, dropout, vocabulary, epochs) are then chosen from the
+            number of train pairs (`training.sizing`). None: `config` as it is.
 
     Raises:
         DataError: malformed data.
@@ -142,12 +149,14 @@ def train(
     started = time.perf_counter()
     splits = load_datasets(data, valid, config.train)
     console.print("pairs: " + ", ".join(f"{name} {len(pairs)}" for name, pairs in splits.items()))
+    config, sized = _size(config, size_from_data, splits["train"], console)
     state = load_state(out_dir, config, overwrite)
     keras.utils.set_random_seed(config.train.seed)
     tokenizer = bundle_tokenizer(out_dir, config, splits["train"], resume=state is not None)
     encoded, model_config = write_bundle_files(data, out_dir, config, splits, tokenizer, console)
     model, optimizer = _build_training(model_config, config.train, len(encoded["train"]))
     log, state = _start_log(out_dir, config, state, splits, tokenizer, model, optimizer, console)
+    log.update({"sized_from_data": sized} if sized else {})
     run = _Run(out_dir, config.train, model, optimizer, state, log, console)
     stop_reason = _train_epochs(run, encoded, stop_after_epochs)
     if stop_reason == "early stopping":
@@ -163,6 +172,17 @@ def train(
         stop_reason,
         time.perf_counter() - started,
     )
+
+
+def _size(config: RunConfig, given: Collection[str] | None, train_pairs,
+          console: Console) -> tuple[RunConfig, dict[str, Any]]:
+    """`config` with the unset sized settings chosen from the data (`training.sizing`),
+    and what was chosen; `given` None: `config` unchanged."""
+    if given is None:
+        return config, {}
+    config, sized = size_from(config, given, train_pairs)
+    console.print(describe_sizing(sized, len(train_pairs)))
+    return config, sized
 
 
 def build_model(config: ModelConfig, precision: str = "float32") -> Seq2Seq:

@@ -196,6 +196,7 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
         str(data),
         "--out",
         str(tmp_path / "killed"),
+        "--no-data-sizing",  # the same config as the Python call (no sizing there)
     ]
     for override in overrides:
         command += ["--set", override]

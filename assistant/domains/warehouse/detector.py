@@ -5,8 +5,8 @@ Panels and people write more than that, and the faithfulness check must know eve
 of such an input to ask that the reply answers it. `Detector.detect` finds, in input order:
 
 - records: a unit then a code. The unit is an equipment prefix ("CV07", "cv 7", "CV-07",
-  "XX07") or an equipment name or alias ("conveyor 7", "AGV4", "barcode scanner 33", "belt
-  #7"), its number 1-99 with or without leading zeros; then an optional ":" or "-" and the
+  "CV_07", "XX07") or an equipment name or alias ("conveyor 7", "AGV4", "barcode scanner
+  33", "belt #7"), its number 1-99 with or without leading zeros; then an optional ":" or "-" and the
   code, a letter and three digits; then `KEY=value` parameters separated by spaces or
   commas, a value optionally followed by its unit ("T=85C", "T=85 °C", "B=20%"). Records
   may be separated by anything (";", ",", "|", "/", tab, " and ", spaces, new lines), and a
@@ -178,7 +178,7 @@ def _patterns(names: tuple[str, ...]) -> tuple[tuple[str, re.Pattern], ...]:
     alternatives = "|".join(re.escape(name).replace(r"\ ", r"[\s-]+") for name in names)
     name = rf"(?P<name>{alternatives})" if names else r"(?P<name>(?!))"
     unit = (rf"(?<![0-9A-Za-z])(?:{name}|(?P<prefix>[A-Za-z]{{2}}))"
-            r"(?P<gap>\s*[-#]?\s*)0*(?P<unit>[0-9]{1,2})(?![0-9])")
+            r"(?P<gap>\s*[-#_]?\s*)0*(?P<unit>[0-9]{1,2})(?![0-9])")
     flags = re.IGNORECASE
     return (
         ("record", re.compile(rf"{unit}(?P<colon>\s*[:-]?\s*){_CODE}{_PARAMS}", flags)),

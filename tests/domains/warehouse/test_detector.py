@@ -51,6 +51,8 @@ def test_two_records_in_any_spelling(detector, text):
     ("SN13 C501 S=24", [FaultRecord("SN", 13, "C501", (("S", "24"),))]),
     ("conveyor 7 E217 T=85", [E217]),
     ("CV 7:E217 T=85C", [E217]),
+    ("CV_07:E217 T=85", [E217]),  # a PLC tag
+    ("cv_7 E217 T=85", [E217]),
     ("CV07:E217 T=85 °C", [E217]),
     ("CV07E217 T=85", [E217]),
     ("CH05:E105 V=24.5V, X=3", [FaultRecord("CH", 5, "E105", (("V", "24.5"), ("X", "3")))]),

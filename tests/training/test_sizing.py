@@ -1,0 +1,84 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tests.conftest import TINY_OVERRIDES
+from training.config import explicit_settings, load_run_config
+from training.sizing import describe, size_from_data
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pairs(count: int, words: int = 3000) -> list[SimpleNamespace]:
+    return [SimpleNamespace(source=f"U+{i:04X}", target=f"NAME W{i % words}") for i in range(count)]
+
+
+def test_small_corpus_gets_a_small_regularised_model_trained_longer():
+    config, chosen = size_from_data(load_run_config(), frozenset(), pairs(1_500))
+    assert chosen == {
+        "model.embedding_dim": 64, "model.encoder_layers": 1, "model.encoder_units": 64,
+        "model.decoder_units": 128, "model.attention_units": 128, "model.dropout": 0.3,
+        "tokenizer.vocab_size": 500, "train.epochs": 200, "train.warmup_steps": 300,
+    }  # fmt: skip
+    assert config.model.vocab_size == config.tokenizer.vocab_size == 500
+    assert (config.model.encoder_units, config.train.epochs) == (64, 200)
+
+
+def test_epochs_follow_the_step_budget_and_warm_up_is_cut_for_short_runs():
+    _, chosen = size_from_data(load_run_config(), frozenset(), pairs(5_000))
+    assert chosen["train.epochs"] == 76  # 79 steps an epoch: ceil(6,000 / 79)
+    _, chosen = size_from_data(load_run_config(), frozenset(), pairs(12_000))
+    assert chosen["train.epochs"] == 32  # 188 steps an epoch: ceil(6,000 / 188)
+    _, chosen = size_from_data(load_run_config(overrides=["train.epochs=2"]),
+                               frozenset({"train.epochs"}), pairs(12_000))
+    assert "train.epochs" not in chosen
+    assert chosen["train.warmup_steps"] == 37  # a tenth of 2 x 188 steps
+
+
+def test_vocabulary_is_capped_by_the_words_of_the_corpus():
+    _, chosen = size_from_data(load_run_config(), frozenset(), pairs(20_000, words=100))
+    # 260 special and byte pieces + 20,101 distinct words: over the tier's 2,000
+    assert chosen["tokenizer.vocab_size"] == 2_000
+    few = [SimpleNamespace(source="a b", target="c") for _ in range(100)]
+    _, chosen = size_from_data(load_run_config(), frozenset(), few)
+    assert chosen["tokenizer.vocab_size"] == 300  # the floor: 260 + 40
+
+
+def test_explicit_settings_are_never_changed(tmp_path):
+    yaml = tmp_path / "run.yaml"
+    yaml.write_text("model:\n  dropout: 0.05\ntokenizer:\n  vocab_size: 800\n")
+    given = explicit_settings(yaml, ["model.encoder_units=32", "epochs=3"])
+    assert given == {"model.dropout", "tokenizer.vocab_size", "model.encoder_units",
+                     "train.epochs"}
+    config, chosen = size_from_data(load_run_config(yaml, ["model.encoder_units=32", "epochs=3"]),
+                                    given, pairs(1_000))
+    assert (config.model.dropout, config.tokenizer.vocab_size, config.model.encoder_units,
+            config.train.epochs) == (0.05, 800, 32, 3)
+    assert set(chosen) == {"model.embedding_dim", "model.encoder_layers", "model.decoder_units",
+                           "model.attention_units", "train.warmup_steps"}
+    assert describe({}, 10) == "every sized setting was given; nothing chosen from the data"
+    assert describe({"model.dropout": 0.3}, 1_000) == (
+        "sized from 1,000 train pairs (set any of these to override): model.dropout=0.3")
+
+
+@pytest.mark.slow
+def test_training_command_prints_and_saves_what_it_sized(tmp_path):
+    data = tmp_path / "pairs.tsv"
+    data.write_text("".join(f"CV{i % 90:02d}:E217\tConveyor {i % 90} is hot.\n"
+                            for i in range(200)), encoding="utf-8")
+    overrides = [arg for item in [*TINY_OVERRIDES, "train.epochs=1"] for arg in ("--set", item)]
+    result = subprocess.run(
+        [sys.executable, "-m", "training", "train", "--data", str(data), "--out",
+         str(tmp_path / "out"), *overrides],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    train_pairs = json.loads((tmp_path / "out" / "training_log.json").read_text())["pairs"]["train"]
+    assert (f"sized from {train_pairs} train pairs (set any of these to override): "
+            "model.dropout=0.3, train.warmup_steps=1") in result.stderr
+    log = json.loads((tmp_path / "out" / "training_log.json").read_text())
+    assert log["sized_from_data"] == {"model.dropout": 0.3, "train.warmup_steps": 1}
+    assert log["config"]["model"]["dropout"] == 0.3

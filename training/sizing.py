@@ -1,0 +1,96 @@
+"""Settings sized from the data: what `python -m training train` uses for what you leave unset.
+
+The dataclass defaults of `RunConfig` suit a corpus of tens of thousands of pairs. A user
+who brings 1-5k pairs of their own and no settings would get a model too large for them,
+without dropout enough to keep it from memorising, trained for too few steps. So the
+training command fills every setting the config file and `--set` leave unset from the
+size of the train split, by the table below; the choices are printed at the start of
+training and saved in the bundle's training_log.json ("sized_from_data").
+
+| train pairs | vocab | embedding / encoder / decoder | dropout | epochs (upper bound) |
+|---|---:|---|---:|---|
+| < 2,000 | 500 | 64 / 1 x 64 / 128 | 0.3 | ~5,000 steps, 20-200 |
+| < 8,000 | 1,000 | 96 / 2 x 96 / 192 | 0.3 | ~6,000 steps, 15-100 |
+| < 30,000 | 2,000 | 128 / 2 x 128 / 256 | 0.2 | ~6,000 steps, 10-60 |
+| more | 4,000 | 256 / 2 x 256 / 512 | 0.1 | ~15,000 steps, 4-30 |
+
+The vocabulary is also capped by the corpus (byte pieces plus its distinct words), since
+SentencePiece cannot build more pieces than the text holds. Early stopping (`patience`)
+still ends a run sooner when the validation loss stops improving, and the warm-up is cut
+to a tenth of the run when the run is short. Settings written in the config or with `--set`
+are never changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from training.config import RunConfig
+
+# (fewer than this many train pairs, settings); the last row has no bound.
+_TIERS: tuple[tuple[float, dict[str, Any]], ...] = (
+    (2_000, {"vocab": 500, "embedding_dim": 64, "encoder_layers": 1, "encoder_units": 64,
+             "decoder_units": 128, "attention_units": 128, "dropout": 0.3,
+             "steps": 5_000, "epochs": (20, 200)}),
+    (8_000, {"vocab": 1_000, "embedding_dim": 96, "encoder_layers": 2, "encoder_units": 96,
+             "decoder_units": 192, "attention_units": 192, "dropout": 0.3,
+             "steps": 6_000, "epochs": (15, 100)}),
+    (30_000, {"vocab": 2_000, "embedding_dim": 128, "encoder_layers": 2, "encoder_units": 128,
+              "decoder_units": 256, "attention_units": 256, "dropout": 0.2,
+              "steps": 6_000, "epochs": (10, 60)}),
+    (math.inf, {"vocab": 4_000, "embedding_dim": 256, "encoder_layers": 2, "encoder_units": 256,
+                "decoder_units": 512, "attention_units": 512, "dropout": 0.1,
+                "steps": 15_000, "epochs": (4, 30)}),
+)  # fmt: skip
+_MODEL_KEYS = ("embedding_dim", "encoder_layers", "encoder_units", "decoder_units",
+               "attention_units", "dropout")
+_BYTE_PIECES = 4 + 256  # special ids and byte-fallback pieces every vocabulary holds
+_MIN_VOCAB = _BYTE_PIECES + 40
+
+
+def size_from_data(config: RunConfig, explicit: Collection[str],
+                   pairs: Sequence[Any]) -> tuple[RunConfig, dict[str, Any]]:
+    """`config` with every sized setting that is not in `explicit` ("section.key" names)
+    chosen from the train `pairs` (objects with `source` and `target`).
+
+    Returns:
+        (the new config, {"section.key": value} of what was chosen), the second empty when
+        every sized setting was given.
+    """
+    tier = next(settings for bound, settings in _TIERS if len(pairs) < bound)
+    words = {word for pair in pairs for text in (pair.source, pair.target)
+             for word in text.split()}
+    steps_per_epoch = max(1, -(-len(pairs) // config.train.batch_size))
+    low, high = tier["epochs"]
+    epochs = min(high, max(low, -(-tier["steps"] // steps_per_epoch)))
+    wanted: dict[str, Any] = {f"model.{key}": tier[key] for key in _MODEL_KEYS}
+    wanted["tokenizer.vocab_size"] = max(_MIN_VOCAB, min(tier["vocab"], _BYTE_PIECES + len(words)))
+    wanted["train.epochs"] = epochs  # (dropped below when given)
+    if "train.epochs" in explicit:
+        epochs = config.train.epochs
+    wanted["train.warmup_steps"] = min(config.train.warmup_steps,
+                                       max(1, steps_per_epoch * epochs // 10))
+    chosen = {name: value for name, value in wanted.items() if name not in explicit}
+    sections = {section: {} for section in ("model", "tokenizer", "train")}
+    for name, value in chosen.items():
+        section, key = name.split(".", 1)
+        sections[section][key] = value
+    if "tokenizer.vocab_size" in chosen:
+        sections["model"]["vocab_size"] = chosen["tokenizer.vocab_size"]
+    sized = RunConfig(
+        model=dataclasses.replace(config.model, **sections["model"]),
+        tokenizer=dataclasses.replace(config.tokenizer, **sections["tokenizer"]),
+        train=dataclasses.replace(config.train, **sections["train"]),
+    )
+    return sized, chosen
+
+
+def describe(chosen: dict[str, Any], pairs: int) -> str:
+    """One line for the start of training: what was sized from how many pairs."""
+    if not chosen:
+        return "every sized setting was given; nothing chosen from the data"
+    settings = ", ".join(f"{name}={value}" for name, value in chosen.items())
+    return f"sized from {pairs:,} train pairs (set any of these to override): {settings}"
