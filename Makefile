@@ -14,7 +14,7 @@ BUNDLE := saved_models/warehouse
 BUNDLE_FILES := config.json tokenizer.model model.weights.h5 training_log.json faithfulness.json \
 	record_order.json
 
-.PHONY: setup chat test lint format bench bench-train bench-decode bench-convert bench-export corpus corpus-shipped train-default \
+.PHONY: setup chat test lint format bench bench-train bench-decode bench-convert bench-export bench-product corpus corpus-shipped train-default \
 	evaluate-default clean
 
 setup: $(STAMP)
@@ -61,6 +61,12 @@ bench-export: corpus
 	$(PY) -m training.benchmarks.export --compare --data $(CORPUS)/test.jsonl
 	$(PY) -m training.benchmarks.export --speed
 
+# The real workload on the shipped bundle (issue 16): a seeded warehouse log through the product
+# path, greedy, the export and `convert` (10k and 100k lines, with and without the reply cache;
+# ARGS=--million adds 1M lines), each figure against its target (long: tens of minutes).
+bench-product: corpus
+	$(PY) -m training.benchmarks.product $(ARGS)
+
 corpus: $(STAMP)
 	$(PY) -m training build-corpus --out $(CORPUS)
 
@@ -83,11 +89,15 @@ train-default: corpus
 # regenerates its MODEL_CARD.md from config.json, training_log.json, the two evaluations and
 # the notes file.
 evaluate-default: corpus
+	rm -rf build/export-evaluate
+	$(PY) -m assistant export --model $(BUNDLE) --out build/export-evaluate
 	$(PY) -m training evaluate --model $(BUNDLE) --data $(CORPUS)/test.jsonl --compare \
-		--json $(BUNDLE)/evaluation.json
+		--export build/export-evaluate --json $(BUNDLE)/evaluation.json
 	$(PY) -m training build-realistic --out $(CORPUS)/realistic.jsonl
 	$(PY) -m training evaluate-variants --model $(BUNDLE) --data $(CORPUS)/realistic.jsonl \
 		--json $(BUNDLE)/evaluation_variants.json
+	$(PY) -m training evaluate-variants --model $(BUNDLE) --data $(CORPUS)/realistic.jsonl \
+		--no-rerank --json $(BUNDLE)/evaluation_variants_model_alone.json
 	$(PY) -m training model-card --model $(BUNDLE) --notes assistant/domains/warehouse/configs/warehouse_notes.md
 
 clean:

@@ -2,6 +2,8 @@
 
 It prints a table; the JSON report is written only where `--json` says (never into the
 bundle by default: the shipped bundle's evaluation.json is what its model card quotes).
+With `--export DIR`, the `serving_default` replies of a SavedModel of the bundle are scored
+on the same pairs as one more setting (`training.export_replies`).
 """
 
 from __future__ import annotations
@@ -118,24 +120,31 @@ def evaluate(
     limit: int | None = None,
     batch_size: int = 64,
     progress: Callable[[str], None] | None = None,
+    export: str | Path | None = None,
 ) -> dict[str, Any]:
     """Decodes `data` with each named decoding setting and scores it.
 
     Args:
         limit: only the first `limit` pairs (None: all); at least 1.
+        export: a SavedModel (`python -m assistant export`'s EXPORT_DIR or a version of it)
+            whose `serving_default` replies are scored as one more setting, named
+            `EXPORT_SETTING`, after `settings`, with the bundle's domain counters.
 
     Returns:
         A JSON-ready report: per setting, per category scores and seconds; teacher-forced
         token accuracy per category; and up to 20 wrong replies per setting.
 
     Raises:
-        ValueError: `limit` is below 1, or (one line) the data or the bundle cannot be read.
+        ValueError: `limit` is below 1, or (one line) the data, the bundle or the export
+            cannot be read.
     """
     from assistant.runtime.assistant import Assistant
+    from training.export_replies import EXPORT_SETTING, load_serving
 
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
     pairs = read_pairs(data)[:limit]  # read before the model loads: a bad file fails fast
+    serving = load_serving(export) if export is not None else None  # before the long decoding
     assistant = Assistant.load(model_dir)
     report: dict[str, Any] = {
         "model": str(model_dir),
@@ -145,27 +154,23 @@ def evaluate(
         "score_names": list(assistant.domain.score_names),
         "settings": {},
     }
+    progress = progress or (lambda message: None)
+    sources = [p.source for p in pairs]
     for name, options in settings.items():
-        if progress:
-            progress(f"decoding {len(pairs)} inputs with {name} ...")
+        progress(f"decoding {len(pairs)} inputs with {name} ...")
         started = time.perf_counter()
-        results = assistant.reply_batch([p.source for p in pairs], batch_size=batch_size, **options)
-        seconds = time.perf_counter() - started
+        results = assistant.reply_batch(sources, batch_size=batch_size, **options)
         replies = [r.text if r.error is None else "" for r in results]
-        scores = score_replies(pairs, replies, assistant.domain)
-        errors = [
-            {"source": p.source, "reference": p.target, "reply": reply, "category": p.category}
-            for p, reply in zip(pairs, replies, strict=True)
-            if reply != p.target
-        ]
-        report["settings"][name] = {
-            "options": options,
-            "seconds": seconds,
-            "scores": {k: v.to_dict() for k, v in scores.items()},
-            "errors": errors[:20],
-        }
-    if progress:
-        progress("teacher-forced accuracy ...")
+        report["settings"][name] = _setting_report(
+            pairs, replies, options, time.perf_counter() - started, assistant.domain)
+    if serving is not None:
+        progress(f"answering {len(pairs)} inputs with {serving.path}'s serving_default ...")
+        started = time.perf_counter()
+        replies = serving.replies(sources, batch_size)
+        report["settings"][EXPORT_SETTING] = _setting_report(
+            pairs, replies, {"export": str(serving.path)}, time.perf_counter() - started,
+            assistant.domain)
+    progress("teacher-forced accuracy ...")
     report["teacher_forced_accuracy"] = teacher_forced_accuracy(assistant, pairs, batch_size)
     return report
 
@@ -221,6 +226,13 @@ def register(subparsers) -> argparse.ArgumentParser:
         "bundle's domain does (splitting lines, the rerank by its check, the wide-beam "
         "retry) one step at a time",
     )
+    parser.add_argument(
+        "--export", metavar="DIR",
+        help="also score the serving_default replies of this SavedModel (the EXPORT_DIR of "
+        "`python -m assistant export`, whose newest version is used, or a version "
+        "directory) as the setting 'export serving_default'; an export decodes as the "
+        "runtime does without the rerank",
+    )
     parser.add_argument("--limit", type=positive_int, metavar="N",
                         help="only the first N pairs (N >= 1)")
     parser.add_argument("--batch-size", type=positive_int, default=64, metavar="N")
@@ -232,8 +244,12 @@ def register(subparsers) -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from training.export_replies import export_version_dir
+
     console = Console(stderr=False, soft_wrap=True)
     out = _checked_json_out(args.json_out)
+    if args.export is not None:
+        export_version_dir(args.export)  # a missing export fails before the model loads
     options = decoding_options(args)  # unset options keep the bundle's defaults
     settings = {_setting_name(options): options}
     if args.compare:  # each step of the bundle's decoding added on top of the previous one
@@ -249,6 +265,7 @@ def _run(args: argparse.Namespace) -> int:
         limit=args.limit,
         batch_size=args.batch_size,
         progress=lambda message: Console(stderr=True).print(message),
+        export=args.export,
     )
     render_table(report, console)
     if out is not None:
@@ -272,6 +289,22 @@ def compare_ladder(runtime_options: tuple[str, ...]) -> list[dict[str, Any]]:
         ladder.append({"strategy": "beam", "segment": split, "rerank": True, "retry_beam": 0})
         ladder.append({"strategy": "beam", "segment": split, "rerank": True})
     return ladder
+
+
+def _setting_report(pairs: Sequence[Pair], replies: Sequence[str], options: dict[str, Any],
+                    seconds: float, domain: Domain) -> dict[str, Any]:
+    """One setting of the report: its options, seconds, scores and first wrong replies."""
+    errors = [
+        {"source": p.source, "reference": p.target, "reply": reply, "category": p.category}
+        for p, reply in zip(pairs, replies, strict=True)
+        if reply != p.target
+    ]
+    return {
+        "options": options,
+        "seconds": seconds,
+        "scores": {k: v.to_dict() for k, v in score_replies(pairs, replies, domain).items()},
+        "errors": errors[:20],
+    }
 
 
 def _checked_json_out(text: str | None) -> Path | None:

@@ -15,10 +15,14 @@ from typing import Any
 
 from assistant.core import constants
 from assistant.core.atomic_files import atomic_write_text
+from training.export_replies import EXPORT_SETTING
 
 CARD_FILE = "MODEL_CARD.md"
 EVALUATION_FILE = "evaluation.json"
 VARIANTS_FILE = "evaluation_variants.json"  # `python -m training evaluate-variants --json`
+# Optional: the evaluation of the same recipe trained without copy attention.
+NOCOPY_FILE = "evaluation_nocopy.json"
+PRODUCT_SETTING = "bundle defaults"  # `evaluate` without decoding flags: what the chat does
 
 
 def render_card(bundle: Path, notes: str = "") -> str:
@@ -44,6 +48,9 @@ def render_card(bundle: Path, notes: str = "") -> str:
     ]
     lines += ["", "## Evaluation", ""]
     lines += _evaluation_lines(evaluation) if evaluation else ["Not evaluated yet."]
+    nocopy_path = bundle / NOCOPY_FILE
+    if evaluation and nocopy_path.is_file():
+        lines += ["", *_copy_lines(evaluation, _read_json(nocopy_path))]
     variants_path = bundle / VARIANTS_FILE
     if variants_path.is_file():
         lines += ["", *_variant_lines(_read_json(variants_path))]
@@ -68,10 +75,12 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def _evaluation_lines(report: dict[str, Any]) -> list[str]:
     counters = report.get("score_names", ["hallucinated", "dropped"])
+    command = "--compare --export" if EXPORT_SETTING in report["settings"] else "--compare"
     lines = [
         f"On `{report['data']}` ({report['pairs']:,} pairs), "
-        "`python -m training evaluate --compare`:",
+        f"`python -m training evaluate {command}`:",
         "",
+        *_side_by_side_lines(report),
         "| category | decoding | n | exact match | BLEU | chrF | teacher-forced acc "
         + "".join(f"| {name} " for name in counters) + "|",
         "|---|---|---:|---:|---:|---:|---:|" + "---:|" * len(counters),
@@ -90,6 +99,78 @@ def _evaluation_lines(report: dict[str, Any]) -> list[str]:
     lines += ["", "Decoding time of the whole file: " + ", ".join(
         f"{name} {setting['seconds']:.0f} s" for name, setting in settings.items())]
     return lines
+
+
+def _side_by_side_lines(report: dict[str, Any]) -> list[str]:
+    """Exact match of the model alone, the product and the export per category, and the
+    export's distance from the product in points; nothing when fewer than two are there."""
+    settings = report["settings"]
+    columns = _roles(settings)
+    if EXPORT_SETTING in settings:
+        columns["export"] = EXPORT_SETTING
+    if len(columns) < 2:
+        return []
+    gap = "product" in columns and "export" in columns
+    lines = [
+        "| category | n | " + " | ".join(f"{role} (`{name}`)" for role, name in columns.items())
+        + (" | export - product |" if gap else " |"),
+        "|---|---:|" + "---:|" * (len(columns) + gap),
+    ]
+    for category, scores in next(iter(settings.values()))["scores"].items():
+        exact = {role: settings[name]["scores"][category]["exact_match"]
+                 for role, name in columns.items()}
+        lines.append(f"| {category} | {scores['count']} | "
+                     + " | ".join(f"{value:.2%}" for value in exact.values())
+                     + (f" | {100 * (exact['export'] - exact['product']):+.2f} points |"
+                        if gap else " |"))
+    return [*lines, "", "All settings:", ""]
+
+
+def _copy_lines(copy: dict[str, Any], nocopy: dict[str, Any]) -> list[str]:
+    """Exact match of the model alone and the product per category, with copy attention
+    (this bundle) and without (`evaluation_nocopy.json`, the same recipe otherwise)."""
+    roles = {role: (name, _roles(nocopy["settings"]).get(role))
+             for role, name in _roles(copy["settings"]).items()}
+    roles = {role: names for role, names in roles.items() if names[1] is not None}
+    lines = [
+        f"Copy vs no copy: exact match of this bundle and of the same recipe trained without "
+        f"copy attention (`{NOCOPY_FILE}`, on `{nocopy['data']}`, {nocopy['pairs']:,} pairs):",
+        "",
+        "| category | n | " + " | ".join(f"{role}, {side}" for role in roles
+                                         for side in ("copy", "no copy")) + " |",
+        "|---|---:|" + "---:|" * (2 * len(roles)),
+    ]
+    for category, scores in next(iter(copy["settings"].values()))["scores"].items():
+        cells = [_exact(report["settings"][name], category)
+                 for pair in roles.values()
+                 for report, name in zip((copy, nocopy), pair, strict=True)]
+        lines.append(f"| {category} | {scores['count']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _roles(settings: dict[str, Any]) -> dict[str, str]:
+    """The settings of the model alone (beam search, records segmented, no rerank: `beam no
+    rerank` of the `--compare` ladder) and the product (`bundle defaults`, else the ladder's
+    last step `beam rerank`: the rerank with its retry), by role, those present."""
+    roles = {}
+    for name, setting in settings.items():
+        options = setting.get("options")
+        if options is None or name == EXPORT_SETTING:
+            continue
+        beam = (options.get("strategy", "beam") == "beam" and options.get("segment") is not False
+                and "retry_beam" not in options)
+        if beam and options.get("rerank") is False:
+            roles["model alone"] = name
+        if beam and options.get("rerank") is True and "product" not in roles:
+            roles["product"] = name
+    if PRODUCT_SETTING in settings:
+        roles["product"] = PRODUCT_SETTING
+    return {role: roles[role] for role in ("model alone", "product") if role in roles}
+
+
+def _exact(setting: dict[str, Any], category: str) -> str:
+    scores = setting["scores"].get(category)
+    return f"{scores['exact_match']:.2%}" if scores else "-"
 
 
 def _variant_lines(report: dict[str, Any]) -> list[str]:

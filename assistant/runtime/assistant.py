@@ -23,6 +23,7 @@ from assistant.core.config import ModelConfig
 from assistant.core.tokenizer import Tokenizer, normalize_source
 from assistant.decoding.buckets import MAX_SOURCE_PIECES, batch_bucket, source_bucket, step_budget
 from assistant.runtime.bundle import BundleError, load_bundle
+from assistant.runtime.cache import DEFAULT_CACHE_SIZE, ReplyCache
 from assistant.runtime.domain import Domain, NullDomain
 from assistant.runtime.options import ReplyOptions, default_options
 from assistant.runtime.reply import Alternative, InputError, Reply
@@ -64,13 +65,22 @@ class Assistant:
         domain: the bundle's `Domain` (default: `NullDomain`, the model alone).
         defaults: decoding options of the bundle (config.json's "decoding"); unset ones
             take the defaults of `assistant.runtime.options`.
+        cache_size: replies kept by `self.cache` (`assistant.runtime.cache`); 0, the default
+            here, keeps none. `load` keeps `DEFAULT_CACHE_SIZE`: a loaded bundle is its own,
+            while a model, tokenizer or domain handed in here may still be changed by the
+            caller (a model in training), which the cache's key cannot see.
+
+    Attributes:
+        cache: the `ReplyCache` of `reply_batch`, or None; set it to None (or a new
+            `ReplyCache`) at any time.
 
     Raises:
-        ValueError: the defaults are not valid options.
+        ValueError: the defaults are not valid options, or `cache_size` is negative.
     """
 
     def __init__(self, model, tokenizer: Tokenizer, name: str = "model",
-                 domain: Domain | None = None, defaults: dict[str, Any] | None = None) -> None:
+                 domain: Domain | None = None, defaults: dict[str, Any] | None = None,
+                 cache_size: int = 0) -> None:
         from assistant.core.binding import bind_model
         from assistant.decoding.graphs import DecodingGraphs
 
@@ -80,21 +90,31 @@ class Assistant:
         self.domain = domain or NullDomain()
         self.defaults = ReplyOptions.resolve(default_options(), defaults or {}).to_dict()
         self._graphs = DecodingGraphs(functools.partial(bind_model, model))
+        self.cache = _new_cache(cache_size)
 
     @classmethod
-    def load(cls, bundle_dir: str | os.PathLike) -> Assistant:
+    def load(cls, bundle_dir: str | os.PathLike,
+             cache_size: int = DEFAULT_CACHE_SIZE) -> Assistant:
         """Loads a bundle: config, tokenizer, weights, decoding defaults and domain.
+
+        Args:
+            bundle_dir: the bundle directory.
+            cache_size: replies kept by `cache` (0: no cache).
 
         Raises:
             BundleError: one line naming the missing or corrupt file.
+            ValueError: `cache_size` is negative.
         """
+        cache = _new_cache(cache_size)
         bundle = load_bundle(bundle_dir)
         try:
-            return cls(bundle.model, bundle.tokenizer, name=bundle.directory.name,
-                       domain=bundle.domain, defaults=bundle.defaults)
+            assistant = cls(bundle.model, bundle.tokenizer, name=bundle.directory.name,
+                            domain=bundle.domain, defaults=bundle.defaults)
         except (TypeError, ValueError) as error:
             raise BundleError(f"{bundle.directory / constants.CONFIG_FILE}: bad decoding "
                               f"defaults ({error})") from None
+        assistant.cache = cache
+        return assistant
 
     @property
     def config(self) -> ModelConfig:
@@ -118,7 +138,9 @@ class Assistant:
 
         Texts are sorted by length and decoded in batches of at most `batch_size`; an input
         that cannot be answered gets a `Reply` with `error` set instead of raising, so the
-        output always has one entry per input.
+        output always has one entry per input. With `self.cache`, an input answered before
+        with the same options (outer whitespace aside) is not decoded again, nor is a repeat
+        within `texts`, unless the strategy is "sample" (a draw depends on the batch).
 
         Args:
             texts: the inputs.
@@ -133,6 +155,14 @@ class Assistant:
             ValueError: an option is invalid (before anything is decoded).
         """
         request = self._request(options, batch_size)
+        if self.cache is None or request.options.decoding.strategy == "sample":
+            return self._reply_all(texts, request)
+        return self.cache.answer(texts, request.options,
+                                 functools.partial(self._reply_all, request=request),
+                                 keyable=_answerable)
+
+    def _reply_all(self, texts: Sequence[str], request: _Request) -> list[Reply]:
+        """Answers every text, decoding each (or each of its units)."""
         units, plan = self._split(texts, request.options.runtime.segment)
         answers = self._answer_units(units, request)
         replies = [
@@ -263,7 +293,8 @@ class Assistant:
         attention, copy_gate = None, ()
         if result.attention is not None:
             weights = result.attention[row, best, :best_length]  # (T, src_len [+ 1])
-            attention = np.asarray(weights[:, : len(source_ids)], np.float32)
+            # a copy: a view would keep the whole batch's attention alive with the reply
+            attention = np.array(weights[:, : len(source_ids)], np.float32)
             if self.config.copy:  # the gate rides in the last column (core.binding)
                 copy_gate = tuple(float(x) for x in weights[:, -1])
         return Reply(
@@ -303,6 +334,18 @@ _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 _IGNORABLE_RANGES = ((0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
                      (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xE0000, 0xE0FFF))
 _SURROGATE = re.compile("[\ud800-\udfff]")  # what `surrogateescape` makes of a stray byte
+
+
+def _new_cache(size: int) -> ReplyCache | None:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise ValueError(f"cache_size must be an int >= 0 (0 is off), got {size!r}")
+    return ReplyCache(size) if size else None
+
+
+def _answerable(text: Any) -> bool:
+    """Whether `text` may be looked up in the cache: text that is not refused before
+    decoding (a refusal is cheap, and names a character position that outer spaces move)."""
+    return isinstance(text, str) and _unusable_text(text) is None
 
 
 def _unusable_text(text: str) -> str | None:

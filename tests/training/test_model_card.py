@@ -58,3 +58,67 @@ def test_card_has_the_evaluation_table_and_notes(bundle):
 def test_missing_files_are_named(tmp_path):
     with pytest.raises(ValueError, match=r"config.json: missing"):
         render_card(tmp_path)
+
+
+def _setting(options, exact, seconds=1.0):
+    """A setting of an evaluation report: exact match per category (a list: single, all)."""
+    return {"options": options, "seconds": seconds, "scores": {
+        category: {"count": count, "exact_match": value, "bleu": 90.0, "chrf": 95.0,
+                   "hallucinated": 0, "dropped": 0}
+        for (category, count), value in zip((("single", 2), ("all", 4)), exact, strict=True)}}
+
+
+LADDER = {
+    "greedy whole lines no rerank": _setting(
+        {"strategy": "greedy", "segment": False, "rerank": False}, [0.25, 0.25]),
+    "beam no rerank": _setting({"strategy": "beam", "segment": True, "rerank": False},
+                               [0.5, 0.5]),
+    "beam rerank no retry": _setting(
+        {"strategy": "beam", "segment": True, "rerank": True, "retry_beam": 0}, [0.5, 0.75]),
+    "beam rerank": _setting({"strategy": "beam", "segment": True, "rerank": True}, [1.0, 1.0]),
+}
+EXPORT_ROW = _setting({"export": "exports/warehouse/1"}, [1.0, 0.995])
+
+
+def test_model_alone_product_and_export_side_by_side(bundle):
+    report = {"data": "test.jsonl", "pairs": 4, "teacher_forced_accuracy": {},
+              "settings": {**LADDER, "export serving_default": EXPORT_ROW}}
+    (bundle / "evaluation.json").write_text(json.dumps(report))
+    card = render_card(bundle)
+    assert "`python -m training evaluate --compare --export`:\n" in card
+    assert ("| category | n | model alone (`beam no rerank`) | product (`beam rerank`) | "
+            "export (`export serving_default`) | export - product |\n"
+            "|---|---:|---:|---:|---:|---:|\n"
+            "| single | 2 | 50.00% | 100.00% | 100.00% | +0.00 points |\n"
+            "| all | 4 | 50.00% | 100.00% | 99.50% | -0.50 points |\n") in card
+    assert "| all | export serving_default | 4 | 99.50% | 90.0 | 95.0 |" in card
+
+
+def test_bundle_defaults_are_the_product_and_one_setting_has_no_side_table(bundle):
+    report = {"data": "test.jsonl", "pairs": 4, "teacher_forced_accuracy": {},
+              "settings": {"bundle defaults": _setting({}, [1.0, 0.5]),
+                           "export serving_default": EXPORT_ROW}}
+    (bundle / "evaluation.json").write_text(json.dumps(report))
+    assert ("| category | n | product (`bundle defaults`) | export (`export serving_default`)"
+            " | export - product |\n") in render_card(bundle)
+    del report["settings"]["export serving_default"]
+    (bundle / "evaluation.json").write_text(json.dumps(report))
+    assert "| category | n |" not in render_card(bundle)
+
+
+def test_copy_vs_no_copy(bundle):
+    report = {"data": "test.jsonl", "pairs": 4, "teacher_forced_accuracy": {},
+              "settings": LADDER}
+    nocopy = {"data": "test.jsonl", "pairs": 4, "teacher_forced_accuracy": {},
+              "settings": {"beam no rerank": _setting({"strategy": "beam", "segment": True,
+                                                       "rerank": False}, [0.0, 0.25]),
+                           "beam rerank": _setting({"strategy": "beam", "segment": True,
+                                                    "rerank": True}, [0.5, 0.75])}}
+    (bundle / "evaluation.json").write_text(json.dumps(report))
+    assert "Copy vs no copy" not in render_card(bundle)
+    (bundle / "evaluation_nocopy.json").write_text(json.dumps(nocopy))
+    assert ("| category | n | model alone, copy | model alone, no copy | product, copy | "
+            "product, no copy |\n"
+            "|---|---:|---:|---:|---:|---:|\n"
+            "| single | 2 | 50.00% | 0.00% | 100.00% | 50.00% |\n"
+            "| all | 4 | 50.00% | 25.00% | 100.00% | 75.00% |\n") in render_card(bundle)

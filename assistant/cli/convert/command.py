@@ -22,6 +22,10 @@ the flags of the bundle domain's check (`Reply.flags`). csv/tsv/jsonl carry the 
 txt output cannot, so a flagged txt record's flags go to stderr as `INPUT:LINE: flag; flag` (its
 output line is the reply, or empty when there is none). A summary line always goes to stderr.
 
+A record seen before (outer spaces aside, with the same options) is answered from the
+assistant's reply cache (`assistant.runtime.cache`) instead of being decoded again;
+`--cache-size N` bounds it, `--no-cache` turns it off, and the summary counts its hits.
+
 A file output is written to a temporary file beside it and renamed at the end: after Ctrl-C,
 a kill (SIGTERM) or a crash the target is absent or still holds its previous content. After
 SIGKILL a `.NAME.XXXXXXXX.tmp` file is left beside it; the next run on the same target removes
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import signal
 import sys
@@ -59,9 +64,10 @@ from assistant.cli.convert.formats import (
 )
 from assistant.cli.convert.lines import InputError, read_hint
 from assistant.cli.convert.outputs import STDIO, OutputError, check_output, open_output
-from assistant.cli.convert.pipeline import DEFAULT_BATCH_SIZE, WINDOW_BATCHES, convert
+from assistant.cli.convert.pipeline import DEFAULT_BATCH_SIZE, WINDOW_BATCHES, Summary, convert
 from assistant.cli.convert.progress import progress_bar
 from assistant.cli.convert.writers import open_writer
+from assistant.runtime.cache import DEFAULT_CACHE_SIZE, ReplyCache
 from assistant.runtime.domain import Domain
 
 
@@ -101,6 +107,12 @@ def register(subparsers, domain: type[Domain]) -> None:
                              "length, smaller holds less in memory")
     parser.add_argument("--strict", action="store_true",
                         help="exit with 1 if any record was flagged (the output is written)")
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument("--cache-size", type=cli.non_negative_int, default=DEFAULT_CACHE_SIZE,
+                       metavar="N", help="replies kept so that a repeated record is decoded "
+                                         f"once (default {DEFAULT_CACHE_SIZE}; 0 is off)")
+    cache.add_argument("--no-cache", action="store_const", const=0, dest="cache_size",
+                       help="same as --cache-size 0")
     cli.add_model_argument(parser)
     cli.add_decoding_arguments(parser, domain.runtime_options)
     parser.set_defaults(handler=run)
@@ -118,6 +130,7 @@ def run(args: argparse.Namespace, context: cli.Context) -> int:
         with _open_input(source) as stream:
             reader = _open_reader(in_format, out_format, stream, args.column, name)
             assistant = context.load_assistant(args.model)
+            _size_cache(assistant, args.cache_size)
             _check_options(assistant, options, out_format)
             reply_batch = functools.partial(assistant.reply_batch,
                                             batch_size=args.batch_size, **options)
@@ -127,8 +140,10 @@ def run(args: argparse.Namespace, context: cli.Context) -> int:
                     progress_bar(stream, reader) as progress:
                 writer = open_writer(out_format, handle, reader, bom=bom)
                 report = _reporter(name, progress) if out_format == "txt" else None
+                before = _cache_counts(assistant)
                 summary = convert(reader, reply_batch, writer, window=window,
                                   on_flagged=report, on_window=progress.update)
+                summary = _with_cache_counts(summary, before, _cache_counts(assistant))
     except InputError as error:
         return _fail(f"{name}: {error}")
     except OutputError as error:
@@ -193,6 +208,34 @@ def _check_input(source: Path | None) -> None:
             raise cli.UsageError(f"{source}: is a directory")
         if not source.exists():
             raise cli.UsageError(f"{source}: no such file")
+
+
+def _size_cache(assistant, size: int) -> None:
+    """Gives the loaded assistant a reply cache of `size` entries (0: none). A loader's
+    object without a `cache` attribute (a test's fake) is left as it is."""
+    if not hasattr(assistant, "cache"):
+        return
+    if size == 0:
+        assistant.cache = None
+    elif assistant.cache is None or assistant.cache.max_entries != size:
+        assistant.cache = ReplyCache(size)
+
+
+def _cache_counts(assistant) -> tuple[int, int] | None:
+    """(hits, lookups) of the assistant's cache so far, or None without one."""
+    cache = getattr(assistant, "cache", None)
+    if cache is None:
+        return None
+    stats = cache.stats
+    return stats.hits, stats.lookups
+
+
+def _with_cache_counts(summary: Summary, before: tuple[int, int] | None,
+                       after: tuple[int, int] | None) -> Summary:
+    if before is None or after is None:
+        return summary
+    return dataclasses.replace(summary, cache_hits=after[0] - before[0],
+                               cache_lookups=after[1] - before[1])
 
 
 def _check_options(assistant, options: dict[str, Any], out_format: str) -> None:

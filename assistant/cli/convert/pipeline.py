@@ -29,6 +29,8 @@ class Summary:
     records: int
     flagged: int
     seconds: float
+    cache_hits: int | None = None  # records answered by the reply cache; None: no cache
+    cache_lookups: int = 0  # records looked up in it
 
     @property
     def rate(self) -> float:
@@ -36,8 +38,11 @@ class Summary:
         return self.records / self.seconds if self.seconds > 0 else 0.0
 
     def __str__(self) -> str:
-        return (f"{self.records:,} records, {self.flagged:,} flagged, {self.seconds:.2f} s, "
+        text = (f"{self.records:,} records, {self.flagged:,} flagged, {self.seconds:.2f} s, "
                 f"{self.rate:,.1f} records/s")
+        if self.cache_hits is None:
+            return text
+        return f"{text}, cache {self.cache_hits:,} hits of {self.cache_lookups:,}"
 
 
 def convert(

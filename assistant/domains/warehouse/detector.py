@@ -6,8 +6,9 @@ of such an input to ask that the reply answers it. `Detector.detect` finds, in i
 
 - records: a unit then a code. The unit is an equipment prefix ("CV07", "cv 7", "CV-07",
   "CV_07", "XX07") or an equipment name or alias ("conveyor 7", "AGV4", "barcode scanner
-  33", "belt #7"), its number 1-99 with or without leading zeros; then an optional ":" or "-" and the
-  code, a letter and three digits; then `KEY=value` parameters separated by spaces or
+  33", "belt #7"), its number 1-99 with or without leading zeros; then an optional ":" or
+  "-" and the code, a letter and three digits; then the panel's alarm text, if parameters
+  follow; then `KEY=value` parameters separated by spaces or
   commas, a value optionally followed by its unit ("T=85C", "T=85 °C", "B=20%"). Records
   may be separated by anything (";", ",", "|", "/", tab, " and ", spaces, new lines), and a
   line may hold any number of them;
@@ -162,6 +163,10 @@ _CODE = r"(?P<code>[A-Za-z][0-9]{3})(?![0-9A-Za-z])"
 _SUFFIX = r"(?:\s?(?:%|°\s?[CcFf]?)|[A-Za-z]{1,3}(?![0-9A-Za-z=]))"
 _PARAMS = (rf"(?P<params>(?:(?:\s*,\s*|\s+)[A-Za-z]{{1,{faultcodes.MAX_KEY_LENGTH}}}\s*=\s*"
            rf"[0-9]+(?:\.[0-9]+)?{_SUFFIX}?)*)")
+# The panel's alarm text between a code and its parameters ("E401 no-read rate high R=52"):
+# words only, and only when a parameter follows, so the parameters stay the record's.
+_PANEL = (rf"(?:(?:\s+[A-Za-z][A-Za-z'/-]*){{1,8}}"
+          rf"(?=(?:\s*,\s*|\s+)[A-Za-z]{{1,{faultcodes.MAX_KEY_LENGTH}}}\s*=))?")
 _PARAM = re.compile(r"([A-Za-z]+)\s*=\s*([0-9]+(?:\.[0-9]+)?)")
 _SHOWS = (r"(?:shows|is\s+showing|showing|shows\s+code|reports|reported|reporting|has|had|"
           r"raised|raises|gives|gave|with|says|displays)")
@@ -181,7 +186,7 @@ def _patterns(names: tuple[str, ...]) -> tuple[tuple[str, re.Pattern], ...]:
             r"(?P<gap>\s*[-#_]?\s*)0*(?P<unit>[0-9]{1,2})(?![0-9])")
     flags = re.IGNORECASE
     return (
-        ("record", re.compile(rf"{unit}(?P<colon>\s*[:-]?\s*){_CODE}{_PARAMS}", flags)),
+        ("record", re.compile(rf"{unit}(?P<colon>\s*[:-]?\s*){_CODE}{_PANEL}{_PARAMS}", flags)),
         ("shows", re.compile(rf"{unit}\s+{_SHOWS}\s+(?:the\s+)?(?:code\s+)?{_CODE}", flags)),
         ("on", re.compile(rf"(?<![0-9A-Za-z]){_CODE}\s+{_ON}\s+(?:the\s+|an?\s+)?{unit}",
                           flags)),

@@ -62,10 +62,12 @@ class WarehouseDomain(Domain):
 
     @classmethod
     def register_training_commands(cls, subparsers) -> None:
-        """`build-corpus`: the warehouse corpus (fault lines, questions, small talk)."""
-        from assistant.domains.warehouse import corpus
+        """`build-corpus`: the warehouse corpus (fault lines, questions, small talk), and
+        `build-log`: a seeded warehouse log (the benchmark workload)."""
+        from assistant.domains.warehouse import corpus, logs
 
         corpus.register(subparsers)
+        logs.register(subparsers)
 
     def split(self, text: str) -> list[str] | None:
         if self.record_order is None:
@@ -78,7 +80,29 @@ class WarehouseDomain(Domain):
         return self.record_order.order(units)
 
     def check(self, source: str, reply: str) -> list[str]:
-        return [] if self.checker is None else self.checker(source, reply)
+        if self.checker is None:
+            return []
+        return [*self.checker(source, reply), *self._order_flags(source, reply)]
+
+    def _order_flags(self, source: str, reply: str) -> list[str]:
+        """"records out of the catalog's order": a fault line of several records whose
+        sentences do not come in the catalog's order (severity, then input order), as a
+        line decoded whole may tell them. Lines that name a code twice are not judged."""
+        if self.record_order is None or self.detector is None:
+            return []
+        detections = self.detector.detect(source)
+        codes = [detection.record.code for detection in detections]
+        if (len(detections) < 2 or len(set(codes)) < len(codes)
+                or not self.detector.is_fault_line(source, detections)):
+            return []
+        told = reply.upper()
+        positions = [told.find(code) for code in codes]
+        if min(positions) < 0:
+            return []  # a record missing from the reply is flagged by the checker
+        wanted = self.record_order.order([f"{d.record.label}:{d.record.code}"
+                                          for d in detections])
+        said = sorted(range(len(codes)), key=lambda index: positions[index])
+        return [] if said == wanted else ["records out of the catalog's order"]
 
     def fallback(self, source: str, flags: Sequence[str]) -> str | None:
         """What could not be read, said plainly: the records of `source` the `flags` name

@@ -143,8 +143,8 @@ def check_reply(
                             reading)
     flags += grounding.equipment_flags(reply, reading, equipment_names, phrases)
     if code_table is not None and "not_in_catalog" in phrases:
-        denied = catalog_checks.denied_codes(reply, code_table, phrases["not_in_catalog"])
-        flags += [f"{code} is in the catalog, the reply says it is not" for code in denied]
+        flags += [f"{code} is in the catalog, the reply says it is not" for code in
+                  catalog_checks.denied_codes(reply, code_table, phrases["not_in_catalog"])]
     unnamed = grounding.codes_without_unit(reply, reading, phrases)
     flags += _coverage_flags(source, reply, records, equipment_names, unnamed)
     if code_table is None or not equipment_names:

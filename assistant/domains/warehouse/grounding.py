@@ -118,6 +118,20 @@ def codes_called_unknown(reply: str, phrase: str) -> list[str]:
     return unique(code.upper() for code in re.findall(pattern, reply, flags=re.IGNORECASE))
 
 
+def units_called_unknown(reply: str, equipment_names: Mapping[str, str] | None,
+                         phrases: Mapping[str, str]) -> list[str]:
+    """"Stacker crane 67 is in the catalog, the reply says it is not": a unit of a catalog
+    equipment type told as not in the catalog (only an unknown prefix or code is)."""
+    if not equipment_names or "not_in_catalog" not in phrases:
+        return []
+    by_name, alternatives = answer_checks.equipment_names_regex(tuple(equipment_names.items()))
+    pattern = (rf"(?<![A-Za-z])({alternatives})\s+([0-9]{{1,2}})\s+"
+               rf"{re.escape(phrases['not_in_catalog'])}")
+    return unique(f"{match.group(1)} {match.group(2)} is in the catalog, the reply says it is not"
+                  for match in re.finditer(pattern, reply, flags=re.IGNORECASE)
+                  if match.group(1).lower() in by_name)
+
+
 def equipment_flags(
     reply: str,
     reading: Reading,
@@ -125,12 +139,13 @@ def equipment_flags(
     phrases: Mapping[str, str],
 ) -> list[str]:
     """"equipment barcode scanner not in input": a list of the codes of a type the input
-    does not name (an answer about another machine)."""
+    does not name (an answer about another machine); then `units_called_unknown`."""
     if not equipment_names or "codes_of" not in phrases:
-        return []
+        return units_called_unknown(reply, equipment_names, phrases)
     return unique(f"equipment {equipment_names[prefix]} not in input"
                   for prefix, _ in _code_lists(reply, equipment_names, phrases["codes_of"])
-                  if prefix not in reading.prefixes)
+                  if prefix not in reading.prefixes) + units_called_unknown(
+        reply, equipment_names, phrases)
 
 
 def action_flags(
@@ -179,8 +194,14 @@ def _read(
     reader = detector.detector(names, aliases)
     detections = reader.detect(source)
     records = tuple(detection.record for detection in detections) or None
-    units = {(record.prefix, record.unit) for record in records or ()}
-    units |= reader.named_units(source)
+    named = reader.named_units(source)
+    codes = set(extract_codes(source))
+    if records is None and len(named) == 1 and len(codes) == 1:
+        # "SH82 down with E224, what now": one unit and one code, in words the detector's
+        # patterns do not know, are still a question about that code on that unit.
+        (prefix, unit), code = next(iter(named)), codes.pop()
+        records = (faultcodes.FaultRecord(prefix, unit, code),)
+    units = {(record.prefix, record.unit) for record in records or ()} | set(named)
     return Reading(records, reader.is_fault_line(source, detections), frozenset(units),
                    frozenset(reader.named_prefixes(source)))
 

@@ -103,3 +103,17 @@ def test_a_bundles_domain_falls_back_with_its_catalog(tmp_path):
 def test_no_catalog_no_fallback():
     assert WarehouseDomain().fallback("CV07:E217", ["code E217 missing from reply"]) is None
     assert WarehouseDomain.from_bundle(None).fallback("hello", ["x"]) is None
+
+
+def test_records_told_out_of_the_catalogs_order_are_flagged():
+    from assistant.domains.warehouse.segment import RecordOrder
+
+    order = RecordOrder({"SN:C212": 0, "CV:E217": 1}, default_rank=5)
+    domain = WarehouseDomain(lambda source, reply: [], order, detector_lib.Detector(NAMES))
+    critical = "Sorter 9 critical C212: drive short circuit."
+    unknown = "Conveyor 5 reported unknown code C586; report it to maintenance."
+    for source in ("CV05:C586\nSN09:C212", "CV05:C586, SN09:C212", "CV05:C586; SN09:C212"):
+        assert domain.check(source, f"{unknown} {critical}") == [
+            "records out of the catalog's order"]
+        assert domain.check(source, f"{critical} {unknown}") == []
+    assert domain.check("what about C212 on SN09 and C586 on CV05?", f"{unknown} {critical}") == []

@@ -196,3 +196,25 @@ def _canonical(source: str) -> tuple[faultcodes.FaultRecord, ...] | None:
 def _six(line: str) -> tuple[faultcodes.FaultRecord, ...]:
     """A line of more records than the grammar allows, parsed record by record."""
     return tuple(faultcodes.parse_record(part) for part in line.split(";"))
+
+
+def test_a_question_naming_one_unit_and_one_code_is_about_that_unit(check):
+    # The words "down with" are no pattern of the detector; the unit and code still count.
+    source = "SH82 down with E224, what now"
+    assert check(source, "E224 is a fault code.") == ["unit SH82 missing from reply"]
+    assert check(source, "To fix E224 on Shuttle 82, lock out the shuttle and have "
+                         "maintenance check the brake.") == []
+
+
+def test_a_catalog_unit_told_as_not_in_the_catalog(check):
+    assert check("SC67 says rack position not found, what do I do",
+                 "Stacker crane 67 is not in the fault catalog; report it to maintenance.") == [
+        "Stacker crane 67 is in the catalog, the reply says it is not"]
+
+
+def test_panel_text_between_code_and_values_keeps_the_values_the_records(check):
+    source = "WS72:E108 SUPPLY UNDERVOLTAGE V=201"
+    assert check(source, "Weigh scale 72 fault E108: supply undervoltage; check the supply "
+                         "breaker and call an electrician.") == ["V=201 missing for WS72"]
+    assert check(source, "Weigh scale 72 fault E108: supply undervoltage, supply at 201 V; "
+                         "check the supply breaker and call an electrician.") == []
