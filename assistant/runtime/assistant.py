@@ -139,7 +139,8 @@ class Assistant:
         Texts are sorted by length and decoded in batches of at most `batch_size`; an input
         that cannot be answered gets a `Reply` with `error` set instead of raising, so the
         output always has one entry per input. With `self.cache`, an input answered before
-        with the same options (outer whitespace aside) is not decoded again, nor is a repeat
+        with the same options (outer whitespace aside) is not decoded again, nor is a unit
+        (a record of a split line) answered before alone or in another line, nor a repeat
         within `texts`, unless the strategy is "sample" (a draw depends on the batch).
 
         Args:
@@ -155,16 +156,24 @@ class Assistant:
             ValueError: an option is invalid (before anything is decoded).
         """
         request = self._request(options, batch_size)
-        if self.cache is None or request.options.decoding.strategy == "sample":
+        cache = None if request.options.decoding.strategy == "sample" else self.cache
+        if cache is None:
             return self._reply_all(texts, request)
-        return self.cache.answer(texts, request.options,
-                                 functools.partial(self._reply_all, request=request),
-                                 keyable=_answerable)
+        return cache.answer(texts, request.options,
+                            functools.partial(self._reply_all, request=request, cache=cache),
+                            keyable=_answerable)
 
-    def _reply_all(self, texts: Sequence[str], request: _Request) -> list[Reply]:
-        """Answers every text, decoding each (or each of its units)."""
+    def _reply_all(self, texts: Sequence[str], request: _Request,
+                   cache: ReplyCache | None = None) -> list[Reply]:
+        """Answers every text, decoding each (or each of its units) unless `cache` holds that
+        unit's reply; the join, check and fallback run on every text all the same."""
         units, plan = self._split(texts, request.options.runtime.segment)
-        answers = self._answer_units(units, request)
+        if cache is None:
+            answers = self._answer_units(units, request)
+        else:
+            answers = cache.answer_units(units, request.options,
+                                         functools.partial(self._answer_units, request=request),
+                                         keyable=_answerable)
         replies = [
             answers[span.start] if parts is None
             else self._join(text, parts, answers[span.start : span.stop])

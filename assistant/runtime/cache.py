@@ -1,12 +1,32 @@
-"""A bounded LRU cache of replies: an input seen before is answered without decoding.
+"""A bounded LRU cache of replies at two levels: lines, and the units of lines.
 
-Logs repeat the same faults all day. `ReplyCache.answer` answers a list of inputs through
-the cache: each input is looked up under (its text stripped of outer whitespace, the fully
-resolved `ReplyOptions`); only the misses are decoded, each distinct one once even when it
-repeats within the call, and their replies are stored. The order of the output and one reply
-per input are kept.
+Logs repeat the same fault records all day, but a line of several records ("CV07:E217 T=85;
+SN02:W301 N=12") is often a new combination of records seen before. So the cache has two
+levels, both keyed by (a text stripped of outer whitespace, the fully resolved `ReplyOptions`):
 
-A key must never join two inputs whose replies differ. Stripping is the only normalisation:
+- inputs: `ReplyCache.answer` answers a list of inputs; a hit is the input's final reply
+  (joined, checked and fallen back), so it saves everything;
+- units: `ReplyCache.answer_units` answers the units of the inputs missed above (each record
+  of a split line, or the input itself when it is not split); a hit is the unit's reply before
+  the join, so a new line made of records seen before decodes nothing, and the caller still
+  joins, checks and falls back (`Assistant._reply_all`).
+
+At each level only the misses are decoded, each distinct one once even when it repeats within
+the call, and their replies are stored; the order of the output and one reply per input are
+kept. A unit's reply may stand in for the same unit in another line because it depends on the
+unit's text and the options alone: `Assistant._answer_units` decodes, reranks and retries each
+unit by itself, checking it with `Domain.check(unit, hypothesis)`; all that depends on the
+line (the order of the answers, the check of the joined reply, the fallback) comes after.
+
+The bound, `max_entries`, is split in two LRUs: inputs hold `max_entries // 2` replies, units
+the rest. One shared LRU would let the inputs crowd out the units: an input found whole never
+looks at its units, so the many input hits would age the unit entries that the next new
+combination of records needs, and a unit entry is what saves a decode (an input entry over
+cached units saves only the join and the check). Apart, each level's recency follows its own
+traffic: a unit stays while lines that miss still use it. An input that is not split is held
+at both levels, mostly as the same `Reply` object.
+
+A key must never join two texts whose replies differ. Stripping is the only normalisation:
 the tokenizer strips its input (`normalize_source`), and a domain must read outer whitespace as
 nothing (the warehouse's split, check and fallback give the same result with or without it).
 Case is kept: a model with `source_case="upper"` sees "cv07:e217" and "CV07:E217" alike, but
@@ -15,8 +35,8 @@ and value, so 1 and 1.0 are two keys: never a wrong reply, at worst a miss. What
 not hold must not change while the cache lives: the model's weights, the tokenizer and the
 domain (`Assistant.load` owns its parts; see `Assistant`).
 
-Not cached: inputs that are not text or cannot be answered (they get cheap error replies),
-and any error reply.
+Not cached, at either level: texts that are not text or cannot be answered (they get cheap
+error replies), and any error reply. The caller keeps sampling away from the cache.
 """
 
 from __future__ import annotations
@@ -31,10 +51,11 @@ if TYPE_CHECKING:  # the CLI reads DEFAULT_CACHE_SIZE without importing numpy
     from assistant.runtime.options import ReplyOptions
     from assistant.runtime.reply import Reply
 
-# Entries kept by `Assistant.load` (and `convert --cache-size`). A reply holds its attention,
-# pieces and log-probs: about 8-17 KB for a fault line of one or two records (README, "Using
-# the model from Python"), so the default stays under 100 MB while holding every distinct fault
-# of a long log; the bound is on entries, so a cache of very long inputs holds more.
+# Entries kept by `Assistant.load` (and `convert --cache-size`), both levels together. A reply
+# holds its attention, pieces and log-probs: about 8-17 KB for a fault line of one or two
+# records (README, "Using the model from Python"), so the default stays under 100 MB while
+# holding the distinct faults of a long log; the bound is on entries, so a cache of very long
+# inputs holds more.
 DEFAULT_CACHE_SIZE = 4096
 
 
@@ -43,14 +64,19 @@ class CacheStats:
     """The counters of a `ReplyCache`.
 
     Attributes:
-        hits: inputs answered without decoding (found, or repeating a miss of the same call).
-        misses: inputs decoded (one per distinct key of a call that was not found).
-        entries: replies held.
+        hits: inputs answered whole without decoding (found, or repeating a miss of the
+            same call).
+        misses: inputs not found whole (one per distinct key of a call that was not found).
+        unit_hits: units of those missed inputs answered without decoding, counted alike.
+        unit_misses: units decoded.
+        entries: replies held, at both levels.
         max_entries: the bound on `entries`.
     """
 
     hits: int
     misses: int
+    unit_hits: int
+    unit_misses: int
     entries: int
     max_entries: int
 
@@ -58,16 +84,22 @@ class CacheStats:
     def lookups(self) -> int:
         return self.hits + self.misses
 
+    @property
+    def unit_lookups(self) -> int:
+        return self.unit_hits + self.unit_misses
+
 
 class ReplyCache:
-    """A least-recently-used map from (stripped input, resolved options) to its `Reply`.
+    """Two least-recently-used maps from (stripped text, resolved options) to its `Reply`:
+    one of inputs, one of units (see the module docstring).
 
     Thread-safe (the chat decodes in a model thread and warms up in another). A hit returns
     the stored `Reply` itself; a stored reply's attention array is made read-only, so no
     caller can change what a later hit returns.
 
     Args:
-        max_entries: the most replies held; storing one more drops the least recently used.
+        max_entries: the most replies held: `max_entries // 2` inputs and the rest units;
+            storing one more at a level drops that level's least recently used.
 
     Raises:
         ValueError: `max_entries` is not an int >= 1 (no cache at all is `cache=None`).
@@ -77,54 +109,50 @@ class ReplyCache:
         if not isinstance(max_entries, int) or isinstance(max_entries, bool) or max_entries < 1:
             raise ValueError(f"max_entries must be an int >= 1, got {max_entries!r}")
         self.max_entries = max_entries
-        self._entries: collections.OrderedDict[Hashable, Reply] = collections.OrderedDict()
-        self._hits = 0
-        self._misses = 0
+        self._inputs = _Level(max_entries // 2)
+        self._units = _Level(max_entries - max_entries // 2)
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._inputs.entries) + len(self._units.entries)
 
     @property
     def stats(self) -> CacheStats:
         with self._lock:
-            return CacheStats(self._hits, self._misses, len(self._entries), self.max_entries)
+            inputs, units = self._inputs, self._units
+            return CacheStats(inputs.hits, inputs.misses, units.hits, units.misses, len(self),
+                              self.max_entries)
 
-    def get(self, key: Hashable) -> Reply | None:
-        """The reply stored under `key`, now the most recently used, or None; counts a hit
-        or a miss."""
+    def get(self, key: Hashable, unit: bool = False) -> Reply | None:
+        """The reply stored under `key` at the input level (or the unit level), now the
+        most recently used, or None; counts a hit or a miss of that level."""
+        level = self._units if unit else self._inputs
         with self._lock:
-            reply = self._entries.get(key)
-            if reply is None:
-                self._misses += 1
-                return None
-            self._hits += 1
-            self._entries.move_to_end(key)
-            return reply
+            return level.get(key)
 
-    def put(self, key: Hashable, reply: Reply) -> None:
-        """Stores `reply` as the most recently used, dropping the least recently used beyond
-        `max_entries`; an error reply is not stored."""
+    def put(self, key: Hashable, reply: Reply, unit: bool = False) -> None:
+        """Stores `reply` at the input level (or the unit level) as the most recently used,
+        dropping that level's least recently used beyond its bound; an error reply is not
+        stored."""
         if reply.error is not None:
             return
         if reply.attention is not None:
             reply.attention.setflags(write=False)
+        level = self._units if unit else self._inputs
         with self._lock:
-            self._entries[key] = reply
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            level.put(key, reply)
 
     def clear(self) -> None:
-        """Drops every reply and resets the counters."""
+        """Drops every reply and resets the counters, at both levels."""
         with self._lock:
-            self._entries.clear()
-            self._hits = self._misses = 0
+            for level in (self._inputs, self._units):
+                level.entries.clear()
+                level.hits = level.misses = 0
 
     def answer(self, texts: Sequence[Any], options: ReplyOptions,
                answer: Callable[[list[Any]], list[Reply]],
                keyable: Callable[[Any], bool] | None = None) -> list[Reply]:
-        """Answers `texts` in input order, one reply each, decoding only what is not held.
+        """Answers inputs in order, one reply each, through the input level.
 
         Args:
             texts: the inputs.
@@ -137,6 +165,18 @@ class ReplyCache:
         Returns:
             The replies, in the order of `texts`.
         """
+        return self._answer(False, texts, options, answer, keyable)
+
+    def answer_units(self, units: Sequence[Any], options: ReplyOptions,
+                     answer: Callable[[list[Any]], list[Reply]],
+                     keyable: Callable[[Any], bool] | None = None) -> list[Reply]:
+        """Answers units in order, one reply each, through the unit level; the same contract
+        as `answer`, where a reply is a unit's before any join."""
+        return self._answer(True, units, options, answer, keyable)
+
+    def _answer(self, unit: bool, texts: Sequence[Any], options: ReplyOptions,
+                answer: Callable[[list[Any]], list[Reply]],
+                keyable: Callable[[Any], bool] | None) -> list[Reply]:
         keyable = keyable or _is_text
         option_key = options_key(options)
         replies: list[Reply | None] = [None] * len(texts)
@@ -149,8 +189,8 @@ class ReplyCache:
             key = (text.strip(), option_key)
             if key in waiting:  # a repeat of this call's miss: decoded once
                 waiting[key].append(position)
-                self._count_hit()
-            elif (reply := self.get(key)) is not None:
+                self._count_hit(unit)
+            elif (reply := self.get(key, unit)) is not None:
                 replies[position] = reply
             else:
                 waiting[key] = [position]
@@ -161,16 +201,16 @@ class ReplyCache:
             raise RuntimeError(f"answer returned {len(answers)} replies for {len(asked)} texts")
         for (key, positions), reply in zip(waiting.items(), answers[: len(waiting)],
                                            strict=True):
-            self.put(key, reply)
+            self.put(key, reply, unit)
             for position in positions:
                 replies[position] = reply
         for position, reply in zip(unkeyed, answers[len(waiting):], strict=True):
             replies[position] = reply
         return replies  # type: ignore[return-value]
 
-    def _count_hit(self) -> None:
+    def _count_hit(self, unit: bool) -> None:
         with self._lock:
-            self._hits += 1
+            (self._units if unit else self._inputs).hits += 1
 
 
 def options_key(options: ReplyOptions) -> tuple:
@@ -178,6 +218,32 @@ def options_key(options: ReplyOptions) -> tuple:
     by name, lists made tuples."""
     return tuple((name, type(value).__name__, _frozen(value))
                  for name, value in sorted(options.to_dict().items()))
+
+
+class _Level:
+    """One level of a `ReplyCache`: an LRU map and its counters (the cache's lock guards it).
+    A bound of 0 (the input level of a cache of one entry) holds nothing."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self.entries: collections.OrderedDict[Hashable, Reply] = collections.OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> Reply | None:
+        reply = self.entries.get(key)
+        if reply is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self.entries.move_to_end(key)
+        return reply
+
+    def put(self, key: Hashable, reply: Reply) -> None:
+        self.entries[key] = reply
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.max_entries:
+            self.entries.popitem(last=False)
 
 
 def _frozen(value: Any) -> Hashable:

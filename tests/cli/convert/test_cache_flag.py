@@ -1,10 +1,13 @@
-"""`convert --cache-size N` / `--no-cache`: the same output, repeats answered once, hits told."""
+"""`convert --cache-size N` / `--no-cache`: the same output, repeats answered once (lines, and
+the records of split lines), hits told."""
 
 import re
 
 import pytest
 
 from assistant.cli.main import main
+from assistant.domains.warehouse import segment
+from assistant.domains.warehouse.domain import WarehouseDomain
 from assistant.runtime.cache import DEFAULT_CACHE_SIZE, ReplyCache
 from tests.cli.convert.fakes import write
 
@@ -58,9 +61,32 @@ def test_cache_size_bounds_the_cache_and_counts_per_run(convert_real, loaded, tm
     assert convert_real(source, "-o", tmp_path / "out.txt", "--greedy", "--cache-size", 2,
                         "--window", 3) == 0
     assert loaded.cache.max_entries == 2
-    assert len(loaded.cache) == 2
-    # windows: [CV07, hello, CV07] [-, hello, SN02] [CV07]: "CV07" was dropped for SN02
+    assert len(loaded.cache) == 2  # one input, one unit
+    # windows: [CV07, hello, CV07] [-, hello, SN02] [CV07]: "CV07" was dropped for "hello"
+    # at both levels, then "hello" for SN02
     assert capsys.readouterr().err.splitlines()[-1].endswith(", cache 2 hits of 6")
+
+
+def test_lines_of_records_seen_before_decode_none_and_read_the_same(convert_real, loaded,
+                                                                    tmp_path, capsys,
+                                                                    monkeypatch):
+    order = segment.RecordOrder({"CV:E217": 0}, default_rank=1)
+    monkeypatch.setattr(loaded, "domain", WarehouseDomain(record_order=order))  # splits only
+    lines = ["CV07:E217 T=85", "SN02:W301 N=12; CV07:E217 T=85", "SN02:W301 N=12",
+             "CV07:E217 T=85;SN02:W301 N=12", "CV1:E217; SN02:W301 N=12"]
+    source = write(tmp_path / "in.txt", "\n".join(lines) + "\n")
+
+    assert convert_real(source, "-o", tmp_path / "off.txt", "--greedy", "--no-cache") == 0
+    assert convert_real(source, "-o", tmp_path / "on.txt", "--greedy") == 0
+
+    replies = (tmp_path / "on.txt").read_text(encoding="utf-8").splitlines()
+    assert replies == (tmp_path / "off.txt").read_text(encoding="utf-8").splitlines()
+    assert replies[1] == replies[3]  # the same records, told in the catalog's order
+    on = capsys.readouterr().err.splitlines()[-1]
+    assert SUMMARY.match(on).groups()[:2] == ("5", "0")
+    assert on.endswith(", cache 0 hits of 5")  # no line repeats whole ...
+    stats = loaded.cache.stats  # ... but of 8 records, only CV07, SN02 and CV1 are decoded
+    assert (stats.unit_hits, stats.unit_misses) == (5, 3)
 
 
 def test_a_loader_without_a_cache_is_left_alone(fake, convert, tmp_path, capsys):
