@@ -221,21 +221,22 @@ def _size_cache(assistant, size: int) -> None:
         assistant.cache = ReplyCache(size)
 
 
-def _cache_counts(assistant) -> tuple[int, int] | None:
-    """(hits, lookups) of the assistant's cache so far, or None without one."""
+def _cache_counts(assistant) -> tuple[int, int, int] | None:
+    """(hits, lookups, units decoded) of the assistant's cache so far, or None without one."""
     cache = getattr(assistant, "cache", None)
     if cache is None:
         return None
     stats = cache.stats
-    return stats.hits, stats.lookups
+    return stats.hits, stats.lookups, stats.unit_misses
 
 
-def _with_cache_counts(summary: Summary, before: tuple[int, int] | None,
-                       after: tuple[int, int] | None) -> Summary:
+def _with_cache_counts(summary: Summary, before: tuple[int, int, int] | None,
+                       after: tuple[int, int, int] | None) -> Summary:
     if before is None or after is None:
         return summary
     return dataclasses.replace(summary, cache_hits=after[0] - before[0],
-                               cache_lookups=after[1] - before[1])
+                               cache_lookups=after[1] - before[1],
+                               decoded_units=after[2] - before[2])
 
 
 def _check_options(assistant, options: dict[str, Any], out_format: str) -> None:

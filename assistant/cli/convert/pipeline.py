@@ -31,6 +31,7 @@ class Summary:
     seconds: float
     cache_hits: int | None = None  # records answered by the reply cache; None: no cache
     cache_lookups: int = 0  # records looked up in it
+    decoded_units: int = 0  # units (records of split lines, or whole inputs) still decoded
 
     @property
     def rate(self) -> float:
@@ -42,7 +43,8 @@ class Summary:
                 f"{self.rate:,.1f} records/s")
         if self.cache_hits is None:
             return text
-        return f"{text}, cache {self.cache_hits:,} hits of {self.cache_lookups:,}"
+        return (f"{text}, cache {self.cache_hits:,} hits of {self.cache_lookups:,}, "
+                f"{self.decoded_units:,} units decoded")
 
 
 def convert(

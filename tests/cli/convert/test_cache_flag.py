@@ -51,7 +51,7 @@ def test_the_output_is_the_same_with_and_without_the_cache(convert_real, tmp_pat
     assert off.endswith(" records/s")  # no cache, nothing said of one
     # the empty line is flagged before the model; of the six asked, three repeat
     assert on.startswith("convert: 7 records, 1 flagged, ")
-    assert on.endswith(" records/s, cache 3 hits of 6")
+    assert on.endswith(" records/s, cache 3 hits of 6, 3 units decoded")
     assert SUMMARY.match(on).groups()[:2] == ("7", "1")
 
 
@@ -64,7 +64,7 @@ def test_cache_size_bounds_the_cache_and_counts_per_run(convert_real, loaded, tm
     assert len(loaded.cache) == 2  # one input, one unit
     # windows: [CV07, hello, CV07] [-, hello, SN02] [CV07]: "CV07" was dropped for "hello"
     # at both levels, then "hello" for SN02
-    assert capsys.readouterr().err.splitlines()[-1].endswith(", cache 2 hits of 6")
+    assert capsys.readouterr().err.splitlines()[-1].endswith(", cache 2 hits of 6, 4 units decoded")
 
 
 def test_lines_of_records_seen_before_decode_none_and_read_the_same(convert_real, loaded,
@@ -84,7 +84,7 @@ def test_lines_of_records_seen_before_decode_none_and_read_the_same(convert_real
     assert replies[1] == replies[3]  # the same records, told in the catalog's order
     on = capsys.readouterr().err.splitlines()[-1]
     assert SUMMARY.match(on).groups()[:2] == ("5", "0")
-    assert on.endswith(", cache 0 hits of 5")  # no line repeats whole ...
+    assert on.endswith(", cache 0 hits of 5, 3 units decoded")  # no line repeats whole ...
     stats = loaded.cache.stats  # ... but of 8 records, only CV07, SN02 and CV1 are decoded
     assert (stats.unit_hits, stats.unit_misses) == (5, 3)
 
