@@ -111,7 +111,7 @@ CATEGORIES = (*CANONICAL_CATEGORIES, "variant")
 class CorpusSizes:
     """Pairs per split and the share of each category."""
 
-    train: int = 30_000  # pairs in train.jsonl (small talk repeats included); sized for
+    train: int = 35_000  # pairs in train.jsonl (small talk repeats included); sized for
     # the training-time budget (configs/warehouse_notes.md)
     valid: int = 2_000  # canonical pairs in valid.jsonl, distinct sources
     test: int = 3_000  # canonical pairs in test.jsonl, distinct sources
