@@ -66,3 +66,39 @@ def bundle(tmp_path_factory):
     train(root / "pairs.tsv", root / "model",
           load_run_config(overrides=[*TINY_OVERRIDES, "train.epochs=1"]), console=quiet)
     return root / "model"
+
+
+@pytest.fixture(scope="session")
+def segmented_bundle(bundle, tmp_path_factory):
+    """A copy of the tiny bundle in the warehouse domain with `RECORD_ORDER` (and no
+    faithfulness check), shared by the export and the evaluation tests."""
+    import json
+    import shutil
+
+    from assistant.core import constants
+    from assistant.domains.warehouse import segment
+    from tests.serving.support import RECORD_ORDER
+
+    root = tmp_path_factory.mktemp("segmented") / "model"
+    shutil.copytree(bundle, root)
+    (root / segment.RECORD_ORDER_FILE).write_text(json.dumps(RECORD_ORDER.to_json()),
+                                                  encoding="utf-8")
+    config = json.loads((root / constants.CONFIG_FILE).read_text(encoding="utf-8"))
+    (root / constants.CONFIG_FILE).write_text(json.dumps({**config, "domain": "warehouse"}),
+                                              encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def segmented_export(segmented_bundle, tmp_path_factory):
+    """`segmented_bundle` exported through the CLI: (version directory, what it printed)."""
+    import contextlib
+
+    from assistant.cli.main import main
+
+    out = tmp_path_factory.mktemp("segmented_export") / "served"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["export", "--model", str(segmented_bundle), "--out", str(out),
+                     "--max-beam", "2"]) == 0
+    return out / "1", printed.getvalue()

@@ -223,15 +223,6 @@ def test_other_options_are_other_keys(assistant, decoded, monkeypatch):
     assert len(short.pieces) <= 2
 
 
-def test_sampling_is_never_cached(assistant, decoded):
-    sample = {"strategy": "sample", "seed": 3, "top_k": 5}
-    assistant.reply_batch(["hello", "hello"], **sample)
-    assistant.reply_batch(["hello"], **sample)
-    assert decoded == ["hello", "hello", "hello"]
-    assert assistant.cache.stats == CacheStats(hits=0, misses=0, unit_hits=0, unit_misses=0,
-                                               entries=0, max_entries=64)
-
-
 def test_bad_inputs_stay_error_replies_in_place(assistant, decoded):
     long_text = "CV07:E217 " * (MAX_SOURCE_PIECES // 2)
     texts = ["", "CV07:E217 T=85", "   ", long_text, "CV07:E217 T=85", 5, "x\udc80y",

@@ -4,48 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
-import shutil
 
 import pytest
 
 from assistant.cli.main import main
 from assistant.core import constants
 from assistant.decoding.buckets import MAX_SOURCE_PIECES
-from assistant.domains.warehouse import segment
 from assistant.runtime import Assistant
-from tests.serving.support import RECORD_ORDER, SEGMENT_TEXTS, TEXTS, run_child
+from tests.serving.support import SEGMENT_TEXTS, TEXTS, run_child
 
 
 @pytest.fixture(scope="module")
 def assistant(bundle):
-    """The tiny bundle: no domain, so no record order (lines decoded whole)."""
-    return Assistant.load(bundle)
-
-
-@pytest.fixture(scope="module")
-def segmented_bundle(bundle, tmp_path_factory):
-    """A copy of the tiny bundle in the warehouse domain with `RECORD_ORDER` (and no
-    faithfulness check)."""
-    root = tmp_path_factory.mktemp("segmented") / "model"
-    shutil.copytree(bundle, root)
-    (root / segment.RECORD_ORDER_FILE).write_text(json.dumps(RECORD_ORDER.to_json()),
-                                                  encoding="utf-8")
-    config = json.loads((root / constants.CONFIG_FILE).read_text(encoding="utf-8"))
-    (root / constants.CONFIG_FILE).write_text(json.dumps({**config, "domain": "warehouse"}),
-                                              encoding="utf-8")
-    return root
-
-
-@pytest.fixture(scope="module")
-def segmented_export(segmented_bundle, tmp_path_factory):
-    """`segmented_bundle` exported through the CLI: (version directory, what it printed)."""
-    out = tmp_path_factory.mktemp("segmented_export") / "served"
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        assert main(["export", "--model", str(segmented_bundle), "--out", str(out),
-                     "--max-beam", "2"]) == 0
-    return out / "1", printed.getvalue()
+    """The tiny bundle: no domain, so no record order (lines decoded whole). No reply cache:
+    the export is compared with the runtime decoding the same batches."""
+    return Assistant.load(bundle, cache_size=0)
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ def test_segmented_export_equals_the_python_rules(segmented_export, segmented_se
 
 
 def test_segmented_export_equals_the_runtime(segmented_served, segmented_bundle):
-    runtime = Assistant.load(segmented_bundle)
+    runtime = Assistant.load(segmented_bundle, cache_size=0)  # the export's batches
     assert runtime.domain.record_order == RECORD_ORDER
     expected = runtime.reply_batch(SEGMENT_TEXTS, rerank=False, segment=True)
     assert segmented_served["serve"]["reply"] == [r.text for r in expected]

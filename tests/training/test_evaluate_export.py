@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving.conftest import segmented_bundle, segmented_export  # noqa: F401  (fixtures)
 from tests.serving.support import SEGMENT_TEXTS
 from training.cli import main
 from training.export_replies import EXPORT_SETTING, Serving, export_version_dir
@@ -25,8 +24,7 @@ def data(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_export_row_scores_what_the_runtime_scores(segmented_bundle,  # noqa: F811
-                                                       segmented_export,  # noqa: F811
+def test_the_export_row_scores_what_the_runtime_scores(segmented_bundle, segmented_export,
                                                        tmp_path, capsys):
     from assistant.runtime import Assistant
 

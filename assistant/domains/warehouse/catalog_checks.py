@@ -135,6 +135,9 @@ def catalog_flags(
             and names_unit_by_name(sentence, record, equipment_names)
         ]
         if not told:
+            if record.code in extract_codes(reply) and names_unit_by_name(reply, record,
+                                                                          equipment_names):
+                flags.append(f"{record.code} not told for {record.label}")  # told elsewhere
             continue
         entry = code_table.get(record.code)
         applies = entry is not None and record.prefix in entry.equipment

@@ -82,7 +82,10 @@ class WarehouseDomain(Domain):
     def check(self, source: str, reply: str) -> list[str]:
         if self.checker is None:
             return []
-        return [*self.checker(source, reply), *self._order_flags(source, reply)]
+        flags = [*self.checker(source, reply), *self._order_flags(source, reply)]
+        if reply[:1].islower():  # every catalog reply starts with a capital
+            flags.append("reply starts in lower case")
+        return flags
 
     def _order_flags(self, source: str, reply: str) -> list[str]:
         """"records out of the catalog's order": a fault line of several records whose

@@ -120,16 +120,23 @@ def codes_called_unknown(reply: str, phrase: str) -> list[str]:
 
 def units_called_unknown(reply: str, equipment_names: Mapping[str, str] | None,
                          phrases: Mapping[str, str]) -> list[str]:
-    """"Stacker crane 67 is in the catalog, the reply says it is not": a unit of a catalog
-    equipment type told as not in the catalog (only an unknown prefix or code is)."""
+    """"Stacker crane 67 is in the catalog, the reply says it is not" (a unit of a catalog
+    equipment type) and "S 13 told as not in the catalog" (words and a number): only a code
+    is told as "not in the fault catalog" (an unknown prefix is "not in the catalog")."""
     if not equipment_names or "not_in_catalog" not in phrases:
         return []
-    by_name, alternatives = answer_checks.equipment_names_regex(tuple(equipment_names.items()))
-    pattern = (rf"(?<![A-Za-z])({alternatives})\s+([0-9]{{1,2}})\s+"
-               rf"{re.escape(phrases['not_in_catalog'])}")
-    return unique(f"{match.group(1)} {match.group(2)} is in the catalog, the reply says it is not"
-                  for match in re.finditer(pattern, reply, flags=re.IGNORECASE)
-                  if match.group(1).lower() in by_name)
+    by_name, _ = answer_checks.equipment_names_regex(tuple(equipment_names.items()))
+    pattern = rf"([A-Za-z]+(?: [A-Za-z]+)*) ([0-9]{{1,3}}) {re.escape(phrases['not_in_catalog'])}"
+    flags = []
+    for match in re.finditer(pattern, reply, flags=re.IGNORECASE):
+        words, number = match.group(1).split(), match.group(2)
+        named = next((" ".join(words[i:]) for i in range(len(words))
+                      if " ".join(words[i:]).lower() in by_name), None)
+        if named is not None:
+            flags.append(f"{named} {number} is in the catalog, the reply says it is not")
+        else:  # "S 13", "That 23": only a code is told as not in the catalog
+            flags.append(f"{words[-1]} {number} told as not in the catalog")
+    return unique(flags)
 
 
 def equipment_flags(

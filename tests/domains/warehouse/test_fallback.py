@@ -117,3 +117,9 @@ def test_records_told_out_of_the_catalogs_order_are_flagged():
             "records out of the catalog's order"]
         assert domain.check(source, f"{critical} {unknown}") == []
     assert domain.check("what about C212 on SN09 and C586 on CV05?", f"{unknown} {critical}") == []
+
+
+def test_a_reply_in_lower_case_is_flagged(domain):
+    checked = WarehouseDomain(lambda source, reply: [], None, detector_lib.Detector(NAMES))
+    assert checked.check("SN09:C212", "sorter 9 critical C212.") == ["reply starts in lower case"]
+    assert checked.check("SN09:C212", "Sorter 9 critical C212.") == []

@@ -218,3 +218,22 @@ def test_panel_text_between_code_and_values_keeps_the_values_the_records(check):
                          "breaker and call an electrician.") == ["V=201 missing for WS72"]
     assert check(source, "Weigh scale 72 fault E108: supply undervoltage, supply at 201 V; "
                          "check the supply breaker and call an electrician.") == []
+
+
+def test_only_a_code_is_told_as_not_in_the_fault_catalog(check):
+    assert check("sc13 says telescopic forks fault, what do I do",
+                 "S 13 is not in the fault catalog; report it to maintenance.") == [
+        "S 13 told as not in the catalog"]
+    assert "That 23 told as not in the catalog" in check("barcode scanner 33 W824 N=23",
+                                                         "That 23 is not in the fault catalog.")
+    assert check("what is E999?", "E999 is not in the fault catalog; report it to "
+                                   "maintenance.") == []
+
+
+def test_a_record_whose_code_is_told_for_another_unit(check):
+    source = "LP89:W824 N=8\nCV28:E201"
+    reply = ("Label printer 89 reported code E201, which is not valid for this equipment; "
+             "report it to maintenance. Conveyor 28 warning W824: label check failed, 8 "
+             "labels rejected; check the label stock.")
+    assert "E201 not told for CV28" in check(source, reply)
+    assert "W824 not told for LP89" in check(source, reply)
