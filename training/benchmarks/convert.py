@@ -117,19 +117,24 @@ def _convert(source: Path, output: Path, model: Path, args) -> tuple[float, tupl
     command = [sys.executable, "-m", "assistant", "convert", str(source), "-o", str(output),
                "--model", str(model), "--beam", str(args.beam),
                "--batch-size", str(args.batch_size)]
-    log = output.with_suffix(".stderr")
+    wall, code, text, peak_mb = run_convert(command, output.with_suffix(".stderr"))
+    match = SUMMARY.search(text)
+    if code != 0 or match is None:
+        raise SystemExit(f"convert failed ({code}): {text.strip()[-500:]}")
+    records, flagged = (int(group.replace(",", "")) for group in match.groups()[:2])
+    return wall, (records, flagged, float(match.group(3))), peak_mb
+
+
+def run_convert(command: list[str], log: Path) -> tuple[float, int, str, float]:
+    """Runs a convert command with its stderr in `log`; returns (wall seconds, exit code,
+    what it printed to stderr, the child's own peak RSS in MB)."""
     with log.open("wb") as stderr:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr)
         _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage
         wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
     text = log.read_text(encoding="utf-8", errors="replace")
-    match = SUMMARY.search(text)
-    if process.returncode != 0 or match is None:
-        raise SystemExit(f"convert failed ({process.returncode}): {text.strip()[-500:]}")
-    records, flagged = (int(group.replace(",", "")) for group in match.groups()[:2])
-    return wall, (records, flagged, float(match.group(3))), usage.ru_maxrss / 1024
+    return wall, os.waitstatus_to_exitcode(status), text, usage.ru_maxrss / 1024
 
 
 def _value(spec, rng: random.Random) -> str:

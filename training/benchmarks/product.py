@@ -50,7 +50,6 @@ import argparse
 import dataclasses
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -318,9 +317,8 @@ def _convert_rows(model: Path, args) -> list[Row]:
 def _convert(folder: Path, size: int, model: Path, *extra: str) -> ConvertRun:
     """Converts `folder/log_<size>.txt` in a subprocess with the bundle's defaults.
 
-    `convert._convert` (make bench-convert) cannot pass flags such as --no-cache, so this
-    runs the command the same way: `os.wait4` for the child's own peak RSS, the summary
-    line parsed with `convert.SUMMARY`.
+    The command runs as `convert.run_convert` runs it (the child's own peak RSS); the
+    summary line is parsed with `convert.SUMMARY`.
     """
     source = folder / f"log_{size}.txt"
     label = " ".join(["convert", f"{size:,} lines", *extra])
@@ -328,15 +326,9 @@ def _convert(folder: Path, size: int, model: Path, *extra: str) -> ConvertRun:
     output = output.with_suffix(".txt")
     command = [sys.executable, "-m", "assistant", "convert", str(source), "-o", str(output),
                "--model", str(model), "--batch-size", str(BATCH), *extra]
-    log = output.with_suffix(".stderr")
-    with log.open("wb") as stderr:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr)
-        _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage
-        wall = time.perf_counter() - started
-    text = log.read_text(encoding="utf-8", errors="replace")
+    wall, code, text, peak_mb = convert.run_convert(command, output.with_suffix(".stderr"))
     match = convert.SUMMARY.search(text)
-    if os.waitstatus_to_exitcode(status) != 0 or match is None:
+    if code != 0 or match is None:
         error = text.strip().splitlines()[-1] if text.strip() else "no output"
         print(f"{label} failed: {error}", flush=True)
         return ConvertRun(size, wall, float("nan"), float("nan"), f"failed: {error[:60]}")
@@ -345,7 +337,7 @@ def _convert(folder: Path, size: int, model: Path, *extra: str) -> ConvertRun:
         print(f"warning: convert read {records:,} records of {size:,} lines", flush=True)
     hits = CACHE_HITS.search(text)
     hits = f"cache hits {hits.group(1)} of {hits.group(2)}" if hits else "no cache hits"
-    run = ConvertRun(size, wall, float(match.group(3)), usage.ru_maxrss / 1024, hits)
+    run = ConvertRun(size, wall, float(match.group(3)), peak_mb, hits)
     print(f"{label}: {run.lines_per_second:,.1f} lines/s (wall {wall:.1f} s), peak RSS "
           f"{run.peak_mb:,.0f} MB, {hits}", flush=True)
     return run
