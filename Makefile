@@ -1,9 +1,10 @@
 # Every target creates .venv from requirements.txt first, so a fresh clone needs only `make chat`
-# or `make test`.
+# or `make test`; `make test` (and bench-beam) also install the [beam] extra (requirements-beam.txt).
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BEAM_STAMP := $(VENV)/.installed-beam
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONHASHSEED ?= 0
 
@@ -14,7 +15,7 @@ BUNDLE := saved_models/warehouse
 BUNDLE_FILES := config.json tokenizer.model model.weights.h5 training_log.json faithfulness.json \
 	record_order.json
 
-.PHONY: setup chat test lint format bench bench-train bench-decode bench-convert bench-export bench-product corpus corpus-shipped train-default train-copy-experiment \
+.PHONY: setup chat test lint format bench bench-train bench-decode bench-convert bench-export bench-product bench-beam corpus corpus-shipped train-default train-copy-experiment \
 	evaluate-default clean
 
 setup: $(STAMP)
@@ -26,10 +27,16 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
+# Apache Beam for `convert --runner` (the [beam] extra), pinned in requirements-beam.txt; it
+# moves protobuf to 6.x, which TensorFlow accepts. `make chat` does not need it.
+$(BEAM_STAMP): $(STAMP) requirements-beam.txt
+	$(PY) -m pip install --quiet -r requirements-beam.txt
+	@touch $(BEAM_STAMP)
+
 chat: $(STAMP)
 	$(PY) -m assistant chat
 
-test: $(STAMP)
+test: $(STAMP) $(BEAM_STAMP)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
@@ -66,6 +73,12 @@ bench-export: corpus
 # ARGS=--million adds 1M lines), each figure against its target (long: tens of minutes).
 bench-product: corpus
 	$(PY) -m training.benchmarks.product $(ARGS)
+
+# `convert` against `convert --runner DirectRunner` (Apache Beam) on the seeded warehouse log
+# with the shipped bundle, in subprocesses: lines/s of each, peak RSS, equal replies. Sizes and
+# Beam options: ARGS="--lines 2000 --beam-option=--direct_num_workers=2".
+bench-beam: $(BEAM_STAMP)
+	$(PY) -m training.benchmarks.beam $(ARGS)
 
 corpus: $(STAMP)
 	$(PY) -m training build-corpus --out $(CORPUS)

@@ -280,7 +280,7 @@ class Assistant:
                          np.int32)  # (rows, src_len)
         for row, unit in enumerate(chunk):
             source[row, : len(unit.ids)] = unit.ids
-        result = self._graphs.run(source, search, step_budget(search))
+        result = self._graphs.run(source, search, step_budget(search, source.shape[1]))
         return [self._to_reply(result, row, unit.ids, unit.text, request.n_best, request.rerank)
                 for row, unit in enumerate(chunk)]
 
@@ -288,7 +288,10 @@ class Assistant:
                   n_best: int, rerank: bool) -> Reply:
         tokenizer = self.tokenizer
         alternatives = []
-        for rank in range(result.tokens.shape[1]):
+        # Hypotheses scored -inf are none (a beam wider than the search space, or one that
+        # had not ended when early stopping froze the row): only the best is always kept.
+        ranks = 1 + int(np.isfinite(result.scores[row, 1:]).sum())
+        for rank in range(ranks):
             length = int(result.lengths[row, rank])
             ids = result.tokens[row, rank, :length]
             alternatives.append(Alternative(tokenizer.decode(ids),

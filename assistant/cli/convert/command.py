@@ -33,6 +33,10 @@ it (`assistant.core.atomic_files`). `-o` never replaces what it names: a symlink
 written, a device (/dev/null) or FIFO is written to as a stream, like stdout (window by
 window); what cannot be written is refused before the model loads (`outputs`).
 
+With `--runner NAME` the conversion runs as an Apache Beam pipeline instead, on that runner
+(globs of txt or jsonl files in, JSON Lines out, the arguments after a lone `--` going to
+Beam): `assistant.beam.launch`, which needs the [beam] extra and is imported only then.
+
 Exit codes: 0 done; 1 `--strict` and a record was flagged (the output is still written), a
 read or write that failed midway (one line naming the path), or an unexpected error; 2 usage
 errors (one line, before the model loads when they can be), e.g. a missing input, an
@@ -115,11 +119,18 @@ def register(subparsers, domain: type[Domain]) -> None:
                        help="same as --cache-size 0")
     cli.add_model_argument(parser)
     cli.add_decoding_arguments(parser, domain.runtime_options)
+    _add_beam_arguments(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, context: cli.Context) -> int:
     """The `convert` command; returns the exit code (see the module docstring)."""
+    if args.runner is not None:
+        from assistant.beam import launch  # imports Apache Beam, the [beam] extra
+
+        return launch.run(args)
+    if args.num_shards != 1:
+        raise cli.UsageError("--num-shards needs --runner")
     options = cli.decoding_options(args)
     source = _input_path(args.input)
     name = str(source) if source is not None else "<stdin>"
@@ -150,6 +161,37 @@ def run(args: argparse.Namespace, context: cli.Context) -> int:
         return _fail(str(error))
     print(f"convert: {summary}", file=sys.stderr, flush=True)
     return cli.EXIT_ERROR if args.strict and summary.flagged else cli.EXIT_OK
+
+
+def _add_beam_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--runner`, `--num-shards` and `-- BEAM_OPTIONS...` (`assistant.beam.launch`)."""
+    group = parser.add_argument_group(
+        "Apache Beam (the [beam] extra: pip install -e '.[beam]')",
+        "With --runner, INPUT may be a glob of txt or jsonl files (local, gs://, ...) and the "
+        "output is JSON Lines, each record with its input_file and line_number; the arguments "
+        "after a lone -- are Beam pipeline options. Details: `pydoc assistant.beam.launch`.")
+    group.add_argument("--runner", metavar="NAME",
+                       help="run as an Apache Beam pipeline on this runner (DirectRunner, "
+                            "DataflowRunner, FlinkRunner, SparkRunner, ...)")
+    group.add_argument("--num-shards", type=cli.non_negative_int, default=1, metavar="N",
+                       help="with --runner: 1 (default) writes OUTPUT in input order; N "
+                            "writes N shards, NAME-00000-of-0000N.jsonl for -o NAME.jsonl, in "
+                            "no order; 0 lets the runner choose how many")
+    parser.set_defaults(beam_options=[])
+    parse_known_args = parser.parse_known_args
+
+    def split_at_dashes(args=None, namespace=None):
+        # argparse cannot take "-- ..." after INPUT (it has consumed its positionals by
+        # then): with --runner before it, what follows the first "--" is Beam's.
+        args = list(sys.argv[1:] if args is None else args)
+        head = args[: args.index("--")] if "--" in args else args
+        if not any(arg == "--runner" or arg.startswith("--runner=") for arg in head):
+            return parse_known_args(args, namespace)
+        namespace, extras = parse_known_args(head, namespace)
+        namespace.beam_options = args[len(head) + 1 :]
+        return namespace, extras
+
+    parser.parse_known_args = split_at_dashes
 
 
 def _formats(args: argparse.Namespace, source: Path | None) -> tuple[str, str]:

@@ -74,14 +74,14 @@ def convert(
     count = flagged = 0
     for chunk in _windows(records, window):
         asked = [record for record in chunk
-                 if record.text is not None and _input_problem(record.text) is None]
+                 if record.text is not None and input_problem(record.text) is None]
         replies = reply_batch([record.text for record in asked]) if asked else []
         if len(replies) != len(asked):
             raise RuntimeError(f"reply_batch returned {len(replies)} replies for "
                                f"{len(asked)} texts")
         by_record = {id(record): reply for record, reply in zip(asked, replies, strict=True)}
         for record in chunk:
-            result = _result(record, by_record.get(id(record)))
+            result = record_result(record, by_record.get(id(record)))
             writer.write(record, result)
             if result.flags:
                 flagged += 1
@@ -94,6 +94,29 @@ def convert(
     return Summary(count, flagged, time.perf_counter() - started)
 
 
+def input_problem(text: str) -> str | None:
+    """Why a record's text is not sent to the model (empty, far too long), or None."""
+    if not text.strip():
+        return "empty input"
+    if len(text) > MAX_INPUT_CHARS:
+        return f"input too long: {len(text):,} characters, the limit is {MAX_INPUT_CHARS:,}"
+    return None
+
+
+def record_result(record: Record, reply: Any | None) -> Result:
+    """What is written for `record`: its reply (None: it was not answered) and every flag,
+    the reading problems first."""
+    flags = list(record.problems)
+    if reply is None:
+        if record.text is not None:
+            flags.append(input_problem(record.text) or "not answered")
+        return Result("", None, tuple(flags))
+    if reply.error is not None:
+        return Result("", None, (*flags, reply.error))
+    alternatives = tuple((a.text, a.score) for a in getattr(reply, "alternatives", ()))
+    return Result(reply.text, reply.score, (*flags, *reply.flags), alternatives)
+
+
 def _windows(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
     chunk: list[Record] = []
     for record in records:
@@ -103,23 +126,3 @@ def _windows(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
             chunk = []
     if chunk:
         yield chunk
-
-
-def _input_problem(text: str) -> str | None:
-    if not text.strip():
-        return "empty input"
-    if len(text) > MAX_INPUT_CHARS:
-        return f"input too long: {len(text):,} characters, the limit is {MAX_INPUT_CHARS:,}"
-    return None
-
-
-def _result(record: Record, reply: Any | None) -> Result:
-    flags = list(record.problems)
-    if reply is None:
-        if record.text is not None:
-            flags.append(_input_problem(record.text) or "not answered")
-        return Result("", None, tuple(flags))
-    if reply.error is not None:
-        return Result("", None, (*flags, reply.error))
-    alternatives = tuple((a.text, a.score) for a in getattr(reply, "alternatives", ()))
-    return Result(reply.text, reply.score, (*flags, *reply.flags), alternatives)

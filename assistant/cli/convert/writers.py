@@ -89,21 +89,30 @@ class JsonlWriter(Writer):
         self._header = reader.header
 
     def write(self, record: Record, result: Result) -> None:
-        if record.obj is not None:
-            obj = dict(record.obj)
-        elif record.row is not None and self._header is not None:
-            obj = dict(zip(self._header, record.row, strict=True))
-        elif record.raw is not None:
-            obj = {RAW_KEY: record.raw}
-        else:
-            obj = {self._column: record.text}
-        obj["reply"] = result.reply
-        obj["score"] = _json_score(result.score)
-        obj["flags"] = list(result.flags)
-        if len(result.alternatives) > 1:
-            obj["alternatives"] = [{"text": text, "score": _json_score(value)}
-                                   for text, value in result.alternatives]
+        obj = json_object(record, result, self._column, self._header)
         self.handle.write(json_line(obj) + "\n")
+
+
+def json_object(record: Record, result: Result, column: str,
+                header: list[str] | None = None) -> dict:
+    """The JSON Lines output object of a record: the input object (or one made of the
+    record: its `header` fields, its raw line, or its text under `column`) plus reply,
+    score, flags and, with more than one, the alternatives."""
+    if record.obj is not None:
+        obj = dict(record.obj)
+    elif record.row is not None and header is not None:
+        obj = dict(zip(header, record.row, strict=True))
+    elif record.raw is not None:
+        obj = {RAW_KEY: record.raw}
+    else:
+        obj = {column: record.text}
+    obj["reply"] = result.reply
+    obj["score"] = _json_score(result.score)
+    obj["flags"] = list(result.flags)
+    if len(result.alternatives) > 1:
+        obj["alternatives"] = [{"text": text, "score": _json_score(value)}
+                               for text, value in result.alternatives]
+    return obj
 
 
 def json_line(obj: dict) -> str:
