@@ -1,4 +1,12 @@
-"""Beam search with the GNMT length penalty, frozen finished hypotheses and n-best output."""
+"""Beam search with the GNMT length penalty, frozen finished hypotheses and n-best output.
+
+Early stopping (as OpenNMT-py, on by default): a row is done as soon as its best hypothesis
+has finished. From then on the whole row is frozen, so a row's result never depends on the
+other rows of its batch, and the hypotheses of its n-best that had not finished then are
+returned with score -inf. Without it, a row is done when every hypothesis of its beam has
+finished (a longer one may still overtake the best), and a padded batch runs until the
+longest hypothesis of any row ends, however poor. The search stops when every row is done.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +30,7 @@ def beam_search(
     n_best: int = 1,
     max_lengths: tf.Tensor | None = None,
     min_length: int | tf.Tensor = 0,
+    early_stopping: bool = True,
 ) -> DecodingResult:
     """Keeps the `beam_width` best-scoring hypotheses of every row at every step.
 
@@ -29,8 +38,7 @@ def beam_search(
     `lp(Y) = ((5 + |Y|) / 6) ** length_penalty`, |Y| counting the end token. As in
     OpenNMT-tf, a finished hypothesis stays in the beam, frozen: its only continuation adds
     nothing to its log-prob or length, so it keeps its score and competes with every alive
-    candidate in the same top-k over the (batch, beam x vocab) candidate scores. The search
-    stops when every hypothesis of every row has finished.
+    candidate in the same top-k over the (batch, beam x vocab) candidate scores.
 
     The first step runs once per row (not per beam) and only beam 0 starts alive, so the beam
     is not filled with copies. `state` is reordered along the backpointers at every step;
@@ -49,15 +57,18 @@ def beam_search(
         n_best: static Python int in [1, beam_width], how many hypotheses to return.
         max_lengths: optional int32 (batch,) per-row limits, counting the end token.
         min_length: the end token is masked until this many tokens were generated.
+        early_stopping: static bool, freeze a row when its best hypothesis has finished.
 
     Returns:
         A `DecodingResult` with n = n_best, sorted by score descending. If a row has fewer
-        than n_best possible hypotheses, the missing ones score -inf.
+        than n_best possible (or, with early stopping, finished) hypotheses, the missing ones
+        score -inf.
 
     Raises:
         ValueError: on an invalid beam width, n-best, max_steps or option.
     """
-    options = _Options(beam_width, n_best, max_steps, max_lengths, min_length, length_penalty)
+    options = _Options(beam_width, n_best, max_steps, max_lengths, min_length, length_penalty,
+                       early_stopping)
     _check_options(options)
     search, first_step = _start(step_fn, state, constants, start_ids, end_id, options)
     (carry,) = tf.while_loop(
@@ -90,6 +101,7 @@ class _Options(NamedTuple):
     max_lengths: tf.Tensor | None
     min_length: int | tf.Tensor
     length_penalty: float | tf.Tensor
+    early_stopping: bool
 
 
 class _Search(NamedTuple):
@@ -114,7 +126,8 @@ class _Carry(NamedTuple):
     t: tf.Tensor  # int32 (), steps done
     tokens: tf.Tensor  # int32 (batch x beam,), the last token of every hypothesis
     state: Any  # nest of (batch x beam, ...) tensors, reordered along the backpointers
-    finished: tf.Tensor  # bool (batch, beam)
+    finished: tf.Tensor  # bool (batch, beam), the hypothesis has ended
+    done: tf.Tensor  # bool (batch,), the row is frozen (see `beam_search`)
     lengths: tf.Tensor  # int32 (batch, beam)
     cum_log_probs: tf.Tensor  # float32 (batch, beam)
     scores: tf.Tensor  # float32 (batch, beam), the ranking scores, descending
@@ -184,6 +197,7 @@ def _first_carry(search: _Search, logits, state, attention) -> _Carry:
         tokens=None,
         state=None,
         finished=tf.zeros((batch, width), tf.bool),
+        done=tf.zeros((batch,), tf.bool),
         lengths=tf.zeros((batch, width), tf.int32),
         cum_log_probs=tf.tile(alive_beam0[None], (batch, 1)),
         scores=None,
@@ -194,7 +208,7 @@ def _first_carry(search: _Search, logits, state, attention) -> _Carry:
 
 def _keep_going(search: _Search, carry: _Carry) -> tf.Tensor:
     """Whether some hypothesis is alive and the buffers have room: bool ()."""
-    return (carry.t < search.options.max_steps) & tf.reduce_any(tf.logical_not(carry.finished))
+    return (carry.t < search.options.max_steps) & tf.reduce_any(tf.logical_not(carry.done))
 
 
 def _step(search: _Search, carry: _Carry) -> _Carry:
@@ -217,7 +231,7 @@ def _advance(search: _Search, carry: _Carry, logits, state, attention) -> _Carry
         The `_Carry` after the step.
     """
     batch, width, vocab = search.batch, search.options.beam_width, search.vocab
-    t, finished = carry.t, carry.finished
+    t, finished, done = carry.t, carry.finished, carry.done
     log_probs, totals, grown, ranking = _candidates(search, carry, logits)
     scores, flat = tf.math.top_k(tf.reshape(ranking, (batch, -1)), k=width)  # (batch, beam)
     parents = flat // vocab
@@ -226,12 +240,16 @@ def _advance(search: _Search, carry: _Carry, logits, state, attention) -> _Carry
     token_log_probs = tf.gather(tf.reshape(log_probs, (batch, -1)), flat, batch_dims=1)
     lengths = tf.gather(grown, parents, batch_dims=1)
     # A dead hypothesis (-inf, only when the beam is wider than the search space) counts
-    # as finished so that it does not keep the loop running.
-    finished = (
-        tf.gather(finished, parents, batch_dims=1)
-        | tf.equal(tokens, search.end_id)
+    # as finished so that it does not keep the loop running. In a done row every beam
+    # continues with the end token, which ends none of them.
+    finished = tf.gather(finished, parents, batch_dims=1) | (
+        (tf.equal(tokens, search.end_id) & tf.logical_not(done)[:, None])
         | tf.equal(cum_log_probs, NEG_INF)
     )
+    if search.options.early_stopping:
+        done = done | finished[:, 0]  # top_k sorted the beam: column 0 is the best
+    else:
+        done = tf.reduce_all(finished, axis=1)
     if width > 1:
         rows = tf.reshape(parents + search.offsets, (-1,))  # (batch x beam,)
         state = tf.nest.map_structure(lambda x: tf.gather(x, rows), state)
@@ -250,6 +268,7 @@ def _advance(search: _Search, carry: _Carry, logits, state, attention) -> _Carry
         tokens=tf.reshape(tokens, (-1,)),  # (batch x beam,)
         state=state,
         finished=finished,
+        done=done,
         lengths=lengths,
         cum_log_probs=cum_log_probs,
         scores=scores,
@@ -266,7 +285,8 @@ def _candidates(search: _Search, carry: _Carry, logits: tf.Tensor):
         vocab); the extensions' lengths, (batch, beam); their ranking scores, (batch, beam,
         vocab).
     """
-    t, finished, length_penalty = carry.t, carry.finished, search.options.length_penalty
+    length_penalty = search.options.length_penalty
+    t, finished = carry.t, carry.finished | carry.done[:, None]  # a done row is frozen whole
     log_probs = tf.reshape(tf.nn.log_softmax(logits), (search.batch, search.options.beam_width, -1))
     forced = t + 1 >= search.limits  # () or (batch, 1, 1)
     banned = _banned(t, search.is_end, forced, search.options.min_length)
@@ -281,25 +301,28 @@ def _candidates(search: _Search, carry: _Carry, logits: tf.Tensor):
 
 
 def _finalize(search: _Search, carry: _Carry) -> DecodingResult:
-    """Follows the backpointers of the first `n_best` beams and packs the result.
+    """Follows the backpointers of the `n_best` best beams and packs the result.
 
     top_k sorted every beam by score and a finished hypothesis's score never changes, so
-    the first n_best beams are the n best hypotheses.
+    the first n_best beams are the n best hypotheses. With early stopping, a hypothesis of a
+    done row that had not ended is no answer: it scores -inf and sorts after the others
+    (top_k keeps the order of equal scores).
     """
     n_best = search.options.n_best
+    ended = tf.where(carry.finished, carry.scores, NEG_INF)  # (batch, beam)
+    scores, beams = tf.math.top_k(ended, k=n_best)  # (batch, n_best)
     tokens, token_log_probs, attention = _backtrack(
         carry.records,
         carry.t,
-        search.batch,
-        n_best,
+        beams,
         search.options.max_steps,
         tf.TensorShape([search.static_batch, n_best]),
     )
     return common.finish(
         tokens,
-        carry.lengths[:, :n_best],
-        carry.scores[:, :n_best],
-        carry.cum_log_probs[:, :n_best],
+        tf.gather(carry.lengths, beams, batch_dims=1),
+        scores,
+        tf.gather(carry.cum_log_probs, beams, batch_dims=1),
         token_log_probs,
         attention,
     )
@@ -325,18 +348,17 @@ def _gnmt_penalty(lengths: tf.Tensor, alpha) -> tf.Tensor:
 def _backtrack(
     records: dict,
     steps: tf.Tensor,
-    batch: tf.Tensor,
-    n_best: int,
+    beams: tf.Tensor,
     max_steps: int,
     best_shape: tf.TensorShape,
 ):
-    """Follows the backpointers from the first `n_best` final beams back to step 0.
+    """Follows the backpointers from the final `beams` back to step 0.
 
     Args:
         records: the search's TensorArrays; per step, tokens, token_log_probs and parents
             are (batch, beam) by new beam, attention (batch, beam, src_len) by parent beam.
         steps: how many steps ran.
-        batch: the dynamic batch size.
+        beams: int32 (batch, n_best), the final beams to follow.
         best_shape: the static (batch, n_best) shape, batch possibly unknown.
 
     Returns:
@@ -347,7 +369,6 @@ def _backtrack(
     if "attention" in records:
         attention_shape = best_shape.concatenate(records["attention"].element_shape[-1:])
     outputs = common.new_records(max_steps, best_shape, attention_shape)
-    beams = tf.tile(tf.range(n_best)[None], (batch, 1))  # (batch, n_best)
 
     def body(t, beams, outputs):
         parents = tf.gather(records["parents"].read(t), beams, batch_dims=1)  # (batch, n_best)

@@ -52,6 +52,35 @@ def test_length_penalty_reorders_as_gnmt_says():
         )
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_early_stopping_freezes_a_row_when_its_best_hypothesis_ends(mode):
+    # Step 0: the end token (0.5) beats A (0.45); A then ends at 0.999, which with the
+    # length penalty of alpha 1 overtakes the short answer: only a full search finds it.
+    lm = PrefixLM(vocab=5, steps=3)
+    lm.set_probs((), {EOS_ID: 0.5, A: 0.45})
+    lm.set_probs((A,), {EOS_ID: 0.999})
+    lm.set_probs((B,), {A: 0.9})
+    inputs = (lm.step, *lm.inputs([0, 1]), EOS_ID, 3)
+    long, short = (A, EOS_ID), (EOS_ID,)
+
+    early = run(mode, beam_search, *inputs, beam_width=2, length_penalty=1.0, n_best=2)
+    full = run(mode, beam_search, *inputs, beam_width=2, length_penalty=1.0, n_best=2,
+               early_stopping=False)
+
+    assert [row_tokens(full, 0, rank) for rank in range(2)] == [long, short]
+    np.testing.assert_allclose(full.scores[0], [np.log(0.45 * 0.999) / gnmt(2, 1.0),
+                                                np.log(0.5)], rtol=1e-5)
+    # Early: the row froze at step 0; A had not ended, so it is no answer (-inf, last).
+    assert row_tokens(early, 0, 0) == short
+    np.testing.assert_allclose(early.scores[0], [np.log(0.5), -np.inf], rtol=1e-5)
+    np.testing.assert_array_equal(early.lengths[0, :1], [1])
+    # Row 1 (another salt) is untouched by row 0 stopping: as if decoded alone.
+    alone = run(mode, beam_search, lm.step, *lm.inputs([1]), EOS_ID, 3, beam_width=2,
+                length_penalty=1.0, n_best=2)
+    np.testing.assert_array_equal(early.tokens[1], alone.tokens[0])
+    np.testing.assert_allclose(early.scores[1], alone.scores[0], rtol=1e-6)
+
+
 @settings(max_examples=25, deadline=None, derandomize=True)
 @given(
     seed=st.integers(0, 10_000),
@@ -73,6 +102,7 @@ def test_exhaustive_beam_search_equals_brute_force(seed, alpha, limit, min_lengt
         n_best=5,
         max_lengths=tf.constant([limit, 3]),
         min_length=min_length,
+        early_stopping=False,  # the exhaustive search: every hypothesis runs to its end
     )
     for row, (salt, row_limit) in enumerate(zip(salts, [limit, 3], strict=True)):
         expected = lm.brute_force(salt, row_limit, min_length, alpha)
@@ -92,18 +122,22 @@ def test_exhaustive_beam_search_equals_brute_force(seed, alpha, limit, min_lengt
     seed=st.integers(0, 10_000),
     beam_width=st.integers(1, 4),
     alpha=st.sampled_from([0.0, 1.0]),
+    early_stopping=st.booleans(),
 )
-def test_beam_hypotheses_are_sorted_distinct_and_scored_right(seed, beam_width, alpha):
+def test_beam_hypotheses_are_sorted_distinct_and_scored_right(seed, beam_width, alpha,
+                                                             early_stopping):
     lm = PrefixLM(vocab=6, steps=4, seed=seed)
     salts = [0, 3]
-    result = beam_search(
-        lm.step, *lm.inputs(salts), EOS_ID, 4, beam_width, alpha, n_best=beam_width
-    )
+    result = beam_search(lm.step, *lm.inputs(salts), EOS_ID, 4, beam_width, alpha,
+                         n_best=beam_width, early_stopping=early_stopping)
     for row, salt in enumerate(salts):
         scores = result.scores[row].numpy()
-        assert (np.diff(scores) <= 0).all()
-        hypotheses = [row_tokens(result, row, rank) for rank in range(beam_width)]
-        assert len(set(hypotheses)) == beam_width
+        # Every hypothesis ended, except (early stopping) those after the best: -inf, last.
+        ended = int(np.isfinite(scores).sum())
+        assert ended == beam_width if not early_stopping else ended >= 1
+        assert (scores[ended:] == -np.inf).all() and (np.diff(scores[:ended]) <= 0).all()
+        hypotheses = [row_tokens(result, row, rank) for rank in range(ended)]
+        assert len(set(hypotheses)) == ended
         for rank, tokens in enumerate(hypotheses):
             assert tokens[-1] == EOS_ID and EOS_ID not in tokens[:-1]
             log_prob = lm.sequence_log_prob(tokens, salt)
