@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the fixed defaults for unset settings instead of choosing model size, "
         "dropout, vocabulary and epochs from the number of train pairs (training/sizing.py)",
     )
-    train.set_defaults(handler=_train)
+    # The training command imports TensorFlow itself: a multi-worker strategy must be created
+    # before the runtime starts (`_start_tensorflow`).
+    train.set_defaults(handler=_train, needs_tensorflow=False)
 
     from assistant.runtime.domain import domain_class, known_domains
     from training import evaluate, evaluate_variants, model_card, unicode_corpus
@@ -88,15 +90,62 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from training.config import explicit_settings, load_run_config
-    from training.trainer import train
 
     config = load_run_config(args.config, args.overrides)
     given = explicit_settings(args.config, args.overrides) if args.data_sizing else None
-    result = train(args.data, args.out, config, valid=args.valid, overwrite=args.overwrite,
-                   size_from_data=given)
+    strategy = _start_tensorflow()
+    import tensorflow as tf
+
+    from training.distribute import describe
+    from training.trainer import train
+
+    # How the collectives fail when another worker dies or cannot be reached.
+    lost_worker = (
+        tf.errors.UnavailableError,
+        tf.errors.AbortedError,
+        tf.errors.DeadlineExceededError,
+        tf.errors.CancelledError,
+    )
+    try:
+        result = train(
+            args.data,
+            args.out,
+            config,
+            valid=args.valid,
+            overwrite=args.overwrite,
+            size_from_data=given,
+            strategy=strategy,
+        )
+    except lost_worker as error:
+        if describe(strategy)["workers"] == 1:
+            raise
+        raise RuntimeError(
+            f"an operation between the workers failed ({type(error).__name__}): a worker "
+            "stopped or cannot be reached; start every worker again with the same command "
+            "to resume from the chief's last checkpoint"
+        ) from error
     print(
         f"{result.out_dir}: {result.epochs_completed} epochs ({result.stop_reason}), "
         f"best epoch {result.best_epoch} with validation loss {result.best_valid_loss:.4f}, "
         f"{result.seconds:.0f} s"
     )
     return 0
+
+
+def _start_tensorflow():
+    """Imports TensorFlow and creates the distribution strategy the environment asks for
+    (`training.distribute`) before TensorFlow's runtime starts, then starts it, all with
+    TensorFlow's start-up messages held back.
+
+    Returns:
+        The strategy, or None for one device.
+    """
+    from assistant.core.quiet_tf import native_logs_captured
+
+    tf = import_tensorflow(start_runtime=False)  # before anything that imports it
+    from training.distribute import strategy_from_environment
+
+    with native_logs_captured():
+        strategy = strategy_from_environment()
+        tf.config.list_logical_devices("CPU")
+    return strategy

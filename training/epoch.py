@@ -12,20 +12,29 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from training import data as data_lib
+from training.replicated_steps import ReplicatedSteps
 from training.schedules import sampling_probability
 from training.steps import TrainSteps
 
 
 def run_epoch(
-    epoch, steps: TrainSteps, train_data, valid_batches, train_config, optimizer, console: Console
+    epoch,
+    steps: TrainSteps | ReplicatedSteps,
+    train_data,
+    valid_batches,
+    train_config,
+    optimizer,
+    console: Console,
 ) -> dict[str, Any]:
     """Trains one epoch and evaluates on the validation batches.
 
     Args:
         epoch: the epoch's number (from 1); seeds the shuffling of its batches.
-        steps: the compiled steps of the model and `optimizer`.
+        steps: the compiled steps of the model and `optimizer` (`TrainSteps`, or
+            `ReplicatedSteps` under a distribution strategy).
         train_data: the encoded training pairs.
-        valid_batches: `(source, target_in, target_out)` batches to evaluate on.
+        valid_batches: `(source, target_in, target_out)` batches to evaluate on (as
+            `ReplicatedSteps.dataset` distributes them, under a strategy).
         train_config: the run's `TrainConfig`.
         optimizer: the optimizer `steps` applies (its step count drives scheduled sampling).
         console: where the progress bar goes (only when it is a terminal).
@@ -41,10 +50,7 @@ def run_epoch(
         bucket_width=train_config.bucket_width,
         pad_lengths=train_config.pad_lengths if train_config.xla else None,
     )
-    dataset = tf.data.Dataset.from_generator(
-        lambda: iter(batches),
-        output_signature=tuple(tf.TensorSpec((None, None), tf.int32) for _ in range(3)),
-    ).prefetch(2)
+    dataset = steps.dataset(batches)
     started = time.perf_counter()
     (total_loss, total_correct, total_count), probability = _train_batches(
         epoch, steps, dataset, len(batches), train_config, optimizer, console

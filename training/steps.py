@@ -50,6 +50,14 @@ class TrainSteps:
         self.evaluate = tf.function(self._evaluate, input_signature=signature,
                                     jit_compile=jit_compile)
 
+    def dataset(self, batches):
+        """An epoch's `(source, target_in, target_out)` NumPy batches as the train steps
+        take them: a tf.data pipeline that prepares the next 2 while a step runs."""
+        return tf.data.Dataset.from_generator(
+            lambda: iter(batches),
+            output_signature=tuple(tf.TensorSpec((None, None), tf.int32) for _ in range(3)),
+        ).prefetch(2)
+
     def _train(self, source, target_in, target_out):
         with tf.GradientTape() as tape:
             logits = self.model((source, target_in), training=True)
@@ -58,7 +66,7 @@ class TrainSteps:
         return loss, correct, count
 
     def _train_sampled(self, source, target_in, target_out, probability, seed):
-        with tf.GradientTape() as tape, _autocast(self.model):
+        with tf.GradientTape() as tape, autocast(self.model):
             logits = self.model.scheduled_sampling_logits(source, target_in, probability, seed)
             loss, correct, count = _token_loss(logits, target_out, self.label_smoothing)
         self._apply(tape, loss)
@@ -74,14 +82,19 @@ class TrainSteps:
         return loss * count, correct, count
 
 
-def _token_loss(logits, labels, label_smoothing: float):
-    """Masked, label-smoothed cross-entropy per real token, in float32 whatever the logits'
-    dtype (bfloat16 under mixed precision).
+def token_sums(logits, labels, label_smoothing: float):
+    """Masked, label-smoothed cross-entropy summed over the real tokens of a batch, in
+    float32 whatever the logits' dtype (bfloat16 under mixed precision).
+
+    Args:
+        logits: (batch, tgt_len, vocab).
+        labels: (batch, tgt_len) int32, PAD_ID on padding.
+        label_smoothing: probability mass spread over the vocabulary.
 
     Returns:
-        (mean loss over real tokens, correct argmax predictions, real token count).
+        (summed token loss, correct argmax predictions, real token count), float32 scalars.
     """
-    mask = tf.cast(tf.not_equal(labels, constants.PAD_ID), tf.float32)  # (batch, tgt_len)
+    mask = target_mask(labels)  # (batch, tgt_len)
     logits = tf.cast(logits, tf.float32)
     log_probs = tf.nn.log_softmax(logits, axis=-1)  # (batch, tgt_len, vocab)
     nll = -tf.gather(log_probs, labels, axis=-1, batch_dims=2)  # (batch, tgt_len)
@@ -89,13 +102,17 @@ def _token_loss(logits, labels, label_smoothing: float):
         smooth = -tf.reduce_mean(log_probs, axis=-1)
         nll = (1.0 - label_smoothing) * nll + label_smoothing * smooth
     count = tf.reduce_sum(mask)
-    loss = tf.reduce_sum(nll * mask) / tf.maximum(count, 1.0)
     predictions = tf.argmax(logits, axis=-1, output_type=labels.dtype)
     correct = tf.reduce_sum(tf.cast(tf.equal(predictions, labels), tf.float32) * mask)
-    return loss, correct, count
+    return tf.reduce_sum(nll * mask), correct, count
 
 
-def _autocast(model: Seq2Seq):
+def target_mask(labels):
+    """(batch, tgt_len) float32: 1 on real target tokens, 0 on padding."""
+    return tf.cast(tf.not_equal(labels, constants.PAD_ID), tf.float32)
+
+
+def autocast(model: Seq2Seq):
     """The variable autocasting Keras applies inside a layer's `__call__`, for model methods
     called directly (`scheduled_sampling_logits`), so that under mixed_bfloat16 they read the
     float32 variables as bfloat16 like the layers they call. Keras has no public API for it."""
@@ -104,3 +121,13 @@ def _autocast(model: Seq2Seq):
     from keras.src.backend import AutocastScope
 
     return AutocastScope(model.compute_dtype)
+
+
+def _token_loss(logits, labels, label_smoothing: float):
+    """`token_sums` with the mean loss over real tokens in place of the sum.
+
+    Returns:
+        (mean loss over real tokens, correct argmax predictions, real token count).
+    """
+    loss_sum, correct, count = token_sums(logits, labels, label_smoothing)
+    return loss_sum / tf.maximum(count, 1.0), correct, count

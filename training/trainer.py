@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import time
+import zlib
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from assistant.core.atomic_files import atomic_write_text
 from assistant.core.config import ModelConfig
 from assistant.core.model import Seq2Seq
 from training import data as data_lib
+from training import distribute
 from training.bundle_files import (
     bundle_tokenizer,
     copy_domain_files,
@@ -35,6 +37,7 @@ from training.checkpoints import (
 )
 from training.config import RunConfig, TrainConfig
 from training.epoch import run_epoch
+from training.replicated_steps import ReplicatedSteps, replica_optimizer
 from training.schedules import WarmupSchedule
 from training.sizing import describe as describe_sizing
 from training.sizing import size_from_data as size_from
@@ -122,6 +125,7 @@ def train(
     stop_after_epochs: int | None = None,
     overwrite: bool = False,
     size_from_data: Collection[str] | None = None,
+    strategy=None,
 ) -> TrainResult:
     """Trains a model bundle into `out_dir`, resuming from its checkpoint if it has one.
 
@@ -129,6 +133,7 @@ def train(
         data: a pairs file or a directory with train/valid files (see `load_datasets`).
         out_dir: the bundle directory: config.json, tokenizer.model, model.weights.h5
             (the best epoch's weights), training_log.json, checkpoint/, tensorboard/.
+            Of several workers the chief writes it and all resume from it (shared storage).
         config: the run configuration; `config.model.vocab_size` is replaced by the
             trained tokenizer's size.
         valid: an explicit validation file (with a single `data` file).
@@ -139,10 +144,13 @@ def train(
         size_from_data: the "section.key" settings given explicitly; the other sized
             settings (model size, dropout, vocabulary, epochs) are then chosen from the
             number of train pairs (`training.sizing`). None: `config` as it is.
+        strategy: the `tf.distribute.Strategy` to train under (`training.distribute`);
+            None: one device.
 
     Raises:
         DataError: malformed data.
-        TrainingError: a checkpoint of a different configuration is in `out_dir`.
+        TrainingError: a checkpoint of a different configuration is in `out_dir`, or the
+            workers did not start from the same checkpoint and configuration.
     """
     console = console or Console(stderr=True, soft_wrap=True)
     out_dir = Path(out_dir)
@@ -150,20 +158,14 @@ def train(
     splits = load_datasets(data, valid, config.train)
     console.print("pairs: " + ", ".join(f"{name} {len(pairs)}" for name, pairs in splits.items()))
     config, sized = _size(config, size_from_data, splits["train"], console)
-    state = load_state(out_dir, config, overwrite)
-    keras.utils.set_random_seed(config.train.seed)
-    tokenizer = bundle_tokenizer(out_dir, config, splits["train"], resume=state is not None)
-    encoded, model_config = write_bundle_files(data, out_dir, config, splits, tokenizer, console)
-    model, optimizer = _build_training(model_config, config.train, len(encoded["train"]))
-    log, state = _start_log(out_dir, config, state, splits, tokenizer, model, optimizer, console)
-    log.update({"sized_from_data": sized} if sized else {})
-    run = _Run(out_dir, config.train, model, optimizer, state, log, console)
-    stop_reason = _train_epochs(run, encoded, stop_after_epochs)
-    if stop_reason == "early stopping":
-        console.print(
-            f"early stopping: no better validation loss for "
-            f"{config.train.patience} epochs; best epoch {state['best_epoch']}"
+    console.print(distribute.summary(strategy))
+    with distribute.write_directory(out_dir, distribute.is_chief(strategy)) as write_dir:
+        run, encoded = _prepare(
+            data, out_dir, write_dir, config, splits, strategy, overwrite, console
         )
+        run.log.update({"sized_from_data": sized} if sized else {})
+        stop_reason = _train_epochs(run, encoded, stop_after_epochs)
+    state = run.state
     return TrainResult(
         out_dir,
         state["epoch"],
@@ -172,6 +174,32 @@ def train(
         stop_reason,
         time.perf_counter() - started,
     )
+
+
+def _prepare(data, out_dir, write_dir, config, splits, strategy, overwrite, console):
+    """The run's bundle files, model, optimizer and log, restored from the checkpoint in
+    `out_dir` if it has one. Every worker reads `out_dir` and writes `write_dir`; only
+    the chief discards a checkpoint for `overwrite`.
+
+    Returns:
+        (the run, its encoded "train" and "valid" pairs).
+    """
+    chief = write_dir == out_dir  # the chief writes the bundle itself
+    state = None if overwrite and not chief else load_state(out_dir, config, overwrite)
+    keras.utils.set_random_seed(config.train.seed)
+    resume = state is not None
+    tokenizer = bundle_tokenizer(out_dir if resume else write_dir, config, splits["train"], resume)
+    encoded, model_config = write_bundle_files(data, write_dir, config, splits, tokenizer, console)
+    with distribute.scope(strategy):
+        replicated = strategy is not None
+        model, optimizer = _build_training(
+            model_config, config.train, len(encoded["train"]), replicated
+        )
+    log, state = _start_log(out_dir, config, state, splits, tokenizer, model, optimizer, console)
+    same = [log["config"], log["pairs"], zlib.crc32(tokenizer.model_proto)]
+    distribute.check_same_start(strategy, state["epoch"], same)
+    log["distribution"] = distribute.describe(strategy)
+    return _Run(write_dir, config.train, model, optimizer, state, log, console, strategy), encoded
 
 
 def _size(config: RunConfig, given: Collection[str] | None, train_pairs,
@@ -210,19 +238,21 @@ def build_model(config: ModelConfig, precision: str = "float32") -> Seq2Seq:
 class _Run:
     """The pieces of a run that each epoch reads or updates."""
 
-    out_dir: Path
+    out_dir: Path  # where this process writes: the bundle on the chief, else a temporary dir
     train_config: TrainConfig
     model: Seq2Seq
     optimizer: keras.optimizers.Optimizer
     state: dict  # checkpoint state, see training.checkpoints
     log: dict[str, Any]  # the contents of training_log.json
     console: Console
+    strategy: Any = None  # the tf.distribute.Strategy, None on one device
 
 
 def _build_training(
-    model_config: ModelConfig, train_config: TrainConfig, train_pairs: int
+    model_config: ModelConfig, train_config: TrainConfig, train_pairs: int, replicated: bool
 ) -> tuple[Seq2Seq, keras.optimizers.Optimizer]:
-    """The model and its built Adam optimizer with the warm-up schedule over all epochs."""
+    """The model and its built Adam optimizer with the warm-up schedule over all epochs
+    (`replicated`: the optimizer of `ReplicatedSteps`, under the strategy's scope)."""
     model = build_model(model_config, train_config.precision)
     steps_per_epoch = -(-train_pairs // train_config.batch_size)
     schedule = WarmupSchedule(
@@ -232,7 +262,10 @@ def _build_training(
         steps_per_epoch * train_config.epochs,
         train_config.min_learning_rate,
     )
-    optimizer = keras.optimizers.Adam(schedule, clipnorm=train_config.clipnorm)
+    if replicated:
+        optimizer = replica_optimizer(schedule, train_config.clipnorm)
+    else:
+        optimizer = keras.optimizers.Adam(schedule, clipnorm=train_config.clipnorm)
     optimizer.build(model.trainable_variables)
     return model, optimizer
 
@@ -270,12 +303,16 @@ def _train_epochs(run: _Run, encoded, stop_after_epochs: int | None) -> str:
         The stop reason: "early stopping", "max epochs" or "paused".
     """
     train_config, state = run.train_config, run.state
-    steps = TrainSteps(run.model, run.optimizer, train_config.label_smoothing,
-                       jit_compile=train_config.xla)
     valid_batches = data_lib.make_batches(
         encoded["valid"], train_config.batch_size, None, train_config.bucket_width,
         pad_lengths=train_config.pad_lengths if train_config.xla else None,
     )
+    smoothing, xla = train_config.label_smoothing, train_config.xla
+    if run.strategy is None:
+        steps = TrainSteps(run.model, run.optimizer, smoothing, jit_compile=xla)
+    else:
+        steps = ReplicatedSteps(run.strategy, run.model, run.optimizer, smoothing, xla)
+        valid_batches = steps.dataset(valid_batches)
     writer = tf.summary.create_file_writer(str(run.out_dir / TENSORBOARD_DIR))
     stop_reason = "max epochs"
     epochs_this_call = 0
@@ -299,6 +336,11 @@ def _train_epochs(run: _Run, encoded, stop_after_epochs: int | None) -> str:
             stop_reason = "early stopping"
         _save_epoch(run, record, writer)
         _print_epoch(run.console, record, improved)
+    if stop_reason == "early stopping":
+        run.console.print(
+            f"early stopping: no better validation loss for "
+            f"{train_config.patience} epochs; best epoch {state['best_epoch']}"
+        )
     return stop_reason
 
 

@@ -16,8 +16,13 @@ from collections.abc import Iterator
 XLA_FLAGS = "--xla_backend_optimization_level=1"
 
 
-def import_tensorflow():
+def import_tensorflow(start_runtime: bool = True):
     """Imports TensorFlow (and initialises its CPU device) with fd 2 captured.
+
+    Args:
+        start_runtime: False imports without starting TensorFlow's runtime (initialising
+            its devices), for a caller that configures the runtime first: a multi-worker
+            distribution strategy sets up collective ops, which a started runtime refuses.
 
     Returns:
         The `tensorflow` module.
@@ -33,7 +38,8 @@ def import_tensorflow():
     with native_logs_captured():
         import tensorflow as tf
 
-        tf.config.list_logical_devices("CPU")
+        if start_runtime:
+            tf.config.list_logical_devices("CPU")
     return tf
 
 
