@@ -94,7 +94,7 @@ train-copy-experiment: $(STAMP)
 # The corpus the shipped bundle was trained on: no realistic-input variants, the train
 # shares of that run (byte-identical to the corpus of before the variants existed).
 corpus-shipped: $(STAMP)
-	$(PY) -m training build-corpus --out $(SHIPPED_CORPUS) --variants 0 \
+	$(PY) -m training build-corpus --out $(SHIPPED_CORPUS) --variants 0 --followups 0 \
 		--train-shares 0.33,0.05,0.24,0.32,0.06,0
 
 # Builds the corpus, trains the reference model (seeded; resumes if interrupted), evaluates it

@@ -102,3 +102,13 @@ def segmented_export(segmented_bundle, tmp_path_factory):
         assert main(["export", "--model", str(segmented_bundle), "--out", str(out),
                      "--max-beam", "2"]) == 0
     return out / "1", printed.getvalue()
+
+
+@pytest.fixture(scope="session")
+def context_bundle(tmp_path_factory):
+    """A tiny bundle that reads context (untrained, seeded), in the warehouse domain with
+    the export tests' `RECORD_ORDER`: see `tests.context_bundle`."""
+    from tests.context_bundle import make_context_bundle
+    from tests.serving.support import RECORD_ORDER
+
+    return make_context_bundle(tmp_path_factory.mktemp("context"), RECORD_ORDER)

@@ -4,6 +4,12 @@ It prints a table; the JSON report is written only where `--json` says (never in
 bundle by default: the shipped bundle's evaluation.json is what its model card quotes).
 With `--export DIR`, the `serving_default` replies of a SavedModel of the bundle are scored
 on the same pairs as one more setting (`training.export_replies`).
+
+A pair whose source holds a context (`assistant.core.tokenizer.join_context`, the corpus's
+follow-ups) is answered as a surface answers a turn in a conversation:
+`reply_batch(turns, contexts=...)`, so a bundle that reads context reads it, and any bundle's
+domain checks the reply against it; its category (e.g. "followup_refer") is reported like
+any other.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import sacrebleu
 
 from assistant.cli.args import add_decoding_arguments, decoding_options, positive_int
 from assistant.core.atomic_files import atomic_write_text
+from assistant.core.tokenizer import split_context
 from assistant.runtime.domain import Domain, NullDomain, domain_class, domain_name
 from assistant.runtime.options import RUNTIME_OPTIONS
 from training.data import Pair, read_pairs
@@ -155,11 +162,11 @@ def evaluate(
         "settings": {},
     }
     progress = progress or (lambda message: None)
-    sources = [p.source for p in pairs]
+    turns, contexts = _turns(sources := [p.source for p in pairs])
     for name, options in settings.items():
         progress(f"decoding {len(pairs)} inputs with {name} ...")
         started = time.perf_counter()
-        results = assistant.reply_batch(sources, batch_size=batch_size, **options)
+        results = assistant.reply_batch(turns, batch_size, contexts, **options)
         replies = [r.text if r.error is None else "" for r in results]
         report["settings"][name] = _setting_report(
             pairs, replies, options, time.perf_counter() - started, assistant.domain)
@@ -289,6 +296,12 @@ def compare_ladder(runtime_options: tuple[str, ...]) -> list[dict[str, Any]]:
         ladder.append({"strategy": "beam", "segment": split, "rerank": True, "retry_beam": 0})
         ladder.append({"strategy": "beam", "segment": split, "rerank": True})
     return ladder
+
+
+def _turns(sources: Sequence[str]) -> tuple[list[str], list[str | None]]:
+    """Each source's turn and context (None for a source without one, `split_context`)."""
+    split = [split_context(source) for source in sources]
+    return [turn for _, turn in split], [context for context, _ in split]
 
 
 def _setting_report(pairs: Sequence[Pair], replies: Sequence[str], options: dict[str, Any],

@@ -22,7 +22,14 @@ EVALUATION_FILE = "evaluation.json"
 VARIANTS_FILE = "evaluation_variants.json"  # `python -m training evaluate-variants --json`
 # Optional: the evaluation of the same recipe trained without copy attention.
 NOCOPY_FILE = "evaluation_nocopy.json"
+# Optional: the evaluation of the bundle this one replaces, on the same test file; the card
+# then shows each category's change (a retrain for a new skill must not lose an old one).
+BASELINE_FILE = "evaluation_baseline.json"
 PRODUCT_SETTING = "bundle defaults"  # `evaluate` without decoding flags: what the chat does
+FOLLOWUP_PREFIX = "followup_"  # the categories of follow-up turns (a turn after a context)
+# Exact match the product must reach on the test split's follow-ups, per kind.
+FOLLOWUP_TARGETS = {"followup_refer": 0.95, "followup_switch": 0.95,
+                    "followup_ambiguous": 0.90}
 
 
 def render_card(bundle: Path, notes: str = "") -> str:
@@ -48,6 +55,10 @@ def render_card(bundle: Path, notes: str = "") -> str:
     ]
     lines += ["", "## Evaluation", ""]
     lines += _evaluation_lines(evaluation) if evaluation else ["Not evaluated yet."]
+    if evaluation:
+        baseline_path = bundle / BASELINE_FILE
+        baseline = _read_json(baseline_path) if baseline_path.is_file() else None
+        lines += _followup_lines(evaluation, baseline)
     nocopy_path = bundle / NOCOPY_FILE
     if evaluation and nocopy_path.is_file():
         lines += ["", *_copy_lines(evaluation, _read_json(nocopy_path))]
@@ -145,6 +156,42 @@ def _copy_lines(copy: dict[str, Any], nocopy: dict[str, Any]) -> list[str]:
                  for pair in roles.values()
                  for report, name in zip((copy, nocopy), pair, strict=True)]
         lines.append(f"| {category} | {scores['count']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _followup_lines(report: dict[str, Any], baseline: dict[str, Any] | None) -> list[str]:
+    """The follow-up table: the product's exact match per kind of follow-up against its
+    target; then, with the evaluation of the bundle this one replaces, every other
+    category's change. Nothing when the report has no follow-ups."""
+    settings = report["settings"]
+    product = _roles(settings).get("product") or next(iter(settings))
+    scores = settings[product]["scores"]
+    kinds = [category for category in scores if category.startswith(FOLLOWUP_PREFIX)]
+    if not kinds:
+        return []
+    lines = ["", f"Follow-up questions (a turn after the conversation's context), `{product}`:",
+             "", "| kind | n | exact match | target | met |", "|---|---:|---:|---:|---|"]
+    for kind in kinds:
+        exact, target = scores[kind]["exact_match"], FOLLOWUP_TARGETS.get(kind)
+        met = "" if target is None else ("yes" if exact >= target else "**no**")
+        lines.append(f"| {kind.removeprefix(FOLLOWUP_PREFIX)} | {scores[kind]['count']} | "
+                     f"{exact:.2%} | {'' if target is None else f'{target:.0%}'} | {met} |")
+    if baseline is None:
+        return [*lines, "", f"(No `{BASELINE_FILE}`: the change of the other categories "
+                            "against the bundle this one replaces is not shown.)"]
+    before_settings = baseline["settings"]
+    before = before_settings[_roles(before_settings).get("product") or next(iter(before_settings))]
+    lines += ["", f"Other categories against `{BASELINE_FILE}` (the bundle this one replaces, "
+                  f"on `{baseline['data']}`): no drop is the target.", "",
+              "| category | n | before | now | change |", "|---|---:|---:|---:|---:|"]
+    for category, now in scores.items():
+        if (category.startswith(FOLLOWUP_PREFIX) or category == "all"
+                or category not in before["scores"]):
+            continue  # "all" holds the follow-ups too
+        old = before["scores"][category]["exact_match"]
+        change = 100 * (now["exact_match"] - old)
+        lines.append(f"| {category} | {now['count']} | {old:.2%} | {now['exact_match']:.2%} | "
+                     f"{change:+.2f} points{' (drop)' if change < 0 else ''} |")
     return lines
 
 

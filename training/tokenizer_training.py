@@ -62,8 +62,10 @@ def train_tokenizer(texts: Iterable[str], config: TokenizerConfig, seed: int = 0
     if not sentences:
         raise ValueError("no text to train the tokenizer on")
     spm.set_random_generator_seed(seed)
+    separator = constants.CONTEXT_SEPARATOR
+    symbols = [separator] if any(separator in sentence for sentence in sentences) else []
     try:
-        proto = _train_sentencepiece(sentences, config)
+        proto = _train_sentencepiece(sentences, config, symbols)
     except RuntimeError as error:
         raise _training_error(error) from None
     if config.split_letter_pairs:
@@ -80,19 +82,52 @@ def disable_pieces(model_proto: bytes, pattern: re.Pattern) -> bytes:
     An unused piece keeps its id (the vocabulary size does not change) but encoding never
     produces it: the text is spelled with shorter pieces instead.
     """
-    from sentencepiece import sentencepiece_model_pb2
-
-    model = sentencepiece_model_pb2.ModelProto()
+    model = _model_proto_class()()
     model.ParseFromString(model_proto)
     for piece in model.pieces:
-        if piece.type == piece.NORMAL and pattern.fullmatch(piece.piece):
-            piece.type = piece.UNUSED
+        if piece.type == _NORMAL and pattern.fullmatch(piece.piece):
+            piece.type = _UNUSED
     return model.SerializeToString()
 
 
-def _train_sentencepiece(sentences: list[str], config: TokenizerConfig) -> bytes:
-    """Runs the SentencePiece trainer on `sentences`; returns the serialized model."""
+_NORMAL, _UNUSED = 1, 5  # sentencepiece_model.proto's SentencePiece.Type values
+
+
+def _model_proto_class():
+    """The part of sentencepiece_model.proto that `disable_pieces` edits, built at run time.
+
+    SentencePiece's generated `sentencepiece_model_pb2` refuses a protobuf runtime older
+    than the one it was generated with (the [beam] extra installs protobuf 6): a message
+    built from a descriptor here works with any runtime, and the fields it does not
+    declare (trainer and normalizer specs, ...) are kept as unknown fields when it is
+    serialized again, byte for byte.
+    """
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    label, kinds = descriptor_pb2.FieldDescriptorProto, descriptor_pb2.FieldDescriptorProto
+    file = descriptor_pb2.FileDescriptorProto(name="keras_assistant_sentencepiece.proto",
+                                              package="keras_assistant_sentencepiece")
+    piece = file.message_type.add(name="SentencePiece")
+    for number, name, kind in ((1, "piece", kinds.TYPE_STRING), (2, "score", kinds.TYPE_FLOAT)):
+        piece.field.add(name=name, number=number, type=kind, label=label.LABEL_OPTIONAL)
+    piece.field.add(name="type", number=3, type=kinds.TYPE_INT32, label=label.LABEL_OPTIONAL,
+                    default_value=str(_NORMAL))  # absent on the wire when NORMAL
+    model = file.message_type.add(name="ModelProto")
+    model.field.add(name="pieces", number=1, type=kinds.TYPE_MESSAGE,
+                    type_name=".keras_assistant_sentencepiece.SentencePiece",
+                    label=label.LABEL_REPEATED)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    descriptor = pool.FindMessageTypeByName("keras_assistant_sentencepiece.ModelProto")
+    return message_factory.GetMessageClass(descriptor)
+
+
+def _train_sentencepiece(sentences: list[str], config: TokenizerConfig,
+                         symbols: list[str]) -> bytes:
+    """Runs the SentencePiece trainer on `sentences`; returns the serialized model.
+    `symbols` become user-defined pieces (none: the trainer's call is as before)."""
     model = io.BytesIO()
+    extra = {"user_defined_symbols": symbols} if symbols else {}
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(sentences),
         model_writer=model,
@@ -117,6 +152,7 @@ def _train_sentencepiece(sentences: list[str], config: TokenizerConfig) -> bytes
         input_sentence_size=2_000_000,
         shuffle_input_sentence=False,
         minloglevel=2,
+        **extra,
     )
     return model.getvalue()
 

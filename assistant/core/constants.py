@@ -21,3 +21,9 @@ CONFIG_FILE = "config.json"
 TOKENIZER_FILE = "tokenizer.model"
 WEIGHTS_FILE = "model.weights.h5"
 TRAINING_LOG_FILE = "training_log.json"
+
+# Between a conversation's context and the new turn in a model's source ("CV07:E217 T=85
+# <CTX> how do I fix it?"). Training makes it one SentencePiece piece (a user-defined symbol,
+# added when the training texts hold it), and a tokenizer with that piece marks a bundle that
+# reads context. Upper case, so a `source_case="upper"` model sees it unchanged.
+CONTEXT_SEPARATOR = "<CTX>"

@@ -89,6 +89,13 @@ class Tokenizer:
     def ids_to_pieces(self, ids: Sequence[int]) -> list[str]:
         return [self._sp.id_to_piece(int(i)) for i in ids]
 
+    @property
+    def has_context_separator(self) -> bool:
+        """Whether `constants.CONTEXT_SEPARATOR` is one piece of this vocabulary: the
+        tokenizer was trained on sources with a context (`model_source`)."""
+        piece_id = self._sp.piece_to_id(constants.CONTEXT_SEPARATOR)
+        return piece_id != constants.UNK_ID and not self._sp.is_unused(piece_id)
+
 
 def normalize_source(text: str, case: str = "keep") -> str:
     """Prepares an input the way the model saw its training sources.
@@ -99,6 +106,31 @@ def normalize_source(text: str, case: str = "keep") -> str:
     """
     text = text.strip()
     return text.translate(_ASCII_UPPER) if case == "upper" else text
+
+
+def model_source(text: str, context: str | None = None, case: str = "keep") -> str:
+    """The source a model reads for `text` said after `context`.
+
+    Without a context (None, or blank) it is `normalize_source(text)`; with one, both are
+    normalized and joined around `constants.CONTEXT_SEPARATOR`: "CV07:E217 T=85 <CTX> how do
+    I fix it?". A corpus writes its sources the same way (`join_context`), and an export
+    joins them with the same rules in its graph.
+    """
+    turn = normalize_source(text, case)
+    context = normalize_source(context or "", case)
+    return f"{context} {constants.CONTEXT_SEPARATOR} {turn}" if context else turn
+
+
+def join_context(context: str | None, text: str) -> str:
+    """A corpus source of `text` after `context`, as typed (`model_source` with case kept)."""
+    return model_source(text, context)
+
+
+def split_context(source: str) -> tuple[str | None, str]:
+    """(context, turn) of a source `join_context` wrote; (None, source) for a source
+    without a context."""
+    context, separator, turn = source.partition(f" {constants.CONTEXT_SEPARATOR} ")
+    return (context.strip(), turn.strip()) if separator else (None, source)
 
 
 _ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)

@@ -4,6 +4,12 @@ Surfaces (chat, convert, export) talk only to this module; it owns tokenization,
 bucketing, the compiled decoding graphs and the conversion of results to plain Python. What
 a bundle's domain knows (splitting a line into units, ordering their answers, checking a
 reply) comes in through the `Domain` protocol; this module imports no domain.
+
+A text may come with the conversation's context (`reply(text, context=...)`): a bundle
+trained with contexts (`reads_context`) reads it before the text
+(`assistant.core.tokenizer.model_source`); any bundle's domain checks the reply against
+both, and falls back with both in view. A line the domain splits into units (a fault line
+of several records) names its own subjects: its units are decoded without the context.
 """
 
 from __future__ import annotations
@@ -11,8 +17,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import re
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,11 +24,12 @@ import numpy as np
 
 from assistant.core import constants
 from assistant.core.config import ModelConfig
-from assistant.core.tokenizer import Tokenizer, normalize_source
+from assistant.core.tokenizer import Tokenizer, model_source
 from assistant.decoding.buckets import MAX_SOURCE_PIECES, batch_bucket, source_bucket, step_budget
 from assistant.runtime.bundle import BundleError, load_bundle
 from assistant.runtime.cache import DEFAULT_CACHE_SIZE, ReplyCache
-from assistant.runtime.domain import Domain, NullDomain
+from assistant.runtime.domain import Domain, NullDomain, takes_context
+from assistant.runtime.inputs import Turn, answerable, first_line, turns, unusable_text
 from assistant.runtime.options import ReplyOptions, default_options
 from assistant.runtime.reply import Alternative, InputError, Reply
 from assistant.runtime.units import join_units
@@ -37,8 +42,12 @@ class _Unit:
     """One text decoded on its own: a whole input, or one unit of a split line."""
 
     index: int  # its place in the flat list of units
-    ids: list[int]  # its pieces
-    text: str
+    ids: list[int]  # its pieces (of the context too, for a bundle that reads it)
+    turn: Turn
+
+    @property
+    def text(self) -> str:
+        return self.turn.text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,10 +78,14 @@ class Assistant:
             here, keeps none. `load` keeps `DEFAULT_CACHE_SIZE`: a loaded bundle is its own,
             while a model, tokenizer or domain handed in here may still be changed by the
             caller (a model in training), which the cache's key cannot see.
+        reads_context: the model was trained with a context before its turns, so it is
+            given a turn's context; None: when the tokenizer has the context separator.
 
     Attributes:
         cache: the `ReplyCache` of `reply_batch`, or None; set it to None (or a new
             `ReplyCache`) at any time.
+        reads_context: whether the model is given contexts (else they are accepted, and
+            only the domain's check and fallback read them).
 
     Raises:
         ValueError: the defaults are not valid options, or `cache_size` is negative.
@@ -80,7 +93,7 @@ class Assistant:
 
     def __init__(self, model, tokenizer: Tokenizer, name: str = "model",
                  domain: Domain | None = None, defaults: dict[str, Any] | None = None,
-                 cache_size: int = 0) -> None:
+                 cache_size: int = 0, reads_context: bool | None = None) -> None:
         from assistant.core.binding import bind_model
         from assistant.decoding.graphs import DecodingGraphs
 
@@ -91,6 +104,8 @@ class Assistant:
         self.defaults = ReplyOptions.resolve(default_options(), defaults or {}).to_dict()
         self._graphs = DecodingGraphs(functools.partial(bind_model, model))
         self.cache = _new_cache(cache_size)
+        self.reads_context = (tokenizer.has_context_separator if reads_context is None
+                              else reads_context)
 
     @classmethod
     def load(cls, bundle_dir: str | os.PathLike,
@@ -109,7 +124,8 @@ class Assistant:
         bundle = load_bundle(bundle_dir)
         try:
             assistant = cls(bundle.model, bundle.tokenizer, name=bundle.directory.name,
-                            domain=bundle.domain, defaults=bundle.defaults)
+                            domain=bundle.domain, defaults=bundle.defaults,
+                            reads_context=bundle.reads_context)
         except (TypeError, ValueError) as error:
             raise BundleError(f"{bundle.directory / constants.CONFIG_FILE}: bad decoding "
                               f"defaults ({error})") from None
@@ -120,32 +136,41 @@ class Assistant:
     def config(self) -> ModelConfig:
         return self.model.config
 
-    def reply(self, text: str, **options: Any) -> Reply:
-        """Answers one text; see `reply_batch` for the options.
+    def reply(self, text: str, context: str | None = None, **options: Any) -> Reply:
+        """Answers one text, said after `context` (see `reply_batch`).
 
         Raises:
-            InputError: the text is empty or too long.
+            InputError: the text is empty or too long, or the context is not text.
             ValueError: an option is invalid.
         """
-        result = self.reply_batch([text], **options)[0]
+        result = self.reply_batch([text], contexts=None if context is None else [context],
+                                  **options)[0]
         if result.error is not None:
             raise InputError(result.error)
         return result
 
     def reply_batch(self, texts: Sequence[str], batch_size: int = 64,
+                    contexts: Sequence[str | None] | None = None,
                     **options: Any) -> list[Reply]:
         """Answers many texts, in input order.
 
         Texts are sorted by length and decoded in batches of at most `batch_size`; an input
         that cannot be answered gets a `Reply` with `error` set instead of raising, so the
         output always has one entry per input. With `self.cache`, an input answered before
-        with the same options (outer whitespace aside) is not decoded again, nor is a unit
-        (a record of a split line) answered before alone or in another line, nor a repeat
-        within `texts`, unless the strategy is "sample" (a draw depends on the batch).
+        with the same options and context (outer whitespace aside) is not decoded again, nor
+        is a unit (a record of a split line) answered before alone or in another line, nor a
+        repeat within `texts`, unless the strategy is "sample" (a draw depends on the batch).
 
         Args:
             texts: the inputs.
             batch_size: rows decoded together.
+            contexts: None, or one context per text (None or blank: none): what the
+                conversation was about before it, in the form `Domain.remember` keeps
+                (the warehouse: the last fault line and what a question named, e.g.
+                "CV07:E217 T=85; SN02:W301 N=12"). A bundle that `reads_context` reads
+                it before the text; the domain's check and fallback read it for every
+                bundle. A text that already holds the context separator is read as the
+                model's own source.
             **options: any option of `assistant.runtime.options`: the decoding options
                 (strategy "greedy", "beam" or "sample", beam_width, length_penalty, n_best,
                 temperature, top_k, top_p, seed, min_length, max_length_a, max_length_b) and
@@ -153,35 +178,37 @@ class Assistant:
                 bundle's defaults (`self.defaults`).
 
         Raises:
-            ValueError: an option is invalid (before anything is decoded).
+            ValueError: an option is invalid, or `contexts` does not hold one context per
+                text (before anything is decoded).
         """
         request = self._request(options, batch_size)
+        inputs = turns(texts, contexts)
         cache = None if request.options.decoding.strategy == "sample" else self.cache
         if cache is None:
-            return self._reply_all(texts, request)
-        return cache.answer(texts, request.options,
+            return self._reply_all(inputs, request)
+        return cache.answer(inputs, request.options,
                             functools.partial(self._reply_all, request=request, cache=cache),
-                            keyable=_answerable)
+                            keyable=answerable, key=_turn_key)
 
-    def _reply_all(self, texts: Sequence[str], request: _Request,
+    def _reply_all(self, inputs: Sequence[Turn], request: _Request,
                    cache: ReplyCache | None = None) -> list[Reply]:
-        """Answers every text, decoding each (or each of its units) unless `cache` holds that
-        unit's reply; the join, check and fallback run on every text all the same."""
-        units, plan = self._split(texts, request.options.runtime.segment)
+        """Answers every turn, decoding each (or each of its units) unless `cache` holds that
+        unit's reply; the join, check and fallback run on every turn all the same."""
+        units, plan = self._split(inputs, request.options.runtime.segment)
         if cache is None:
             answers = self._answer_units(units, request)
         else:
             answers = cache.answer_units(units, request.options,
                                          functools.partial(self._answer_units, request=request),
-                                         keyable=_answerable)
+                                         keyable=answerable, key=_turn_key)
         replies = [
             answers[span.start] if parts is None
-            else self._join(text, parts, answers[span.start : span.stop])
-            for text, (parts, span) in zip(texts, plan, strict=True)
+            else self._join(turn, parts, answers[span.start : span.stop])
+            for turn, (parts, span) in zip(inputs, plan, strict=True)
         ]
         if not request.rerank:
             return replies
-        return [self._fall_back(text, reply) for text, reply in zip(texts, replies, strict=True)]
+        return [self._fall_back(turn, reply) for turn, reply in zip(inputs, replies, strict=True)]
 
     def _request(self, options: dict[str, Any], batch_size: int) -> _Request:
         resolved = ReplyOptions.resolve(self.defaults, options)
@@ -193,28 +220,30 @@ class Assistant:
         search = dataclasses.replace(decoding, n_best=decoding.beam_width) if rerank else decoding
         return _Request(resolved, search, rerank, batch_size)
 
-    def _split(self, texts: Sequence[str], segment: bool):
-        """The units to decode (each input whole, or each unit of a split line) and, per
-        input, its units (None: whole) and their span in the flat list."""
-        units: list[str] = []
+    def _split(self, inputs: Sequence[Turn], segment: bool):
+        """The units to decode (each input whole, or each unit of a split line, without the
+        context) and, per input, its units (None: whole) and their span in the flat list."""
+        units: list[Turn] = []
         plan: list[tuple[list[str] | None, range]] = []
         split = segment and "segment" in self.domain.runtime_options
-        for text in texts:
-            parts = self.domain.split(text) if split and isinstance(text, str) else None
+        for turn in inputs:
+            text = turn.text
+            parts = (self.domain.split(text) if split and turn.problem is None
+                     and isinstance(text, str) else None)
             plan.append((parts, range(len(units), len(units) + len(parts or (text,)))))
-            units.extend(parts or (text,))
+            units.extend([Turn(part) for part in parts] if parts else [turn])
         return units, plan
 
-    def _answer_units(self, texts: list[str], request: _Request) -> list[Reply]:
+    def _answer_units(self, units: list[Turn], request: _Request) -> list[Reply]:
         """Decodes every unit (shortest first, in batches); errors become error replies."""
-        answers: list[Reply | None] = [None] * len(texts)
+        answers: list[Reply | None] = [None] * len(units)
         encoded = []
-        for index, text in enumerate(texts):
-            ids, error = self._encode(text)
+        for index, turn in enumerate(units):
+            ids, error = self._encode(turn)
             if error is not None:
                 answers[index] = Reply(text="", score=float("nan"), error=error)
             else:
-                encoded.append(_Unit(index, ids, text))
+                encoded.append(_Unit(index, ids, turn))
         encoded.sort(key=lambda unit: len(unit.ids))
         self._decode_all(encoded, answers, request.search, request)
         retry = request.options.runtime.retry_beam
@@ -235,40 +264,52 @@ class Assistant:
                 if keep_flagged or not reply.flags:
                     answers[unit.index] = reply
 
-    def _fall_back(self, text: str, reply: Reply) -> Reply:
+    def _fall_back(self, turn: Turn, reply: Reply) -> Reply:
         """A reply whose flags survived the rerank (and retry) gets the domain's fallback
         text, if it has one; the flags stay, so surfaces still warn."""
         if not reply.flags:
             return reply
-        fallback = self.domain.fallback(text, reply.flags)
+        if turn.context and takes_context(type(self.domain).fallback):
+            fallback = self.domain.fallback(turn.text, reply.flags, context=turn.context)
+        else:
+            fallback = self.domain.fallback(turn.text, reply.flags)
         if fallback is None:
             return reply
         return Reply(text=fallback, score=reply.score,
                      alternatives=(Alternative(fallback, reply.score),), flags=reply.flags,
                      source_pieces=reply.source_pieces)
 
-    def _join(self, text: str, parts: list[str], replies: list[Reply]) -> Reply:
+    def _join(self, turn: Turn, parts: list[str], replies: list[Reply]) -> Reply:
         joined = join_units(replies, self.domain.order(parts))
         if joined.error is not None or not self.domain.checks:
             return joined
-        return dataclasses.replace(joined, flags=tuple(self.domain.check(text, joined.text)))
+        return dataclasses.replace(joined, flags=self._check(turn, joined.text))
+
+    def _check(self, turn: Turn, reply: str) -> tuple[str, ...]:
+        """The domain's flags of `reply` to `turn`, with its context if it has one."""
+        if turn.context and takes_context(type(self.domain).check):
+            return tuple(self.domain.check(turn.text, reply, context=turn.context))
+        return tuple(self.domain.check(turn.text, reply))
 
     def warm_up(self, **options: Any) -> None:
         """Compiles the graph of the shortest bucket for these options (e.g. at start-up)."""
         self.reply_batch(["warm up"], **options)
 
-    def _encode(self, text: str) -> tuple[list[int], str | None]:
-        """The pieces of one unit, or the one-line reason it cannot be answered; never raises,
-        so one bad input cannot take its batch down."""
+    def _encode(self, turn: Turn) -> tuple[list[int], str | None]:
+        """The pieces of one unit (after its context, for a bundle that reads context), or
+        the one-line reason it cannot be answered; never raises, so one bad input cannot
+        take its batch down."""
+        text = turn.text
         if not isinstance(text, str):
             return [], f"input must be text, not {type(text).__name__}"
-        problem = _unusable_text(text)
+        problem = unusable_text(text) or turn.problem
         if problem is not None:
             return [], problem
+        context = turn.context if self.reads_context else None
         try:
-            ids = self.tokenizer.encode(normalize_source(text, self.config.source_case))
+            ids = self.tokenizer.encode(model_source(text, context, self.config.source_case))
         except Exception as error:  # the tokenizer is C++: whatever it refuses is this input's
-            return [], f"cannot tokenize the input: {type(error).__name__}: {_first_line(error)}"
+            return [], f"cannot tokenize the input: {type(error).__name__}: {first_line(error)}"
         if len(ids) > MAX_SOURCE_PIECES:
             return [], (f"input too long: {len(ids)} pieces, the limit is "
                         f"{MAX_SOURCE_PIECES} (about {MAX_SOURCE_PIECES * 3} characters)")
@@ -280,11 +321,11 @@ class Assistant:
                          np.int32)  # (rows, src_len)
         for row, unit in enumerate(chunk):
             source[row, : len(unit.ids)] = unit.ids
-        result = self._graphs.run(source, search, step_budget(search, source.shape[1]))
-        return [self._to_reply(result, row, unit.ids, unit.text, request.n_best, request.rerank)
+        result = self._graphs.run(source, search, step_budget(search))
+        return [self._to_reply(result, row, unit.ids, unit.turn, request.n_best, request.rerank)
                 for row, unit in enumerate(chunk)]
 
-    def _to_reply(self, result, row: int, source_ids: list[int], source_text: str,
+    def _to_reply(self, result, row: int, source_ids: list[int], turn: Turn,
                   n_best: int, rerank: bool) -> Reply:
         tokenizer = self.tokenizer
         alternatives = []
@@ -296,7 +337,7 @@ class Assistant:
             ids = result.tokens[row, rank, :length]
             alternatives.append(Alternative(tokenizer.decode(ids),
                                             float(result.scores[row, rank])))
-        best, flags = self._choose(source_text, alternatives, rerank)
+        best, flags = self._choose(turn, alternatives, rerank)
         # The chosen hypothesis first, the others in score order, cut to the n-best asked for.
         order = [best] + [rank for rank in range(len(alternatives)) if rank != best]
         alternatives = [alternatives[rank] for rank in order[:n_best]]
@@ -323,29 +364,18 @@ class Assistant:
         )
 
 
-    def _choose(self, source_text: str, alternatives: list[Alternative],
+    def _choose(self, turn: Turn, alternatives: list[Alternative],
                 rerank: bool) -> tuple[int, tuple[str, ...]]:
         """The rank of the hypothesis to answer with and its flags: the first one the
         domain's check passes when reranking, else the best."""
         if not self.domain.checks:
             return 0, ()
-        flags = tuple(self.domain.check(source_text, alternatives[0].text))
+        flags = self._check(turn, alternatives[0].text)
         for rank in range(1, len(alternatives) if rerank and flags else 1):
-            candidate = tuple(self.domain.check(source_text, alternatives[rank].text))
+            candidate = self._check(turn, alternatives[rank].text)
             if not candidate:
                 return rank, candidate
         return 0, flags
-
-
-# What makes a text empty: controls (NUL...), format characters (zero-width space, joiners,
-# BOM, bidi marks, soft hyphen), and separators (spaces, line and paragraph separators) ...
-_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
-# ... and the default-ignorable code points of other categories (Unicode's
-# DerivedCoreProperties): combining grapheme joiner, Hangul fillers, Khmer inherent vowels,
-# Mongolian variation selectors, variation selectors, and the plane-14 tags and selectors.
-_IGNORABLE_RANGES = ((0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
-                     (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xE0000, 0xE0FFF))
-_SURROGATE = re.compile("[\ud800-\udfff]")  # what `surrogateescape` makes of a stray byte
 
 
 def _new_cache(size: int) -> ReplyCache | None:
@@ -354,34 +384,5 @@ def _new_cache(size: int) -> ReplyCache | None:
     return ReplyCache(size) if size else None
 
 
-def _answerable(text: Any) -> bool:
-    """Whether `text` may be looked up in the cache: text that is not refused before
-    decoding (a refusal is cheap, and names a character position that outer spaces move)."""
-    return isinstance(text, str) and _unusable_text(text) is None
-
-
-def _unusable_text(text: str) -> str | None:
-    """Why `text` cannot be answered (one line), or None.
-
-    A lone surrogate is not Unicode (UTF-8 cannot encode it, so neither can the tokenizer):
-    the input is refused, as one error reply, rather than answered after a silent
-    replacement. A text of invisible characters only is empty.
-    """
-    surrogate = None if text.isascii() else _SURROGATE.search(text)
-    if surrogate is not None:
-        return (f"input is not valid Unicode: lone surrogate U+{ord(surrogate.group()):04X} "
-                f"at character {surrogate.start() + 1} (decode bytes with errors='replace')")
-    if not text.strip() or all(_is_invisible(char) for char in text):
-        return "empty input"
-    return None
-
-
-def _is_invisible(char: str) -> bool:
-    code = ord(char)
-    return (unicodedata.category(char) in _INVISIBLE_CATEGORIES
-            or any(low <= code <= high for low, high in _IGNORABLE_RANGES))
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else "no message"
+def _turn_key(turn: Turn):
+    return turn.key

@@ -3,6 +3,11 @@
 A bundle holds `config.json` (the model config, the decoding defaults and the domain's
 name), `tokenizer.model`, `model.weights.h5` and the files its domain reads. Every problem
 is one line naming the file (`BundleError`).
+
+A bundle trained on sources with a context (`assistant.core.tokenizer.model_source`) reads
+context: its tokenizer has `constants.CONTEXT_SEPARATOR` as a piece, and config.json may say
+so too (`"context": true`; `false` turns it off). Only such a bundle is given the context
+of a turn (`Assistant.reply(text, context=...)`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ class Bundle:
         tokenizer: its `Tokenizer`.
         defaults: config.json's "decoding" section (may be partial or empty).
         domain: its `Domain`, loaded with the domain's files.
+        reads_context: the model was trained with contexts before its turns.
     """
 
     directory: Path
@@ -40,6 +46,7 @@ class Bundle:
     tokenizer: Tokenizer
     defaults: dict[str, Any]
     domain: Domain
+    reads_context: bool = False
 
 
 def load_bundle(bundle_dir: str | os.PathLike) -> Bundle:
@@ -75,7 +82,30 @@ def load_bundle(bundle_dir: str | os.PathLike) -> Bundle:
     defaults = payload.get("decoding", {})
     if not isinstance(defaults, dict):
         raise BundleError(f"{config_path}: 'decoding' must be an object")
-    return Bundle(bundle, model, tokenizer, dict(defaults), domain)
+    reads_context = _reads_context(payload, tokenizer, config_path, tokenizer_path)
+    return Bundle(bundle, model, tokenizer, dict(defaults), domain, reads_context)
+
+
+def _reads_context(payload: dict[str, Any], tokenizer: Tokenizer, config_path: Path,
+                   tokenizer_path: Path) -> bool:
+    """config.json's "context" (true or false) if it has one, else whether the tokenizer
+    was trained with the context separator.
+
+    Raises:
+        BundleError: "context" is not true or false, or is true for a tokenizer without
+            the separator.
+    """
+    said = payload.get("context")
+    if said is None:
+        return tokenizer.has_context_separator
+    if not isinstance(said, bool):
+        raise BundleError(f"{config_path}: 'context' must be true or false, not {said!r}")
+    if said and not tokenizer.has_context_separator:
+        raise BundleError(f"{config_path} does not match {tokenizer_path}: config.json says "
+                          f"the model reads context, the tokenizer has no "
+                          f"{constants.CONTEXT_SEPARATOR} piece (use the files trained "
+                          "together)")
+    return said
 
 
 def _load_config(config_path: Path) -> tuple[ModelConfig, dict[str, Any]]:

@@ -26,6 +26,9 @@ cached units saves only the join and the check). Apart, each level's recency fol
 traffic: a unit stays while lines that miss still use it. An input that is not split is held
 at both levels, mostly as the same `Reply` object.
 
+An input said after a context (`Assistant.reply(text, context=...)`) is keyed by its
+context too (`inputs.Turn.key`): the same words after another context are another question.
+
 A key must never join two texts whose replies differ. Stripping is the only normalisation:
 the tokenizer strips its input (`normalize_source`), and a domain must read outer whitespace as
 nothing (the warehouse's split, check and fallback give the same result with or without it).
@@ -151,7 +154,8 @@ class ReplyCache:
 
     def answer(self, texts: Sequence[Any], options: ReplyOptions,
                answer: Callable[[list[Any]], list[Reply]],
-               keyable: Callable[[Any], bool] | None = None) -> list[Reply]:
+               keyable: Callable[[Any], bool] | None = None,
+               key: Callable[[Any], Hashable] | None = None) -> list[Reply]:
         """Answers inputs in order, one reply each, through the input level.
 
         Args:
@@ -161,23 +165,28 @@ class ReplyCache:
                 the first occurrence of each missed key and every input not keyed.
             keyable: whether an input may be looked up (default: a text that is not blank);
                 one that may not goes to `answer` as it is, every time.
+            key: the key of a keyable input, beside the options (default: the text
+                stripped); it must tell apart any two inputs whose replies differ.
 
         Returns:
             The replies, in the order of `texts`.
         """
-        return self._answer(False, texts, options, answer, keyable)
+        return self._answer(False, texts, options, answer, keyable, key)
 
     def answer_units(self, units: Sequence[Any], options: ReplyOptions,
                      answer: Callable[[list[Any]], list[Reply]],
-                     keyable: Callable[[Any], bool] | None = None) -> list[Reply]:
+                     keyable: Callable[[Any], bool] | None = None,
+                     key: Callable[[Any], Hashable] | None = None) -> list[Reply]:
         """Answers units in order, one reply each, through the unit level; the same contract
         as `answer`, where a reply is a unit's before any join."""
-        return self._answer(True, units, options, answer, keyable)
+        return self._answer(True, units, options, answer, keyable, key)
 
     def _answer(self, unit: bool, texts: Sequence[Any], options: ReplyOptions,
                 answer: Callable[[list[Any]], list[Reply]],
-                keyable: Callable[[Any], bool] | None) -> list[Reply]:
+                keyable: Callable[[Any], bool] | None,
+                text_key: Callable[[Any], Hashable] | None) -> list[Reply]:
         keyable = keyable or _is_text
+        text_key = text_key or str.strip
         option_key = options_key(options)
         replies: list[Reply | None] = [None] * len(texts)
         waiting: dict[Hashable, list[int]] = {}  # a missed key -> the positions it answers
@@ -186,7 +195,7 @@ class ReplyCache:
             if not keyable(text):
                 unkeyed.append(position)
                 continue
-            key = (text.strip(), option_key)
+            key = (text_key(text), option_key)
             if key in waiting:  # a repeat of this call's miss: decoded once
                 waiting[key].append(position)
                 self._count_hit(unit)

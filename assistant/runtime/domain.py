@@ -16,8 +16,10 @@ warehouse (`assistant.domains.warehouse`) is loaded the same way.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
+import inspect
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -98,15 +100,34 @@ class Domain:
         """Indices of `units` (from `split`) in the order their answers are joined."""
         return list(range(len(units)))
 
-    def check(self, source: str, reply: str) -> list[str]:
-        """Short flags for what `reply` gets wrong about `source`; empty when nothing."""
+    def check(self, source: str, reply: str, context: str = "") -> list[str]:
+        """Short flags for what `reply` gets wrong about `source`; empty when nothing.
+
+        `context` is the conversation's context the turn was said in (`remember`): the
+        reply may be about what it names, as about what `source` names. The runtime passes
+        it when there is one and the method takes it (`takes_context`): a domain written
+        before contexts, with two arguments, still works and checks the turn alone.
+        """
         return []
 
-    def fallback(self, source: str, flags: Sequence[str]) -> str | None:
+    def fallback(self, source: str, flags: Sequence[str], context: str = "") -> str | None:
         """The reply to give instead of a hypothesis the check flagged, when no hypothesis
         passed it (rerank on): a plain statement of what could not be read, or None to
-        keep the best flagged hypothesis. The reply keeps its flags either way."""
+        keep the best flagged hypothesis. The reply keeps its flags either way. `context`
+        as in `check`."""
         return None
+
+    def remember(self, context: str, text: str) -> str:
+        """The context of a conversation after `text` was said in `context` (both may be
+        empty): what the next turn's "it" may mean, in the form the domain's corpus writes
+        contexts, so a model trained with context reads it as it learnt. Surfaces keep it
+        (the chat per session, `convert` from a record's earlier message). The null domain
+        remembers the last text as it is."""
+        return text.strip() or context
+
+    def describe_context(self, context: str) -> str:
+        """A few words saying what "it" means in `context`, for surfaces ("" for none)."""
+        return context.strip()
 
     def graph_splitter(self) -> GraphSplitter | None:
         """The in-graph `split`/`order` for the export, or None (the export answers whole)."""
@@ -119,6 +140,15 @@ class Domain:
 
 class NullDomain(Domain):
     """The domain of a bundle trained on other pairs: the model alone answers."""
+
+
+@functools.lru_cache(maxsize=64)
+def takes_context(method) -> bool:
+    """Whether a domain's `check` or `fallback` (the function of its class) takes `context`."""
+    try:
+        return "context" in inspect.signature(method).parameters
+    except (TypeError, ValueError):  # a builtin or a C function: no signature to read
+        return False
 
 
 def domain_name(bundle_dir: str | Path) -> str:

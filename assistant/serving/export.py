@@ -10,6 +10,9 @@ says which). Its signatures (`assistant.serving.module`):
   with the bundle's default decoding (or the one given);
 - `generate`: the same plus per-request scalars beam_width (int32, 1-8, or 1-N with
   `max_beam_width`), length_penalty (float32) and max_length (int32, 0 = the default limit);
+  for a bundle that reads context (`Assistant.reads_context`), or when asked, also
+  `context` (string, [None], "" for none): each text's conversation context, read as the
+  runtime reads `reply(text, context=...)` with `rerank=False`;
 - `generate_ids`: ids (int32, [None, None], PAD_ID-padded) -> ids, lengths, score, with core
   TensorFlow ops only. `ids_only` writes an export with this signature alone, which a
   server without tensorflow-text's ops can load.
@@ -92,7 +95,7 @@ def export_splitter(assistant, segment_lines: bool | None = None):
 def export_saved_model(assistant, out_dir: str | os.PathLike, options=None,
                        version: int | None = None, ids_only: bool = False,
                        jit_compile: bool = True, max_beam_width: int = MAX_BEAM_WIDTH,
-                       splitter=None) -> ExportResult:
+                       splitter=None, context_input: bool | None = None) -> ExportResult:
     """Writes `out_dir/<version>/`, a SavedModel of a loaded `Assistant`.
 
     Args:
@@ -105,6 +108,9 @@ def export_saved_model(assistant, out_dir: str | os.PathLike, options=None,
         max_beam_width: `generate` accepts beam widths 1..max_beam_width.
         splitter: the domain's in-graph splitter (see `export_splitter`): the text
             signatures answer each unit of a line on its own; ignored with `ids_only`.
+        context_input: `generate` takes a `context` input (None: when the bundle reads
+            context; for one that does not, the input is accepted and unused, as the
+            runtime gives such a model no context); ignored with `ids_only`.
 
     Returns:
         An `ExportResult`.
@@ -116,8 +122,6 @@ def export_saved_model(assistant, out_dir: str | os.PathLike, options=None,
     from assistant.core.quiet_tf import import_tensorflow
 
     tf = import_tensorflow()
-    from assistant.serving.module import IdsServingModule, TextServingModule
-
     options = options or export_options(assistant.defaults)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -129,13 +133,8 @@ def export_saved_model(assistant, out_dir: str | os.PathLike, options=None,
     with build_folder(out_dir, version) as building:
         tokenizer_file = building / TOKENIZER_ASSET
         tokenizer_file.write_bytes(assistant.tokenizer.model_proto)
-        if ids_only:
-            module = IdsServingModule(assistant.model, options, jit_compile=jit_compile)
-        else:
-            module = TextServingModule(
-                assistant.model, options, assistant.tokenizer.model_proto, str(tokenizer_file),
-                max_beam_width, source_case=getattr(assistant.config, "source_case", "keep"),
-                jit_compile=jit_compile, splitter=splitter)
+        module = _serving_module(assistant, options, tokenizer_file, ids_only, jit_compile,
+                                 max_beam_width, splitter, context_input)
         signatures = module.signatures()
         saved = building / "saved_model"
         try:
@@ -146,6 +145,22 @@ def export_saved_model(assistant, out_dir: str | os.PathLike, options=None,
     result = _measure(target, version, tuple(signatures),
                       segmented=splitter is not None and not ids_only)
     return dataclasses.replace(result, removed=removed)
+
+
+def _serving_module(assistant, options, tokenizer_file: Path, ids_only: bool,
+                    jit_compile: bool, max_beam_width: int, splitter, context_input: bool | None):
+    """The `tf.Module` an export saves (see `export_saved_model` for the arguments)."""
+    from assistant.serving.module import IdsServingModule, TextServingModule
+
+    if ids_only:
+        return IdsServingModule(assistant.model, options, jit_compile=jit_compile)
+    reads_context = bool(getattr(assistant, "reads_context", False))
+    return TextServingModule(
+        assistant.model, options, assistant.tokenizer.model_proto, str(tokenizer_file),
+        max_beam_width, source_case=getattr(assistant.config, "source_case", "keep"),
+        jit_compile=jit_compile, splitter=splitter,
+        context_input=reads_context if context_input is None else context_input,
+        reads_context=reads_context)
 
 
 def next_version(out_dir: Path) -> int:

@@ -15,6 +15,11 @@ length penalty, max length) fail the request with an `InvalidArgument` error.
 
 Given a domain's `GraphSplitter`, the text signatures answer each unit of a line on its own
 and join the answers in the splitter's order, as the runtime does.
+
+With `context_input`, `generate` takes one more input, `context` (string [batch], "" for
+none): the conversation's context of each text, joined before it as
+`assistant.core.tokenizer.model_source` joins them when the model reads context (and ignored
+when it does not, as the runtime ignores it), and not given to the units of a split line.
 """
 
 from __future__ import annotations
@@ -28,6 +33,13 @@ from assistant.core import constants
 from assistant.decoding.buckets import MAX_SOURCE_PIECES
 from assistant.serving.decoders import NO_REPLY_SCORE, Decoders
 from assistant.serving.re2 import strip_pattern
+
+_CONTEXT_JOINER = f" {constants.CONTEXT_SEPARATOR} "  # as `tokenizer.model_source` joins
+_GENERATE_OPTIONS = [
+    tf.TensorSpec([], tf.int32, name="beam_width"),
+    tf.TensorSpec([], tf.float32, name="length_penalty"),
+    tf.TensorSpec([], tf.int32, name="max_length"),
+]
 
 EXPORT_STRATEGIES = ("greedy", "beam")  # default strategies an export can bake in
 
@@ -103,12 +115,15 @@ class TextServingModule(IdsServingModule):
         splitter: the domain's `GraphSplitter` (`assistant.runtime.domain`); when given,
             `serving_default` and `generate` answer each unit it splits a line into on its
             own and join the replies in its rank order, as the runtime does.
+        context_input: `generate` takes a `context` input beside `text`.
+        reads_context: the model was trained with contexts (`Assistant.reads_context`):
+            `generate` reads the context before the text; else it ignores it.
     """
 
     def __init__(self, model, options: decoding.DecodingOptions, tokenizer_proto: bytes,
                  tokenizer_file: str, max_beam_width: int, source_case: str = "keep",
-                 jit_compile: bool = True, splitter=None,
-                 name: str = "assistant") -> None:
+                 jit_compile: bool = True, splitter=None, context_input: bool = False,
+                 reads_context: bool = False, name: str = "assistant") -> None:
         import sentencepiece as spm
         import tensorflow_text
 
@@ -125,6 +140,14 @@ class TextServingModule(IdsServingModule):
         self._sentinel_id, self._sentinel_bytes = sentinel
         self.strips_first_space = tf.constant(strips, tf.bool)  # (vocab,)
         self.splitter = splitter  # a tf.Module: its tables are saved with the export
+        self._reads_context = reads_context
+        # One `generate` is traced and saved: with the context input or without it.
+        inputs = [tf.TensorSpec([None], tf.string, name="text")]
+        if context_input:
+            inputs.append(tf.TensorSpec([None], tf.string, name="context"))
+        self.generate = tf.function(
+            self.generate_in_context if context_input else self.generate_text,
+            input_signature=[*inputs, *_GENERATE_OPTIONS])
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve(self, text):
@@ -141,14 +164,9 @@ class TextServingModule(IdsServingModule):
         """
         return self._reply(text, self._decoders.default)
 
-    @tf.function(input_signature=[
-        tf.TensorSpec([None], tf.string, name="text"),
-        tf.TensorSpec([], tf.int32, name="beam_width"),
-        tf.TensorSpec([], tf.float32, name="length_penalty"),
-        tf.TensorSpec([], tf.int32, name="max_length"),
-    ])
-    def generate(self, text, beam_width, length_penalty, max_length):
-        """Answers texts by beam search with per-request settings.
+    def generate_text(self, text, beam_width, length_penalty, max_length):
+        """Answers texts by beam search with per-request settings: `generate` of an export
+        without `context_input`.
 
         Args:
             text: string (batch,) inputs.
@@ -164,6 +182,24 @@ class TextServingModule(IdsServingModule):
         Raises:
             tf.errors.InvalidArgumentError: an option is out of range (the whole request).
         """
+        return self._generate(text, None, beam_width, length_penalty, max_length)
+
+    def generate_in_context(self, text, context, beam_width, length_penalty, max_length):
+        """`generate_text` with each text's context: `generate` of an export with
+        `context_input`.
+
+        Args:
+            text: string (batch,) inputs.
+            context: string (batch,) what the conversation was about before each text, in
+                the form the bundle's domain keeps it ("" for none).
+            beam_width, length_penalty, max_length: as in `generate`.
+
+        Returns:
+            dict: "reply" string (batch,), "score" float32 (batch,), as `generate`.
+        """
+        return self._generate(text, context, beam_width, length_penalty, max_length)
+
+    def _generate(self, text, context, beam_width, length_penalty, max_length):
         widest = self._max_beam_width
         checks = [
             tf.debugging.assert_greater_equal(beam_width, 1, message="beam_width must be >= 1"),
@@ -187,13 +223,13 @@ class TextServingModule(IdsServingModule):
             ]
             return tf.switch_case(branch, branches)
 
-        return self._reply(text, decode_chunk)
+        return self._reply(text, decode_chunk, context)
 
     def signatures(self) -> dict[str, Any]:
         return {"serving_default": self.serve, "generate": self.generate,
                 **super().signatures()}
 
-    def _reply(self, text, decode_chunk):
+    def _reply(self, text, decode_chunk, context=None):
         """The signatures' {"reply", "score"}: `_answer`, unit by unit for the lines the
         splitter splits.
 
@@ -204,12 +240,15 @@ class TextServingModule(IdsServingModule):
         line with a unit that cannot be answered gets "" and -inf, as a line would.
         """
         if self.splitter is None:
-            reply, score, _ = self._answer(text, decode_chunk)
+            reply, score, _ = self._answer(text, decode_chunk, context)
             return {"reply": reply, "score": score}
         units = self.splitter.split(text)  # (batch, None)
         rows = units.value_rowids()  # (units,) the line of each unit
         lines = units.nrows()
-        reply, score, valid = self._answer(units.flat_values, decode_chunk)
+        if context is not None:  # a split line's units are decoded without it
+            whole = tf.gather(units.row_lengths() == 1, rows)  # (units,)
+            context = tf.where(whole, tf.gather(context, rows), "")
+        reply, score, valid = self._answer(units.flat_values, decode_chunk, context)
         ranks = self.splitter.ranks(units.flat_values)  # (units,)
         order = tf.argsort(ranks, stable=True)
         order = tf.gather(order, tf.argsort(tf.gather(rows, order), stable=True))
@@ -225,19 +264,29 @@ class TextServingModule(IdsServingModule):
                               tf.math.unsorted_segment_sum(score, rows, lines)),
         }
 
-    def _answer(self, text, decode_chunk):
-        """Tokenizes, decodes by chunks and detokenizes: reply string (batch,), score
-        float32 (batch,) and valid bool (batch,) (False: "" and -inf); see `serve`."""
-        # Python's str.strip()
-        text = tf.strings.regex_replace(text, strip_pattern(), "")
-        if self._upper:
-            text = tf.strings.upper(text)  # ASCII only, as `tokenizer.normalize_source`
-        pieces = self.tokenizer.tokenize(text)  # (batch, None)
+    def _answer(self, text, decode_chunk, context=None):
+        """Tokenizes (each text after its context, for a model that reads context), decodes
+        by chunks and detokenizes: reply string (batch,), score float32 (batch,) and valid
+        bool (batch,) (False: "" and -inf); see `serve`."""
+        text = self._normalized(text)
+        source = text
+        if context is not None and self._reads_context:
+            context = self._normalized(context)
+            source = tf.where(tf.strings.length(context) > 0,
+                              tf.strings.join([context, text], separator=_CONTEXT_JOINER), text)
+        pieces = self.tokenizer.tokenize(source)  # (batch, None)
         lengths = tf.cast(pieces.row_lengths(), tf.int32)
         valid = (tf.strings.length(text) > 0) & (lengths > 0) & (lengths <= MAX_SOURCE_PIECES)
         ids = pieces.to_tensor(default_value=constants.PAD_ID)  # (batch, longest)
         tokens, scores = self._decoders.decode_rows(ids, lengths, valid, decode_chunk)
         return tf.where(valid, self._detokenize(tokens), ""), scores, valid
+
+    def _normalized(self, text):
+        """string (batch,): `tokenizer.normalize_source` in the graph."""
+        text = tf.strings.regex_replace(text, strip_pattern(), "")  # Python's str.strip()
+        if self._upper:
+            text = tf.strings.upper(text)  # ASCII only, as `tokenizer.normalize_source`
+        return text
 
     def _detokenize(self, tokens):
         """string (batch,) from int32 (batch, T) tokens, as `Tokenizer.decode` does.

@@ -1,7 +1,14 @@
 import pytest
 
 from assistant.core import constants
-from assistant.core.tokenizer import Tokenizer, TokenizerError, normalize_source
+from assistant.core.tokenizer import (
+    Tokenizer,
+    TokenizerError,
+    join_context,
+    model_source,
+    normalize_source,
+    split_context,
+)
 from training.tokenizer_training import TokenizerConfig, train_tokenizer
 
 
@@ -138,3 +145,25 @@ def test_tensorflow_text_tokenizes_like_sentencepiece():
     graph = tensorflow_text.SentencepieceTokenizer(model=split.model_proto)
 
     assert graph.tokenize(texts).to_list() == [split.encode(text) for text in texts]
+
+
+def test_a_context_is_joined_before_its_turn_and_split_back():
+    assert model_source(" how do I fix it? ", " cv07:e217 ", "upper") == (
+        "CV07:E217 <CTX> HOW DO I FIX IT?")
+    assert model_source("how?", "  ") == model_source("how?") == "how?"
+    source = join_context("CV07:E217 T=85", " how do I fix it?")
+    assert source == "CV07:E217 T=85 <CTX> how do I fix it?"
+    assert split_context(source) == ("CV07:E217 T=85", "how do I fix it?")
+    assert split_context("CV07:E217 T=85") == (None, "CV07:E217 T=85")
+
+
+def test_training_on_sources_with_contexts_makes_the_separator_one_piece(tiny_tokenizer):
+    from tests.conftest import SAMPLE_TEXTS
+
+    assert not tiny_tokenizer.has_context_separator
+    texts = [*SAMPLE_TEXTS, join_context("CV07:E217 T=85", "how do I fix it?")] * 20
+    tokenizer = train_tokenizer(texts, TokenizerConfig(vocab_size=400), seed=0)
+    assert tokenizer.has_context_separator
+    pieces = tokenizer.encode_pieces(model_source("what now?", "E217", "upper"))
+    assert pieces.count(constants.CONTEXT_SEPARATOR) == 1
+    assert tokenizer.decode(tokenizer.encode("E217 <CTX> what now?")) == "E217 <CTX> what now?"

@@ -65,7 +65,7 @@ def test_records_are_joined_by_rank_after_reload(assistant, tmp_path, monkeypatc
     from assistant.serving.module import TextServingModule
     from assistant.serving.re2 import strip_pattern
 
-    def answer(text, decode_chunk):
+    def answer(text, decode_chunk, context=None):
         """A fake model: each unit's reply is the unit, "" for DROP and BAD ones; score 1,
         -inf for BAD and empty ones (which cannot be answered)."""
         text = tf.strings.regex_replace(text, strip_pattern(), "")

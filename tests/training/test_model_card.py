@@ -122,3 +122,27 @@ def test_copy_vs_no_copy(bundle):
             "|---|---:|---:|---:|---:|---:|\n"
             "| single | 2 | 50.00% | 0.00% | 100.00% | 50.00% |\n"
             "| all | 4 | 50.00% | 25.00% | 100.00% | 75.00% |\n") in render_card(bundle)
+
+
+def test_card_has_the_follow_up_table_against_its_targets_and_the_baseline(bundle):
+    def report(scores):
+        return {"data": "test.jsonl", "pairs": 9, "teacher_forced_accuracy": {}, "settings": {
+            "bundle defaults": {"seconds": 1.0, "options": {}, "scores": {
+                name: {"count": 3, "exact_match": exact, "bleu": 1.0, "chrf": 1.0}
+                for name, exact in scores.items()}}}}
+
+    (bundle / "evaluation.json").write_text(json.dumps(report(
+        {"followup_ambiguous": 0.9, "followup_refer": 0.96, "followup_switch": 0.5,
+         "single": 0.99, "prompt": 0.95, "all": 0.9})))
+    card = render_card(bundle)
+    table = ["| kind | n | exact match | target | met |", "|---|---:|---:|---:|---|",
+             "| ambiguous | 3 | 90.00% | 90% | yes |", "| refer | 3 | 96.00% | 95% | yes |",
+             "| switch | 3 | 50.00% | 95% | **no** |"]
+    assert "\n".join(table) in card
+    assert "(No `evaluation_baseline.json`: the change of the other categories" in card
+    (bundle / "evaluation_baseline.json").write_text(json.dumps(report(
+        {"single": 0.98, "prompt": 0.96, "all": 0.97})))
+    card = render_card(bundle)
+    assert ("| single | 3 | 98.00% | 99.00% | +1.00 points |\n"
+            "| prompt | 3 | 96.00% | 95.00% | -1.00 points (drop) |\n") in card
+    assert "| all |" not in card.split("Other categories")[1]

@@ -62,8 +62,10 @@ def show_help(console: Console) -> None:
 
 
 def show_settings(console: Console, name: str, location: str, settings: Settings,
-                  history: str) -> None:
-    """/show: the model, the decoding settings and where the history goes."""
+                  history: str, context: tuple[str, str] | None = None,
+                  reads_context: bool = True) -> None:
+    """/show: the model, the decoding settings, the context (when the session keeps one:
+    its text and what "it" means, `context`) and where the history goes."""
     options = settings.effective()
     table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0))
     table.add_column(style="bold", no_wrap=True)
@@ -76,6 +78,12 @@ def show_settings(console: Console, name: str, location: str, settings: Settings
     changed = [key for key, value in settings.overrides.items()
                if settings.defaults.get(key) != value]
     table.add_row("changed", ", ".join(sorted(changed)) if changed else "nothing (model defaults)")
+    if context is not None:
+        text, about = context
+        unread = "" if reads_context else " (not read by this model; the check uses it)"
+        table.add_row("context", Text(printable(text) + unread if text else "none"))
+        if about:
+            table.add_row("it", Text(printable(about)))
     table.add_row("history", Text(history))
     console.print(table)
 
@@ -148,6 +156,14 @@ def show_attention(console: Console, reply: Any) -> None:
         if start + per_block < len(columns):
             console.print()
     _show_copy_gate(console, reply, labels, label_width)
+
+
+def context_header(console: Console, about: str, read: bool = True) -> None:
+    """The line above a reply given in a context: what "it" meant ("it: E217 on conveyor
+    7"), and whether the model read it (a model trained without context answers the line
+    on its own; the domain's check still reads the context)."""
+    unread = "" if read else " (not read by this model: it answers the line on its own)"
+    console.print(Text(f"it: {printable(about)}{unread}", style="dim"))
 
 
 def reply_lines(reply: Any) -> list[str]:

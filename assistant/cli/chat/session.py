@@ -36,6 +36,13 @@ class ChatSession:
     The model works in a thread (`keys.run_watched`) while the keyboard is read: Ctrl-C
     stops waiting for a reply (back to the prompt), Ctrl-D leaves, both at once.
 
+    The session remembers what the conversation is about (`context`, kept by the backend's
+    `remember`: for the warehouse the last fault line and what the last question named) and
+    answers each turn in it: "how do I fix it?" after a fault line is about that fault. A
+    line above the reply says what "it" meant; a model trained without context does not
+    read it (the line says so) while the domain's check still does. /reset forgets it,
+    /show shows it.
+
     Args:
         backend: the model.
         console: a rich `Console` for everything the session prints.
@@ -66,6 +73,7 @@ class ChatSession:
         self.settings = Settings(backend.defaults, options)
         self.load_backend = load_backend
         self.last_reply = None
+        self.context = ""  # what the conversation is about (`Backend.remember`)
         self.transcript: list[str] = []  # plain-text lines for /save
         self._render = render
         self._clock = clock
@@ -150,8 +158,11 @@ class ChatSession:
 
     def _answer(self, text: str) -> None:
         self.transcript.append(f"> {text}")
-        call = functools.partial(self._reply, self.backend.reply, text,
-                                 dict(self.settings.overrides))
+        options = dict(self.settings.overrides)
+        context = self.context if self.backend.remember is not None else ""
+        if context:
+            options["context"] = context
+        call = functools.partial(self._reply, self.backend.reply, text, options)
         try:
             reply, elapsed = self._watched(call)
             error = getattr(reply, "error", None)
@@ -166,8 +177,30 @@ class ChatSession:
             self.transcript.append(f"  error: {error}")
             return
         self.last_reply = reply
+        if context:
+            about = self._about(context)
+            self._render.context_header(self.console, about, self.backend.reads_context)
+            self.transcript.append(f"  (it: {about})")
         self._render.show_reply(self.console, reply, elapsed)
         self.transcript += self._render.reply_lines(reply)
+        self._remember(text)
+
+    def _remember(self, text: str) -> None:
+        """Moves the context on by the turn just answered (a failing domain keeps it)."""
+        if self.backend.remember is None:
+            return
+        try:
+            self.context = self.backend.remember(self.context, text)  # type: ignore[misc]
+        except Exception as failure:  # nothing inside a reply may end the session
+            self._render.problem(self.console, f"context: {type(failure).__name__}: {failure}")
+
+    def _about(self, context: str) -> str:
+        """What "it" means in `context`, in a few words (the context itself if unknown)."""
+        describe = self.backend.describe_context
+        try:
+            return (describe(context) if describe is not None else "") or context
+        except Exception:  # a description is a courtesy: never worth an error
+            return context
 
     def _reply(self, model_reply: Callable[..., Any], text: str, options: dict[str, Any],
                cancelled: threading.Event) -> tuple[Any, float]:
@@ -213,8 +246,12 @@ class ChatSession:
         if name == "help":
             render.show_help(console)
         elif name == "show":
+            kept = self.backend.remember is not None
             render.show_settings(console, self.backend.name, self.backend.location,
-                                 self.settings, self.history_location)
+                                 self.settings, self.history_location,
+                                 context=(self.context, self._about(self.context)
+                                          if self.context else "") if kept else None,
+                                 reads_context=self.backend.reads_context)
         elif name == "clear":
             console.clear()
         elif name == "attn":
@@ -231,6 +268,9 @@ class ChatSession:
             except ValueError as error:
                 raise CommandError(str(error)) from None
         self.settings = settings
+        if command.name == "reset" and self.context:
+            self.context = ""
+            message += "; context cleared"
         self._render.note(self.console, message)
         self.transcript.append(f"# {message}")
         self._start_warm_up()
@@ -263,6 +303,8 @@ class ChatSession:
             raise CommandError(str(error)) from None
         self.backend = backend
         self.last_reply = None
+        if backend.remember is None:
+            self.context = ""
         self.settings = Settings(backend.defaults, self.settings.overrides)
         if backend.validate is not None:
             try:
@@ -292,7 +334,8 @@ class ChatSession:
         return text.startswith(BLOCK) and (len(text) < 2 * len(BLOCK) or not text.endswith(BLOCK))
 
     def _toolbar(self) -> str:
-        return (f" {self.backend.name} · {self.settings.brief()}    "
+        about = f" · it: {self._about(self.context)}" if self.context else ""
+        return (f" {self.backend.name} · {self.settings.brief()}{about}    "
                 "/help for commands · Ctrl-D to leave")
 
 

@@ -43,6 +43,14 @@ for its split. Only whole numbers are reserved, never digits, and every code is 
 train. Sources vary case, leading zeros and spacing; targets are canonical. A fault line whose
 message would exceed `MAX_TARGET_CHARS` is redrawn, so targets fit the trainer's 160 pieces.
 
+Follow-ups (`followups.CATEGORIES`): turns said after a context, the conversation's last
+fault line and what a question named ("CV07:E217 T=85 <CTX> how do I fix it?"), that refer
+back to it, change the subject, or could mean two records (the reply asks which); every
+split gets `CorpusSizes.followups` of them per pair, drawn with a random stream of their own
+after the other categories and inserted among them in seeded places, so with
+`followups=0` the files are those of a corpus without follow-ups, byte for byte, and with
+them the other pairs are the same, in the same order. See `followups`.
+
 The catalog lives in `catalog`, the reply templates in `messages`, the question templates in
 `phrasings`, the drawing of lines and questions in `sampler` and the small talk in
 `smalltalk` (all in `assistant.domains.warehouse`).
@@ -58,7 +66,7 @@ import random
 from pathlib import Path
 
 from assistant.core import atomic_files
-from assistant.domains.warehouse import faithfulness, heldout, manifest, segment
+from assistant.domains.warehouse import faithfulness, followups, heldout, manifest, segment
 from assistant.domains.warehouse.catalog import UNKNOWN_RANK, Catalog, load_catalog
 from assistant.domains.warehouse.messages import MESSAGE_PHRASES, code_rank
 from assistant.domains.warehouse.phrasings import PHRASINGS
@@ -105,6 +113,7 @@ __all__ = [
 
 CANONICAL_CATEGORIES = ("single", "multi", "unknown", "prompt", "smalltalk")
 CATEGORIES = (*CANONICAL_CATEGORIES, "variant")
+FOLLOWUP_CATEGORIES = followups.CATEGORIES  # added on top of `CATEGORIES`' pairs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +137,9 @@ class CorpusSizes:
     train_shares: tuple[float, ...] = (0.26, 0.05, 0.19, 0.27, 0.05, 0.18)
     codes_weight: float = 3.0  # train: "codes" questions (long code lists, the hardest
     # answers) are drawn this many times as often as each other question type
+    followups: float = 0.15  # every split: follow-up pairs added per pair above (0: none)
+    # their shares, in `FOLLOWUP_CATEGORIES` order: refer, switch, ambiguous
+    followup_shares: tuple[float, ...] = (0.45, 0.3, 0.25)
 
     def __post_init__(self):
         if min(self.train, self.valid, self.test, self.variants) < 0:
@@ -140,6 +152,11 @@ class CorpusSizes:
                                  "that sum to 1")
         if self.codes_weight <= 0:
             raise ValueError("codes_weight must be > 0")
+        shares = self.followup_shares
+        if (self.followups < 0 or len(shares) != len(FOLLOWUP_CATEGORIES) or min(shares) < 0
+                or not math.isclose(sum(shares), 1.0, abs_tol=1e-6)):
+            raise ValueError(f"followups must be >= 0 and followup_shares {len(shares)} "
+                             "numbers >= 0 that sum to 1")
 
     def quota(self, split: str) -> dict[str, int]:
         """Pairs per category for `split`; rounding goes to "single"."""
@@ -153,6 +170,14 @@ class CorpusSizes:
                   for category in CANONICAL_CATEGORIES}
         counts["single"] += total - sum(counts.values())
         return {**counts, "variant": round(total * self.variants)}
+
+    def followup_quota(self, split: str) -> dict[str, int]:
+        """Follow-up pairs per follow-up category for `split`; rounding goes to "refer"."""
+        total = round(getattr(self, split) * self.followups)
+        counts = {category: round(total * share) for category, share
+                  in zip(FOLLOWUP_CATEGORIES, self.followup_shares, strict=True)}
+        counts[FOLLOWUP_CATEGORIES[0]] += total - sum(counts.values())
+        return counts
 
 def build_corpus(
     out_dir: Path,
@@ -191,9 +216,11 @@ def build_corpus(
             pairs.extend(sampler.pairs(category, quota[category], avoid, rng))
         taken.update(pair["source"] for pair in pairs)
         random.Random(f"corpus:{seed}:{split}:order").shuffle(pairs)
+        pairs = _with_followups(pairs, sampler, sizes.followup_quota(split), taken, seed, split)
         text = "".join(json.dumps(pair, ensure_ascii=False) + "\n" for pair in pairs)
         atomic_files.atomic_write_text(Path(out_dir) / f"{split}.jsonl", text)
-        counts = {category: 0 for category in (*CATEGORIES, *heldout.FAMILIES)}
+        counts = {category: 0 for category in
+                  (*CATEGORIES, *FOLLOWUP_CATEGORIES, *heldout.FAMILIES)}
         for pair in pairs:
             counts[pair["category"]] += 1
             if "family" in pair:
@@ -274,12 +301,15 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--variants", type=float, default=defaults.variants, metavar="X",
                         help="valid/test: variant pairs added per canonical pair "
                         f"(default: {defaults.variants})")
+    parser.add_argument("--followups", type=float, default=defaults.followups, metavar="X",
+                        help="every split: follow-up pairs (a turn after a context) added per "
+                        f"pair (default: {defaults.followups}; 0: a corpus without them)")
     parser.add_argument("--train-shares", type=_shares, default=defaults.train_shares,
                         metavar="S,S,...",
                         help="the train split's category shares, in the order "
                         f"{', '.join(CATEGORIES)} (default: "
                         f"{','.join(map(str, defaults.train_shares))}; the shipped bundle's "
-                        "corpus: 0.33,0.05,0.24,0.32,0.06,0 with --variants 0)")
+                        "corpus: 0.33,0.05,0.24,0.32,0.06,0 with --variants 0 --followups 0)")
     parser.set_defaults(handler=_build_corpus_command, needs_tensorflow=False)
     return parser
 
@@ -288,16 +318,38 @@ def register(subparsers) -> argparse.ArgumentParser:
 # Private helpers.
 
 
+def _with_followups(pairs: list[dict], sampler: Sampler, quota: dict[str, int],
+                    taken: set[str], seed: int, split: str) -> list[dict]:
+    """`pairs` (already in their order) with the split's follow-up pairs inserted at seeded
+    places; the follow-ups' sources join `taken`. Nothing changes without a quota."""
+    if not sum(quota.values()):
+        return pairs
+    drawer = followups.FollowupSampler(sampler, pairs)
+    extra: list[dict] = []
+    for category in FOLLOWUP_CATEGORIES:
+        rng = random.Random(f"corpus:{seed}:{split}:{category}")
+        extra.extend(drawer.pairs(category, quota[category], taken, rng))
+    taken.update(pair["source"] for pair in extra)
+    rng = random.Random(f"corpus:{seed}:{split}:followup-order")
+    rng.shuffle(extra)
+    places = set(rng.sample(range(len(pairs) + len(extra)), len(extra)))
+    kept, added = iter(pairs), iter(extra)
+    return [next(added) if place in places else next(kept)
+            for place in range(len(pairs) + len(extra))]
+
+
 def _build_corpus_command(args: argparse.Namespace) -> int:
     try:
         sizes = CorpusSizes(train=args.train, valid=args.valid, test=args.test,
-                            variants=args.variants, train_shares=args.train_shares)
+                            variants=args.variants, train_shares=args.train_shares,
+                            followups=args.followups)
     except ValueError as error:
         raise ValueError(f"build-corpus: {error}") from None
     summary = build_corpus(args.out, seed=args.seed, catalog_path=args.catalog, sizes=sizes)
-    print(f"{'split':<6}" + "".join(f"{c:>11}" for c in (*CATEGORIES, "total")))
+    columns = (*CATEGORIES, *FOLLOWUP_CATEGORIES, "total")
+    print(f"{'split':<6}" + "".join(f"{c.removeprefix('followup_'):>11}" for c in columns))
     for split, counts in summary.items():
-        print(f"{split:<6}" + "".join(f"{counts[c]:>11}" for c in (*CATEGORIES, "total")))
+        print(f"{split:<6}" + "".join(f"{counts[c]:>11}" for c in columns))
     print(f"\n{'variant family':<18}" + "".join(f"{split:>8}" for split in summary))
     for family in heldout.FAMILIES:
         held_out = " (held out)" if family in heldout.HELD_OUT else ""

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from assistant.domains.warehouse import context as context_lib
 from assistant.domains.warehouse import detector as detector_lib
 from assistant.domains.warehouse import faithfulness, manifest, segment
 from assistant.runtime.domain import Domain
@@ -79,10 +80,11 @@ class WarehouseDomain(Domain):
             return list(range(len(units)))
         return self.record_order.order(units)
 
-    def check(self, source: str, reply: str) -> list[str]:
+    def check(self, source: str, reply: str, context: str = "") -> list[str]:
         if self.checker is None:
             return []
-        flags = [*self.checker(source, reply), *self._order_flags(source, reply)]
+        checked = self.checker(source, reply, context) if context else self.checker(source, reply)
+        flags = [*checked, *self._order_flags(source, reply)]
         if reply[:1].islower():  # every catalog reply starts with a capital
             flags.append("reply starts in lower case")
         return flags
@@ -107,13 +109,21 @@ class WarehouseDomain(Domain):
         said = sorted(range(len(codes)), key=lambda index: positions[index])
         return [] if said == wanted else ["records out of the catalog's order"]
 
-    def fallback(self, source: str, flags: Sequence[str]) -> str | None:
+    def fallback(self, source: str, flags: Sequence[str], context: str = "") -> str | None:
         """What could not be read, said plainly: the records of `source` the `flags` name
-        (all of them when the flags name none), or for an input without records what the
-        assistant can help with. None without a detector (no catalog)."""
+        (all of them when the flags name none); for an input without records or codes,
+        what its `context` was about ("I could not answer reliably about E217 on conveyor
+        7; ..."), else what the assistant can help with. None without a detector (no
+        catalog)."""
         if self.detector is None:
             return None
         detections = self.detector.detect(source)
+        if not detections and context and not faithfulness.extract_codes(source):
+            subjects = self._context(context).subjects()
+            if subjects:
+                about = context_lib.describe(subjects, self.detector.equipment_names)
+                return (f"I could not answer reliably about {about}; please check the code "
+                        "on the panel and report it to maintenance.")
         if not detections:
             return _no_record_fallback(source)
         named = [index for index, detection in enumerate(detections)
@@ -124,6 +134,26 @@ class WarehouseDomain(Domain):
             return (f"I could not answer reliably about {text}; please check the code on the "
                     "panel and report it to maintenance.")
         return _unread_records(detections, named)
+
+    def remember(self, context: str, text: str) -> str:
+        """The last fault line and what the last question named (`context.remember`), as
+        the text a model trained with context reads: "CV07:E217 T=85; SN02:W301 N=12 >>
+        W301"."""
+        return context_lib.remember(self._context(context), text, self._reader()).text
+
+    def describe_context(self, context: str) -> str:
+        """What "it" means: "E217 on conveyor 7", or "E217 on conveyor 7 or W301 on sorter
+        2" when a reply would have to ask which."""
+        subjects = self._context(context).subjects()
+        return context_lib.describe(subjects, self._reader().equipment_names)
+
+    def _context(self, text: str) -> context_lib.Context:
+        return context_lib.parse_context(text, self._reader())
+
+    def _reader(self) -> detector_lib.Detector:
+        """The catalog's detector; without one (no faithfulness.json), one that reads the
+        canonical grammar's records only."""
+        return self.detector or detector_lib.Detector({})
 
     def graph_splitter(self):
         if self.record_order is None:

@@ -43,6 +43,12 @@ input with records and other words is a question about them. Without equipment n
     that tells a code on a unit where it applies tells the catalog's action for that code
     and that equipment ("stop the conveyor", not "stop the lift", for E217 on a conveyor).
 
+With a context (`check_reply(..., context=...)`, the conversation's last fault line and focus,
+`assistant.domains.warehouse.context`), the context is part of the input for (a), (b'), (d)
+and (e): a reply to "how do I fix it?" may name E217 and Conveyor 7 when the context holds
+`CV07:E217`, and one about anything in neither is flagged. Coverage (b) and (c) ask only
+about the records of the turn itself: a follow-up need not tell every record of the line.
+
 Numbers, codes and units are read as `assistant.domains.warehouse.mentions` says (leading
 zeros dropped, decimals kept, the digits of codes and unit labels never stray numbers);
 check (c) and the catalog facts live in `assistant.domains.warehouse.catalog_checks`. The
@@ -105,6 +111,7 @@ def check_reply(
     code_table: Mapping[str, CatalogCode] | None = None,
     message_phrases: Mapping[str, str] | None = None,
     equipment_aliases: Mapping[str, Iterable[str]] | None = None,
+    context: str = "",
 ) -> list[str]:
     """Lists faithfulness problems of `reply` as short human-readable flags.
 
@@ -124,6 +131,7 @@ def check_reply(
             code), "codes_of", "equipment_of", "means", "fix", "not_valid_for" (a, b', d, e).
         equipment_aliases: prefix -> other names of the equipment type ("belt"), read in
             inputs only.
+        context: the conversation's context of `source` (module docstring); "" for none.
 
     Returns:
         Flags in this order, without duplicates: "number 86 not in input", "code E218 not
@@ -135,18 +143,16 @@ def check_reply(
         `answer_checks.answer_flags` ("codes of the lift: E224 missing", ...), then "action
         for E217 on CV07 is not the catalog's". An empty list means no problem was found.
     """
-    reading = grounding.read_source(source, equipment_names, equipment_aliases)
+    reading, grounded = _read(source, context, equipment_names, equipment_aliases)
     records, phrases = reading.records, message_phrases or {}
-    codes_allowed = grounding.allowed_reply_codes(source, reply, reading, allowed_codes,
+    codes_allowed = grounding.allowed_reply_codes(grounded, reply, reading, allowed_codes,
                                                   equipment_names, code_table, phrases)
-    flags = _invented_flags(source, reply, allowed_numbers, codes_allowed, equipment_names,
+    flags = _invented_flags(grounded, reply, allowed_numbers, codes_allowed, equipment_names,
                             reading)
-    flags += grounding.equipment_flags(reply, reading, equipment_names, phrases)
-    if code_table is not None and "not_in_catalog" in phrases:
-        flags += [f"{code} is in the catalog, the reply says it is not" for code in
-                  catalog_checks.denied_codes(reply, code_table, phrases["not_in_catalog"])]
+    flags += _equipment_and_denied_flags(reply, reading, equipment_names, code_table, phrases)
     unnamed = grounding.codes_without_unit(reply, reading, phrases)
-    flags += _coverage_flags(source, reply, records, equipment_names, unnamed)
+    flags += _coverage_flags(grounded if records is None else source, reply, records,
+                             equipment_names, unnamed)
     if code_table is None or not equipment_names:
         return unique(flags)
     if reading.fault_line:
@@ -169,10 +175,10 @@ class Checker:
     message_phrases: Mapping[str, str]
     equipment_aliases: Mapping[str, tuple[str, ...]]  # empty: a file written before aliases
 
-    def __call__(self, source: str, reply: str) -> list[str]:
+    def __call__(self, source: str, reply: str, context: str = "") -> list[str]:
         return check_reply(source, reply, self.allowed_numbers, self.allowed_codes,
                            self.equipment_names, self.code_table, self.message_phrases,
-                           self.equipment_aliases)
+                           self.equipment_aliases, context)
 
     def detector(self) -> detector_lib.Detector:
         """The record detector of this catalog (names and aliases), as the check reads."""
@@ -214,6 +220,30 @@ def load_checker(path) -> Checker | None:
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"{path}: not a valid faithfulness file ({error})") from None
+
+
+def _read(source: str, context: str, equipment_names: Mapping[str, str] | None,
+          equipment_aliases: Mapping[str, Iterable[str]] | None) -> tuple[grounding.Reading, str]:
+    """The reading of `source` (with its context's units and equipment types) and the text
+    a reply is grounded in: the context is input too, but for the coverage of its records."""
+    reading = grounding.read_source(source, equipment_names, equipment_aliases)
+    if not context.strip():
+        return reading, source
+    in_context = grounding.read_source(context, equipment_names, equipment_aliases)
+    return grounding.with_context(reading, in_context), f"{context}\n{source}"
+
+
+def _equipment_and_denied_flags(reply: str, reading: grounding.Reading,
+                                equipment_names: Mapping[str, str] | None,
+                                code_table: Mapping[str, CatalogCode] | None,
+                                phrases: Mapping[str, str]) -> list[str]:
+    """Check (b')'s lists of an equipment type's codes, then the catalog codes the reply
+    calls unknown."""
+    flags = grounding.equipment_flags(reply, reading, equipment_names, phrases)
+    if code_table is not None and "not_in_catalog" in phrases:
+        flags += [f"{code} is in the catalog, the reply says it is not" for code in
+                  catalog_checks.denied_codes(reply, code_table, phrases["not_in_catalog"])]
+    return flags
 
 
 def _invented_flags(

@@ -25,6 +25,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 
 from assistant.domains.warehouse import answer_checks, detector, faultcodes
+from assistant.domains.warehouse.context import ASK_WHICH
 from assistant.domains.warehouse.mentions import extract_codes, named_units, unique
 
 
@@ -58,6 +59,14 @@ def read_source(
     aliases = tuple(sorted((prefix, tuple(names))
                            for prefix, names in (equipment_aliases or {}).items()))
     return _read(source, tuple(sorted(equipment_names.items())), aliases)
+
+
+def with_context(reading: Reading, context: Reading) -> Reading:
+    """`reading` of a turn with the units and equipment types of its context's reading
+    added: a reply may name them. The turn's records (and whether it is a fault line) stay
+    its own."""
+    return dataclasses.replace(reading, units=reading.units | context.units,
+                               prefixes=reading.prefixes | context.prefixes)
 
 
 def allowed_reply_codes(
@@ -162,10 +171,14 @@ def action_flags(
     phrases: Mapping[str, str],
 ) -> list[str]:
     """"action for E217 on CV07 is not the catalog's" (a sentence of a unit and a code valid
-    there) and "action for E217 is not the catalog's" (a "To fix E217, ..." answer)."""
+    there) and "action for E217 is not the catalog's" (a "To fix E217, ..." answer). A
+    question back ("Which one: E217 on conveyor 7 or ...?", `context.ASK_WHICH`) tells no
+    action."""
     fix = phrases.get("fix", "").lower()
     flags = []
     for sentence in _SENTENCE_BREAK.split(reply):
+        if sentence.startswith(ASK_WHICH):
+            continue
         told = " ".join(sentence.lower().split())
         units = named_units(sentence, equipment_names)
         for code in extract_codes(sentence):

@@ -41,13 +41,16 @@ def console(width: int = 100, **kwargs) -> Console:
                    **kwargs)
 
 
-def drive(keys: str, reply=fake_reply, options=None, **kwargs) -> tuple[list[str], ChatSession]:
-    """Runs a session on typed `keys`; returns its printed lines (right-stripped) and itself."""
+def drive(keys: str, reply=fake_reply, options=None, backend: Backend | None = None,
+          **kwargs) -> tuple[list[str], ChatSession]:
+    """Runs a session on typed `keys` (with `backend`, or a fake one around `reply`);
+    returns its printed lines (right-stripped) and itself."""
     out = kwargs.pop("console", None) or console()
+    backend = backend or Backend("fake", reply, DEFAULTS, location="/models/fake",
+                                 hint="Type a fault-code line or a question")
     with create_pipe_input() as pipe:
         pipe.send_text(keys)
-        session = ChatSession(Backend("fake", reply, DEFAULTS, location="/models/fake",
-                                      hint="Type a fault-code line or a question"), out,
+        session = ChatSession(backend, out,
                               options=options, session_input=pipe, output=DummyOutput(),
                               history=InMemoryHistory(), warm_up=False,
                               clock=itertools.count(0, 0.012).__next__, **kwargs)

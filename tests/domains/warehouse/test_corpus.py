@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.core.tokenizer import split_context
 from assistant.domains.warehouse import catalog as catalog_lib
 from assistant.domains.warehouse import corpus, faithfulness, faultcodes, messages, segment
 from assistant.domains.warehouse.faultcodes import FaultRecord
@@ -60,11 +61,12 @@ def test_smalltalk_has_one_digit_free_reply_per_prompt():
 def test_summary_matches_files_and_sizes(built):
     out, summary, splits = built
     for split, rows in splits.items():
-        assert summary[split]["total"] == len(rows) == sum(SMALL.quota(split).values())
-        canonical = [r for r in rows if r["category"] != "variant"]
+        assert summary[split]["total"] == len(rows) == (
+            sum(SMALL.quota(split).values()) + sum(SMALL.followup_quota(split).values()))
+        canonical = [r for r in rows if r["category"] in corpus.CANONICAL_CATEGORIES]
         assert len(canonical) == (SMALL.train - SMALL.quota("train")["variant"]
                                   if split == "train" else getattr(SMALL, split))
-        for category in corpus.CATEGORIES:
+        for category in (*corpus.CATEGORIES, *corpus.FOLLOWUP_CATEGORIES):
             assert summary[split][category] == sum(r["category"] == category for r in rows) > 0
         for row in canonical:
             assert set(row) <= {"source", "target", "category", "qtype"}
@@ -166,8 +168,8 @@ def test_categories_and_targets_follow_the_templates(built, catalog):
     _, _, splits = built
     for rows in splits.values():
         for row in rows:
-            if row["category"] == "variant":  # see test_corpus_variants.py
-                continue
+            if row["category"] not in corpus.CANONICAL_CATEGORIES:  # see test_corpus_variants.py
+                continue  # and test_followups.py
             fault = row["category"] in FAULT_CATEGORIES
             assert faultcodes.looks_like_fault_line(row["source"]) == fault, row
             if not fault:
@@ -209,8 +211,9 @@ def test_every_target_is_faithful_to_its_source(built, raw_catalog):
     assert settings["code_table"] == {code: entry.to_json() for code, entry in table.items()}
     check = faithfulness.load_checker(out / faithfulness.BUNDLE_FILE)  # every check on
     for rows in splits.values():
-        for row in rows:
-            assert check(row["source"], row["target"]) == [], row  # variants included
+        for row in rows:  # variants and follow-ups (checked in their context) included
+            context, turn = split_context(row["source"])
+            assert check(turn, row["target"], context or "") == [], row
 
 
 def test_domain_files_name_the_warehouse_and_hold_the_record_order(built, catalog):
@@ -250,14 +253,15 @@ def test_register_adds_build_corpus_command(tmp_path, capsys):
     corpus.register(subparsers)
     args = parser.parse_args(
         ["build-corpus", "--out", str(tmp_path), "--seed", "1", "--train", "300",
-         "--valid", "50", "--test", "60"]
+         "--valid", "50", "--test", "60", "--followups", "0.2"]
     )  # fmt: skip
 
     assert args.needs_tensorflow is False
     assert args.handler(args) == 0
     output = capsys.readouterr().out
-    assert "train" in output and "smalltalk" in output and "300" in output
-    assert len((tmp_path / "valid.jsonl").read_text("utf-8").splitlines()) == 50 + 10
+    assert "train" in output and "smalltalk" in output and "ambiguous" in output
+    assert "360" in output  # 300 pairs and 60 follow-ups
+    assert len((tmp_path / "valid.jsonl").read_text("utf-8").splitlines()) == 50 + 10 + 10
     assert "build-realistic" in subparsers.choices
 
 

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from assistant.core.tokenizer import split_context
 from assistant.domains.warehouse import corpus, faithfulness, faultcodes, messages
 
 # As the catalog's `aliases` will write them into faithfulness.json (lower case, name first).
@@ -180,10 +181,11 @@ def test_no_target_of_a_built_corpus_is_flagged(tmp_path_factory):
     for split in corpus.SPLITS:
         for line in (out / f"{split}.jsonl").read_text("utf-8").splitlines():
             row = json.loads(line)
-            assert check(row["source"], row["target"]) == [], row
-            canonical = _canonical(row["source"])
+            context, source = split_context(row["source"])
+            assert check(source, row["target"], context or "") == [], row
+            canonical = _canonical(source)
             if canonical is not None:
-                assert reader.records(row["source"]) == canonical, row
+                assert reader.records(source) == canonical, row
 
 
 def _canonical(source: str) -> tuple[faultcodes.FaultRecord, ...] | None:
