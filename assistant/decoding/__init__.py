@@ -31,7 +31,7 @@ _EXPORTS = {
     "decode": "factory",
     "greedy_search": "greedy",
     "sample": "sampling",
-    "tile_to_beam": "beam",
+    "tile_to_beam": "common",
 }
 __all__ = sorted(_EXPORTS)
 

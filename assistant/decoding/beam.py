@@ -1,11 +1,11 @@
 """Beam search with the GNMT length penalty, frozen finished hypotheses and n-best output.
 
-Early stopping (as OpenNMT-py, on by default): a row is done as soon as its best hypothesis
-has finished. From then on the whole row is frozen, so a row's result never depends on the
-other rows of its batch, and the hypotheses of its n-best that had not finished then are
-returned with score -inf. Without it, a row is done when every hypothesis of its beam has
-finished (a longer one may still overtake the best), and a padded batch runs until the
-longest hypothesis of any row ends, however poor. The search stops when every row is done.
+A row is done when every hypothesis of its beam has finished, or (early stopping, on by
+default) as soon as its n-best can no longer change: they have finished and no alive
+hypothesis can reach their scores even if every later token had probability 1 (`_settled`).
+The search returns the same n-best either way; without early stopping a padded batch runs
+until the longest hypothesis of any row ends, however poor. A done row is frozen whole, and
+the search stops when every row is done.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import tensorflow as tf
 
 from assistant.decoding import common
-from assistant.decoding.common import NEG_INF, DecodingResult, StepFn
+from assistant.decoding.common import NEG_INF, DecodingResult, StepFn, tile_to_beam
 
 
 def beam_search(
@@ -57,12 +57,11 @@ def beam_search(
         n_best: static Python int in [1, beam_width], how many hypotheses to return.
         max_lengths: optional int32 (batch,) per-row limits, counting the end token.
         min_length: the end token is masked until this many tokens were generated.
-        early_stopping: static bool, freeze a row when its best hypothesis has finished.
+        early_stopping: static bool, end a row once its n-best are settled (same result).
 
     Returns:
         A `DecodingResult` with n = n_best, sorted by score descending. If a row has fewer
-        than n_best possible (or, with early stopping, finished) hypotheses, the missing ones
-        score -inf.
+        than n_best possible hypotheses, the missing ones score -inf.
 
     Raises:
         ValueError: on an invalid beam width, n-best, max_steps or option.
@@ -78,18 +77,6 @@ def beam_search(
         maximum_iterations=max_steps - 1,
     )
     return _finalize(search, carry)
-
-
-def tile_to_beam(nest: Any, beam_width: int) -> Any:
-    """Repeats every (batch, ...) tensor of `nest` to (batch x beam_width, ...).
-
-    Row `b * beam_width + k` is beam k of row b. None (as a nest or a leaf) passes through.
-    """
-    if nest is None or beam_width == 1:
-        return nest
-    return tf.nest.map_structure(
-        lambda x: None if x is None else tf.repeat(x, beam_width, axis=0), nest
-    )
 
 
 class _Options(NamedTuple):
@@ -247,7 +234,7 @@ def _advance(search: _Search, carry: _Carry, logits, state, attention) -> _Carry
         | tf.equal(cum_log_probs, NEG_INF)
     )
     if search.options.early_stopping:
-        done = done | finished[:, 0]  # top_k sorted the beam: column 0 is the best
+        done = done | _settled(search, finished, cum_log_probs, lengths)
     else:
         done = tf.reduce_all(finished, axis=1)
     if width > 1:
@@ -304,13 +291,10 @@ def _finalize(search: _Search, carry: _Carry) -> DecodingResult:
     """Follows the backpointers of the `n_best` best beams and packs the result.
 
     top_k sorted every beam by score and a finished hypothesis's score never changes, so
-    the first n_best beams are the n best hypotheses. With early stopping, a hypothesis of a
-    done row that had not ended is no answer: it scores -inf and sorts after the others
-    (top_k keeps the order of equal scores).
+    the first n_best beams are the n best hypotheses.
     """
     n_best = search.options.n_best
-    ended = tf.where(carry.finished, carry.scores, NEG_INF)  # (batch, beam)
-    scores, beams = tf.math.top_k(ended, k=n_best)  # (batch, n_best)
+    beams = tf.tile(tf.range(n_best)[None], (search.batch, 1))  # (batch, n_best)
     tokens, token_log_probs, attention = _backtrack(
         carry.records,
         carry.t,
@@ -320,11 +304,31 @@ def _finalize(search: _Search, carry: _Carry) -> DecodingResult:
     )
     return common.finish(
         tokens,
-        tf.gather(carry.lengths, beams, batch_dims=1),
-        scores,
-        tf.gather(carry.cum_log_probs, beams, batch_dims=1),
+        carry.lengths[:, :n_best],
+        carry.scores[:, :n_best],
+        carry.cum_log_probs[:, :n_best],
         token_log_probs,
         attention,
+    )
+
+
+def _settled(search: _Search, finished, cum_log_probs, lengths) -> tf.Tensor:
+    """Rows whose n-best can no longer change: bool (batch,).
+
+    An alive hypothesis with log-prob L can at best keep L (log-probs only fall) and reach
+    its row's limit, so it never scores above L / lp(limit) (lp grows with the length, and
+    L <= 0). A row is settled when its first n_best beams have finished and the n-th of them
+    scores above that bound of every alive hypothesis: the full search would return them.
+    """
+    n_best = search.options.n_best
+    limits = search.limits if search.limits.shape.rank == 0 else search.limits[:, :, 0]
+    penalty = _gnmt_penalty(limits, search.options.length_penalty)  # () or (batch, 1)
+    bounds = tf.where(finished, NEG_INF, cum_log_probs / penalty)  # (batch, beam)
+    # From its log-prob and length: reading top_k's values here made XLA's loop far slower.
+    nth = cum_log_probs[:, n_best - 1] / _gnmt_penalty(lengths[:, n_best - 1],
+                                                       search.options.length_penalty)
+    return tf.reduce_all(finished, axis=1) | (
+        tf.reduce_all(finished[:, :n_best], axis=1) & (nth > tf.reduce_max(bounds, axis=1))
     )
 
 

@@ -23,14 +23,11 @@ def batch_bucket(rows: int) -> int:
     return next((bucket for bucket in BATCH_BUCKETS if bucket >= rows), rows)
 
 
-def step_budget(options, source_len: int = MAX_SOURCE_PIECES) -> int:
-    """The decoding buffer size for `options` (a `DecodingOptions`) and sources padded to
-    `source_len`: the limit of the longest such source, capped at `MAX_STEPS_CAP`.
+def step_budget(options) -> int:
+    """The decoding buffer size for `options` (a `DecodingOptions`): the limit of the longest
+    input, capped at `MAX_STEPS_CAP`.
 
-    The runtime passes each batch's source bucket, so buffers are sized by what the bucket
-    can need (a new size only comes with a new bucket, which compiles anyway); a graph that
-    serves every length (the export) takes the default. Each row still stops at its own limit
-    a + b x its length (see `assistant.core.binding.bind_model`), so the budget never changes
-    a reply.
+    It is one size for every bucket, so a new input length never retraces; each row still
+    stops at its own limit a + b x its length (see `assistant.core.binding.bind_model`).
     """
-    return min(MAX_STEPS_CAP, int(options.max_length_a + options.max_length_b * source_len))
+    return min(MAX_STEPS_CAP, int(options.max_length_a + options.max_length_b * MAX_SOURCE_PIECES))

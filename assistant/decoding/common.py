@@ -193,3 +193,15 @@ def finish(
     if attention is not None:
         attention = tf.where(valid[..., None], attention, 0.0)
     return DecodingResult(tokens, lengths, scores, log_probs, token_log_probs, attention)
+
+
+def tile_to_beam(nest: Any, beam_width: int) -> Any:
+    """Repeats every (batch, ...) tensor of `nest` to (batch x beam_width, ...).
+
+    Row `b * beam_width + k` is beam k of row b. None (as a nest or a leaf) passes through.
+    """
+    if nest is None or beam_width == 1:
+        return nest
+    return tf.nest.map_structure(
+        lambda x: None if x is None else tf.repeat(x, beam_width, axis=0), nest
+    )

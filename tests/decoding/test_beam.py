@@ -52,33 +52,42 @@ def test_length_penalty_reorders_as_gnmt_says():
         )
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_early_stopping_freezes_a_row_when_its_best_hypothesis_ends(mode):
-    # Step 0: the end token (0.5) beats A (0.45); A then ends at 0.999, which with the
-    # length penalty of alpha 1 overtakes the short answer: only a full search finds it.
+def test_early_stopping_ends_a_settled_row_and_returns_what_the_full_search_does():
+    # The end token (0.9) beats A (0.05): even if A's continuations had probability 1, A
+    # could never score above log(0.05) / lp(3) < log(0.9), so the row is settled at once.
     lm = PrefixLM(vocab=5, steps=3)
-    lm.set_probs((), {EOS_ID: 0.5, A: 0.45})
-    lm.set_probs((A,), {EOS_ID: 0.999})
-    lm.set_probs((B,), {A: 0.9})
-    inputs = (lm.step, *lm.inputs([0, 1]), EOS_ID, 3)
-    long, short = (A, EOS_ID), (EOS_ID,)
+    lm.set_probs((), {EOS_ID: 0.9, A: 0.05})
+    steps = []
 
-    early = run(mode, beam_search, *inputs, beam_width=2, length_penalty=1.0, n_best=2)
-    full = run(mode, beam_search, *inputs, beam_width=2, length_penalty=1.0, n_best=2,
-               early_stopping=False)
+    def counted(tokens, state, constants):
+        steps.append(1)  # eager: the loop runs the Python body at every step
+        return lm.step(tokens, state, constants)
 
-    assert [row_tokens(full, 0, rank) for rank in range(2)] == [long, short]
-    np.testing.assert_allclose(full.scores[0], [np.log(0.45 * 0.999) / gnmt(2, 1.0),
-                                                np.log(0.5)], rtol=1e-5)
-    # Early: the row froze at step 0; A had not ended, so it is no answer (-inf, last).
-    assert row_tokens(early, 0, 0) == short
-    np.testing.assert_allclose(early.scores[0], [np.log(0.5), -np.inf], rtol=1e-5)
-    np.testing.assert_array_equal(early.lengths[0, :1], [1])
-    # Row 1 (another salt) is untouched by row 0 stopping: as if decoded alone.
-    alone = run(mode, beam_search, lm.step, *lm.inputs([1]), EOS_ID, 3, beam_width=2,
-                length_penalty=1.0, n_best=2)
-    np.testing.assert_array_equal(early.tokens[1], alone.tokens[0])
-    np.testing.assert_allclose(early.scores[1], alone.scores[0], rtol=1e-6)
+    results = {}
+    for early in (True, False):
+        steps.clear()
+        results[early] = beam_search(counted, *lm.inputs([0]), EOS_ID, 3, beam_width=2,
+                                     length_penalty=1.0, early_stopping=early)
+        results[early, "steps"] = len(steps)
+    for field in ("tokens", "lengths", "scores", "token_log_probs"):
+        np.testing.assert_array_equal(getattr(results[True], field),
+                                      getattr(results[False], field))
+    assert row_tokens(results[True], 0) == (EOS_ID,)
+    assert (results[True, "steps"], results[False, "steps"]) == (1, 3)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10_000), beam_width=st.integers(1, 4), n_best=st.integers(1, 4),
+       alpha=st.sampled_from([0.0, 1.0]))
+def test_early_stopping_never_changes_the_n_best(seed, beam_width, n_best, alpha):
+    lm = PrefixLM(vocab=6, steps=5, seed=seed)
+    n_best = min(n_best, beam_width)
+    inputs = (lm.step, *lm.inputs([0, 3, 7]), EOS_ID, 5)
+    limits = tf.constant([5, 2, 4])
+    early, full = (beam_search(*inputs, beam_width, alpha, n_best=n_best, max_lengths=limits,
+                               early_stopping=flag) for flag in (True, False))
+    for field in ("tokens", "lengths", "scores", "log_probs", "token_log_probs"):
+        np.testing.assert_allclose(getattr(early, field), getattr(full, field), rtol=1e-6)
 
 
 @settings(max_examples=25, deadline=None, derandomize=True)
@@ -132,12 +141,9 @@ def test_beam_hypotheses_are_sorted_distinct_and_scored_right(seed, beam_width, 
                          n_best=beam_width, early_stopping=early_stopping)
     for row, salt in enumerate(salts):
         scores = result.scores[row].numpy()
-        # Every hypothesis ended, except (early stopping) those after the best: -inf, last.
-        ended = int(np.isfinite(scores).sum())
-        assert ended == beam_width if not early_stopping else ended >= 1
-        assert (scores[ended:] == -np.inf).all() and (np.diff(scores[:ended]) <= 0).all()
-        hypotheses = [row_tokens(result, row, rank) for rank in range(ended)]
-        assert len(set(hypotheses)) == ended
+        assert np.isfinite(scores).all() and (np.diff(scores) <= 0).all()
+        hypotheses = [row_tokens(result, row, rank) for rank in range(beam_width)]
+        assert len(set(hypotheses)) == beam_width
         for rank, tokens in enumerate(hypotheses):
             assert tokens[-1] == EOS_ID and EOS_ID not in tokens[:-1]
             log_prob = lm.sequence_log_prob(tokens, salt)
