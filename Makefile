@@ -36,8 +36,10 @@ $(BEAM_STAMP): $(STAMP) requirements-beam.txt
 chat: $(STAMP)
 	$(PY) -m assistant chat
 
+# Two pytest-xdist workers: most of a test's time is one thread (tracing, XLA compiles,
+# Python), so the two cores run two tests at once.
 test: $(STAMP) $(BEAM_STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

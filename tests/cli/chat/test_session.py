@@ -114,7 +114,8 @@ def test_save_writes_the_transcript(tmp_path):
     target = tmp_path / "chats" / "today.txt"
     keys = ENTER.join(["hello 86", "/nbest 2", "CV1", "", f"/save {target}",
                        f"/save {tmp_path}"])
-    lines, _ = drive(keys + ENTER + CTRL_D)
+    # Wide enough that no temporary path (pytest-xdist's are longer) wraps.
+    lines, _ = drive(keys + ENTER + CTRL_D, console=console(width=400))
     assert f"transcript saved to {target}" in lines
     assert lines[-1].startswith(f"cannot save to {tmp_path}: ")
     saved = target.read_text(encoding="utf-8").splitlines()
