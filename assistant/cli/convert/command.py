@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from assistant.cli import args as cli
+from assistant.cli.convert import contexts as record_contexts
 from assistant.cli.convert.formats import (
     FLAG_SEPARATOR,
     FORMATS,
@@ -117,6 +118,7 @@ def register(subparsers, domain: type[Domain]) -> None:
                                          f"once (default {DEFAULT_CACHE_SIZE}; 0 is off)")
     cache.add_argument("--no-cache", action="store_const", const=0, dest="cache_size",
                        help="same as --cache-size 0")
+    record_contexts.add_arguments(parser)
     cli.add_model_argument(parser)
     cli.add_decoding_arguments(parser, domain.runtime_options)
     _add_beam_arguments(parser)
@@ -128,6 +130,8 @@ def run(args: argparse.Namespace, context: cli.Context) -> int:
     if args.runner is not None:
         from assistant.beam import launch  # imports Apache Beam, the [beam] extra
 
+        if args.context_column is not None or args.context_field is not None:
+            raise cli.UsageError("--context-column/--context-field do not run with --runner")
         return launch.run(args)
     if args.num_shards != 1:
         raise cli.UsageError("--num-shards needs --runner")
@@ -135,6 +139,7 @@ def run(args: argparse.Namespace, context: cli.Context) -> int:
     source = _input_path(args.input)
     name = str(source) if source is not None else "<stdin>"
     in_format, out_format = _formats(args, source)
+    context_name = record_contexts.context_name(args, in_format)
     _check_input(source)
     output = check_output(args.output, source)  # before the model loads
     try:
@@ -153,7 +158,8 @@ def run(args: argparse.Namespace, context: cli.Context) -> int:
                 report = _reporter(name, progress) if out_format == "txt" else None
                 before = _cache_counts(assistant)
                 summary = convert(reader, reply_batch, writer, window=window,
-                                  on_flagged=report, on_window=progress.update)
+                                  on_flagged=report, on_window=progress.update,
+                                  contexts=_contexts(context_name, reader, assistant))
                 summary = _with_cache_counts(summary, before, _cache_counts(assistant))
     except InputError as error:
         return _fail(f"{name}: {error}")
@@ -161,6 +167,17 @@ def run(args: argparse.Namespace, context: cli.Context) -> int:
         return _fail(str(error))
     print(f"convert: {summary}", file=sys.stderr, flush=True)
     return cli.EXIT_ERROR if args.strict and summary.flagged else cli.EXIT_OK
+
+
+def _contexts(name: str | None, reader, assistant):
+    """Each record's context for `convert` (`--context-column`/`--context-field`), or None."""
+    if name is None:
+        return None
+    try:
+        return record_contexts.RecordContexts(name, reader.header,
+                                              assistant.domain.remember).contexts
+    except ValueError as error:
+        raise cli.UsageError(str(error)) from None
 
 
 def _add_beam_arguments(parser: argparse.ArgumentParser) -> None:

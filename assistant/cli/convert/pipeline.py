@@ -54,6 +54,7 @@ def convert(
     window: int = WINDOW_BATCHES * DEFAULT_BATCH_SIZE,
     on_flagged: Callable[[Record, Result], None] | None = None,
     on_window: Callable[[int], None] | None = None,
+    contexts: Callable[[list[Record]], list[str | None]] | None = None,
 ) -> Summary:
     """Answers and writes every record, `window` records at a time, in input order.
 
@@ -66,6 +67,8 @@ def convert(
         window: records per `reply_batch` call.
         on_flagged: called with each flagged record and its result.
         on_window: called with the number of records written so far after each window.
+        contexts: `contexts(records) -> one context per record` (`contexts.RecordContexts`),
+            passed to `reply_batch(texts, contexts=...)`; None: every record on its own.
 
     Returns:
         The counts and the seconds it took.
@@ -75,7 +78,13 @@ def convert(
     for chunk in _windows(records, window):
         asked = [record for record in chunk
                  if record.text is not None and input_problem(record.text) is None]
-        replies = reply_batch([record.text for record in asked]) if asked else []
+        texts = [record.text for record in asked]
+        if not asked:
+            replies = []
+        elif contexts is None:
+            replies = reply_batch(texts)
+        else:
+            replies = reply_batch(texts, contexts=contexts(asked))
         if len(replies) != len(asked):
             raise RuntimeError(f"reply_batch returned {len(replies)} replies for "
                                f"{len(asked)} texts")

@@ -20,7 +20,7 @@ from assistant.cli.main import main
 from tests.cli.convert.fakes import FakeAssistant
 
 class Slow(FakeAssistant):
-    def reply_batch(self, texts, batch_size=64, **options):
+    def reply_batch(self, texts, batch_size=64, contexts=None, **options):
         if texts:
             time.sleep(0.5)  # SIGTERM interrupts the sleep
         return super().reply_batch(texts, batch_size, **options)
@@ -65,8 +65,9 @@ class FakeAssistant:
         self.calls: list[list[str]] = []
         self.interrupt_at = interrupt_at
         self.loads = 0  # times the command loaded the "model" (the conftest counts them)
+        self.domain = FakeDomain()
 
-    def reply_batch(self, texts, batch_size=64, **options):
+    def reply_batch(self, texts, batch_size=64, contexts=None, **options):
         settings = {**self.defaults, **options}
         if settings["beam_width"] > 16:
             raise ValueError(f"beam_width must be at most 16, got {settings['beam_width']}")
@@ -78,8 +79,20 @@ class FakeAssistant:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         replies = [None] * len(texts)
         for index in order:
-            replies[index] = fake_reply(texts[index], settings.get("n_best", 1))
+            reply = fake_reply(texts[index], settings.get("n_best", 1))
+            if contexts is not None and contexts[index] is not None:
+                reply = dataclasses.replace(reply, text=f"{reply.text} (after {contexts[index]})")
+            replies[index] = reply
         return replies
+
+
+class FakeDomain:
+    """`remember(context, text)`: what a domain keeps of an earlier message (here: it,
+    upper case)."""
+
+    @staticmethod
+    def remember(context: str, text: str) -> str:
+        return text.strip().upper()
 
 
 def write(path: Path, text: str | bytes) -> Path:

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from assistant.cli.args import UsageError
+from assistant.cli.convert.contexts import RecordContexts, add_arguments, context_name
 from assistant.cli.convert.formats import open_reader
-from assistant.cli.convert_context import RecordContexts, add_arguments, context_name
 from assistant.domains.warehouse import WarehouseDomain, faithfulness
+from tests.cli.convert.fakes import read_csv, read_jsonl
 
-BUNDLE = Path(__file__).resolve().parents[2] / "saved_models" / "warehouse"
+BUNDLE = Path(__file__).resolve().parents[3] / "saved_models" / "warehouse"
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +71,40 @@ def test_the_options_fit_the_input_format(argv, fmt, expected):
         return
     with pytest.raises(UsageError, match=expected.replace("(", "\\(").replace(")", "\\)")):
         context_name(args, fmt)
+
+
+def test_convert_answers_each_row_after_its_context_column(fake, convert, tmp_path):
+    source = tmp_path / "tickets.csv"
+    source.write_text("source,earlier\nhow do I fix it?,cv07:e217 t=85\nhello,\n",
+                      encoding="utf-8")
+    target = tmp_path / "out.csv"
+    assert convert(source, "-o", target, "--context-column", "earlier") == 0
+    rows = read_csv(target)
+    assert [row[:3] for row in rows] == [
+        ["source", "earlier", "reply"],
+        ["how do I fix it?", "cv07:e217 t=85", "HOW DO I FIX IT? (after CV07:E217 T=85)"],
+        ["hello", "", "HELLO"],  # no earlier message: answered on its own
+    ]
+    assert convert(source, "-o", tmp_path / "plain.csv") == 0  # without the option: as before
+    assert read_csv(tmp_path / "plain.csv")[1][2] == "HOW DO I FIX IT?"
+
+
+def test_convert_answers_each_object_after_its_context_field(fake, convert, tmp_path):
+    source = tmp_path / "tickets.jsonl"
+    source.write_text(json.dumps({"source": "and W301?", "earlier": "SN02:W301 N=12"}) + "\n",
+                      encoding="utf-8")
+    target = tmp_path / "out.jsonl"
+    assert convert(source, "-o", target, "--context-field", "earlier") == 0
+    assert read_jsonl(target)[0]["reply"] == "AND W301? (after SN02:W301 N=12)"
+
+
+def test_a_context_column_that_is_not_there_is_one_line(fake, convert, tmp_path, capsys):
+    source = tmp_path / "tickets.csv"
+    source.write_text("source\nhi\n", encoding="utf-8")
+    assert convert(source, "-o", tmp_path / "out.csv", "--context-column", "earlier") == 2
+    error = capsys.readouterr().err.strip()
+    assert error == "error: no context column 'earlier' in the header (found: 'source')"
+    assert not (tmp_path / "out.csv").exists()
+    assert convert(source, "--runner", "DirectRunner", "-o", tmp_path / "o.jsonl",
+                   "--context-column", "earlier") == 2
+    assert "do not run with --runner" in capsys.readouterr().err

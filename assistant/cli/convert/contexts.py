@@ -8,8 +8,9 @@ the code and unit it named, in the form its corpus writes contexts) and the reco
 is answered with `reply_batch(texts, contexts=...)`. A record whose context is empty,
 missing or not text is answered on its own, as without the option.
 
-This module knows nothing of the convert command's other options; `assistant.cli.convert`
-wires it (see `add_arguments`, `context_name` and `RecordContexts`).
+This module knows nothing of the convert command's other options; `command.py` wires it
+(`add_arguments`, `context_name`, `RecordContexts`) and `pipeline.convert` calls it per
+window.
 """
 
 from __future__ import annotations
