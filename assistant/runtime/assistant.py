@@ -329,8 +329,8 @@ class Assistant:
                   n_best: int, rerank: bool) -> Reply:
         tokenizer = self.tokenizer
         alternatives = []
-        # Hypotheses scored -inf are none (a beam wider than the search space, or one that
-        # had not ended when early stopping froze the row): only the best is always kept.
+        # Hypotheses scored -inf are none (a beam wider than the search space; they sort
+        # last): only the best is always kept.
         ranks = 1 + int(np.isfinite(result.scores[row, 1:]).sum())
         for rank in range(ranks):
             length = int(result.lengths[row, rank])
