@@ -4,8 +4,8 @@ A row is done when every hypothesis of its beam has finished, or (early stopping
 default) as soon as its n-best can no longer change: they have finished and no alive
 hypothesis can reach their scores even if every later token had probability 1 (`_settled`).
 The search returns the same n-best either way; without early stopping a padded batch runs
-until the longest hypothesis of any row ends, however poor. A done row is frozen whole, and
-the search stops when every row is done.
+until the longest hypothesis of any row ends, however poor. The search stops when every row
+is done.
 """
 
 from __future__ import annotations
@@ -113,8 +113,7 @@ class _Carry(NamedTuple):
     t: tf.Tensor  # int32 (), steps done
     tokens: tf.Tensor  # int32 (batch x beam,), the last token of every hypothesis
     state: Any  # nest of (batch x beam, ...) tensors, reordered along the backpointers
-    finished: tf.Tensor  # bool (batch, beam), the hypothesis has ended
-    done: tf.Tensor  # bool (batch,), the row is frozen (see `beam_search`)
+    finished: tf.Tensor  # bool (batch, beam)
     lengths: tf.Tensor  # int32 (batch, beam)
     cum_log_probs: tf.Tensor  # float32 (batch, beam)
     scores: tf.Tensor  # float32 (batch, beam), the ranking scores, descending
@@ -184,7 +183,6 @@ def _first_carry(search: _Search, logits, state, attention) -> _Carry:
         tokens=None,
         state=None,
         finished=tf.zeros((batch, width), tf.bool),
-        done=tf.zeros((batch,), tf.bool),
         lengths=tf.zeros((batch, width), tf.int32),
         cum_log_probs=tf.tile(alive_beam0[None], (batch, 1)),
         scores=None,
@@ -194,8 +192,11 @@ def _first_carry(search: _Search, logits, state, attention) -> _Carry:
 
 
 def _keep_going(search: _Search, carry: _Carry) -> tf.Tensor:
-    """Whether some hypothesis is alive and the buffers have room: bool ()."""
-    return (carry.t < search.options.max_steps) & tf.reduce_any(tf.logical_not(carry.done))
+    """Whether some row is not done and the buffers have room: bool ()."""
+    done = tf.reduce_all(carry.finished, axis=1)  # (batch,)
+    if search.options.early_stopping:
+        done = done | _settled(search, carry)
+    return (carry.t < search.options.max_steps) & tf.reduce_any(tf.logical_not(done))
 
 
 def _step(search: _Search, carry: _Carry) -> _Carry:
@@ -218,7 +219,7 @@ def _advance(search: _Search, carry: _Carry, logits, state, attention) -> _Carry
         The `_Carry` after the step.
     """
     batch, width, vocab = search.batch, search.options.beam_width, search.vocab
-    t, finished, done = carry.t, carry.finished, carry.done
+    t, finished = carry.t, carry.finished
     log_probs, totals, grown, ranking = _candidates(search, carry, logits)
     scores, flat = tf.math.top_k(tf.reshape(ranking, (batch, -1)), k=width)  # (batch, beam)
     parents = flat // vocab
@@ -227,16 +228,12 @@ def _advance(search: _Search, carry: _Carry, logits, state, attention) -> _Carry
     token_log_probs = tf.gather(tf.reshape(log_probs, (batch, -1)), flat, batch_dims=1)
     lengths = tf.gather(grown, parents, batch_dims=1)
     # A dead hypothesis (-inf, only when the beam is wider than the search space) counts
-    # as finished so that it does not keep the loop running. In a done row every beam
-    # continues with the end token, which ends none of them.
-    finished = tf.gather(finished, parents, batch_dims=1) | (
-        (tf.equal(tokens, search.end_id) & tf.logical_not(done)[:, None])
+    # as finished so that it does not keep the loop running.
+    finished = (
+        tf.gather(finished, parents, batch_dims=1)
+        | tf.equal(tokens, search.end_id)
         | tf.equal(cum_log_probs, NEG_INF)
     )
-    if search.options.early_stopping:
-        done = done | _settled(search, finished, cum_log_probs, lengths)
-    else:
-        done = tf.reduce_all(finished, axis=1)
     if width > 1:
         rows = tf.reshape(parents + search.offsets, (-1,))  # (batch x beam,)
         state = tf.nest.map_structure(lambda x: tf.gather(x, rows), state)
@@ -255,7 +252,6 @@ def _advance(search: _Search, carry: _Carry, logits, state, attention) -> _Carry
         tokens=tf.reshape(tokens, (-1,)),  # (batch x beam,)
         state=state,
         finished=finished,
-        done=done,
         lengths=lengths,
         cum_log_probs=cum_log_probs,
         scores=scores,
@@ -272,8 +268,7 @@ def _candidates(search: _Search, carry: _Carry, logits: tf.Tensor):
         vocab); the extensions' lengths, (batch, beam); their ranking scores, (batch, beam,
         vocab).
     """
-    length_penalty = search.options.length_penalty
-    t, finished = carry.t, carry.finished | carry.done[:, None]  # a done row is frozen whole
+    t, finished, length_penalty = carry.t, carry.finished, search.options.length_penalty
     log_probs = tf.reshape(tf.nn.log_softmax(logits), (search.batch, search.options.beam_width, -1))
     forced = t + 1 >= search.limits  # () or (batch, 1, 1)
     banned = _banned(t, search.is_end, forced, search.options.min_length)
@@ -288,17 +283,17 @@ def _candidates(search: _Search, carry: _Carry, logits: tf.Tensor):
 
 
 def _finalize(search: _Search, carry: _Carry) -> DecodingResult:
-    """Follows the backpointers of the `n_best` best beams and packs the result.
+    """Follows the backpointers of the first `n_best` beams and packs the result.
 
     top_k sorted every beam by score and a finished hypothesis's score never changes, so
     the first n_best beams are the n best hypotheses.
     """
     n_best = search.options.n_best
-    beams = tf.tile(tf.range(n_best)[None], (search.batch, 1))  # (batch, n_best)
     tokens, token_log_probs, attention = _backtrack(
         carry.records,
         carry.t,
-        beams,
+        search.batch,
+        n_best,
         search.options.max_steps,
         tf.TensorShape([search.static_batch, n_best]),
     )
@@ -312,23 +307,23 @@ def _finalize(search: _Search, carry: _Carry) -> DecodingResult:
     )
 
 
-def _settled(search: _Search, finished, cum_log_probs, lengths) -> tf.Tensor:
+def _settled(search: _Search, carry: _Carry) -> tf.Tensor:
     """Rows whose n-best can no longer change: bool (batch,).
 
     An alive hypothesis with log-prob L can at best keep L (log-probs only fall) and reach
     its row's limit, so it never scores above L / lp(limit) (lp grows with the length, and
     L <= 0). A row is settled when its first n_best beams have finished and the n-th of them
-    scores above that bound of every alive hypothesis: the full search would return them.
+    scores above that bound of every alive hypothesis: the full search would return them,
+    and a settled row stays settled (bounds only fall, finished scores never change).
     """
-    n_best = search.options.n_best
+    n_best, alpha = search.options.n_best, search.options.length_penalty
     limits = search.limits if search.limits.shape.rank == 0 else search.limits[:, :, 0]
-    penalty = _gnmt_penalty(limits, search.options.length_penalty)  # () or (batch, 1)
-    bounds = tf.where(finished, NEG_INF, cum_log_probs / penalty)  # (batch, beam)
+    bounds = tf.where(carry.finished, NEG_INF,
+                      carry.cum_log_probs / _gnmt_penalty(limits, alpha))  # (batch, beam)
     # From its log-prob and length: reading top_k's values here made XLA's loop far slower.
-    nth = cum_log_probs[:, n_best - 1] / _gnmt_penalty(lengths[:, n_best - 1],
-                                                       search.options.length_penalty)
-    return tf.reduce_all(finished, axis=1) | (
-        tf.reduce_all(finished[:, :n_best], axis=1) & (nth > tf.reduce_max(bounds, axis=1))
+    nth = carry.cum_log_probs[:, n_best - 1] / _gnmt_penalty(carry.lengths[:, n_best - 1], alpha)
+    return tf.reduce_all(carry.finished[:, :n_best], axis=1) & (
+        nth > tf.reduce_max(bounds, axis=1)
     )
 
 
@@ -352,17 +347,18 @@ def _gnmt_penalty(lengths: tf.Tensor, alpha) -> tf.Tensor:
 def _backtrack(
     records: dict,
     steps: tf.Tensor,
-    beams: tf.Tensor,
+    batch: tf.Tensor,
+    n_best: int,
     max_steps: int,
     best_shape: tf.TensorShape,
 ):
-    """Follows the backpointers from the final `beams` back to step 0.
+    """Follows the backpointers from the first `n_best` final beams back to step 0.
 
     Args:
         records: the search's TensorArrays; per step, tokens, token_log_probs and parents
             are (batch, beam) by new beam, attention (batch, beam, src_len) by parent beam.
         steps: how many steps ran.
-        beams: int32 (batch, n_best), the final beams to follow.
+        batch: the dynamic batch size.
         best_shape: the static (batch, n_best) shape, batch possibly unknown.
 
     Returns:
@@ -373,6 +369,7 @@ def _backtrack(
     if "attention" in records:
         attention_shape = best_shape.concatenate(records["attention"].element_shape[-1:])
     outputs = common.new_records(max_steps, best_shape, attention_shape)
+    beams = tf.tile(tf.range(n_best)[None], (batch, 1))  # (batch, n_best)
 
     def body(t, beams, outputs):
         parents = tf.gather(records["parents"].read(t), beams, batch_dims=1)  # (batch, n_best)

@@ -44,13 +44,11 @@ class DecodingGraphs:
         self._functions: dict[tuple, tf.types.experimental.GenericFunction] = {}
         self.traces = 0  # how many times any graph was traced (tests check this)
 
-    def run(self, source: np.ndarray, options: decoding.DecodingOptions, max_steps: int,
-            early_stopping: bool = True) -> DecodedBatch:
-        """Decodes a padded (batch, src_len) int32 source batch; `early_stopping` is beam
-        search's (see `assistant.decoding.beam`)."""
-        beam = options.strategy == "beam"
-        key = (options.strategy, options.beam_width if beam else 1,
-               options.n_best if beam else 1, max_steps, early_stopping or not beam)
+    def run(self, source: np.ndarray, options: decoding.DecodingOptions,
+            max_steps: int) -> DecodedBatch:
+        """Decodes a padded (batch, src_len) int32 source batch."""
+        key = (options.strategy, options.beam_width if options.strategy == "beam" else 1,
+               options.n_best if options.strategy == "beam" else 1, max_steps)
         function = self._functions.get(key)
         if function is None:
             function = self._build(*key)
@@ -68,8 +66,7 @@ class DecodingGraphs:
         )
         return DecodedBatch(*(None if x is None else x.numpy() for x in result))
 
-    def _build(self, strategy: str, beam_width: int, n_best: int, max_steps: int,
-               early_stopping: bool):
+    def _build(self, strategy: str, beam_width: int, n_best: int, max_steps: int):
         bind = self.bind
 
         def run(source, length_penalty, temperature, top_k, top_p, seed, min_length,
@@ -85,8 +82,7 @@ class DecodingGraphs:
                 result = decoding.beam_search(
                     step, state, shared, start_ids, constants.EOS_ID, max_steps,
                     beam_width=beam_width, length_penalty=length_penalty, n_best=n_best,
-                    max_lengths=max_lengths, min_length=min_length,
-                    early_stopping=early_stopping)
+                    max_lengths=max_lengths, min_length=min_length)
             else:
                 result = decoding.sample(
                     step, state, shared, start_ids, constants.EOS_ID, max_steps,
