@@ -329,10 +329,7 @@ class Assistant:
                   n_best: int, rerank: bool) -> Reply:
         tokenizer = self.tokenizer
         alternatives = []
-        # Hypotheses scored -inf are none (a beam wider than the search space; they sort
-        # last): only the best is always kept.
-        ranks = 1 + int(np.isfinite(result.scores[row, 1:]).sum())
-        for rank in range(ranks):
+        for rank in range(result.tokens.shape[1]):
             length = int(result.lengths[row, rank])
             ids = result.tokens[row, rank, :length]
             alternatives.append(Alternative(tokenizer.decode(ids),
