@@ -123,6 +123,24 @@ def test_record_patterns_read_the_same_in_re2_as_in_python():
         python_re(r"[0-9]\d")
 
 
+def test_record_boundaries_are_marked_in_the_graph_as_in_python():
+    import tensorflow as tf
+
+    from assistant.domains.warehouse.graph_segment import mark_boundaries
+
+    spaces = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()]
+    lines = [f"CV07:E217 T=85{c}SN2:W301{c}and{c}AG4:W120 B=20{c}%{c}LF1:E201" for c in spaces]
+    lines += ["CV1:E217 and CV2:E217 AND cv3:e217 & CV4:E217 T=85C/CV5:E217 T=8.5 °C|CV6:E217",
+              "hello and goodbye, CV1:E217", "CV1:E217 T=85 mm SN2:W301", "",
+              "18:07 CV07:E217 T=85\n18:09 SN02:W301", "CV 7:E217, SN-02 W301; ag_4-w120"]
+    marked = [m.decode() for m in mark_boundaries(tf.constant(lines)).numpy()]
+    assert marked == [segment.mark_boundaries(line) for line in lines]
+    assert marked[0] == "CV07:E217 T=85;SN2:W301;AG4:W120 B=20\t%;LF1:E201"  # spaces[0] is a tab
+    # the mixed line, the time-stamped one (split_line then refuses it) and the one with ";"
+    assert [i for i, m in enumerate(marked) if ";" in m] == [*range(len(spaces) + 1),
+                                                            len(spaces) + 4, len(spaces) + 5]
+
+
 def test_export_splitter_follows_the_bundle(segmented_bundle, assistant):
     from assistant.domains.warehouse.graph_segment import RecordSplitter
     from assistant.serving.export import export_splitter

@@ -11,7 +11,7 @@ import functools
 
 import tensorflow as tf
 
-from assistant.domains.warehouse import faultcodes, segment
+from assistant.domains.warehouse import segment
 from assistant.serving.re2 import python_re, spaces
 
 
@@ -28,26 +28,32 @@ def rank_table(record_order: segment.RecordOrder) -> tf.lookup.StaticHashTable:
 def segment_units(text):
     """ragged string (batch, None): the records of a line `segment.split_line` segments,
     unstripped, else the line itself (one unit)."""
-    parts = tf.strings.split(text, sep=";")  # (batch, None), at least one part per line
+    parts = tf.strings.split(mark_boundaries(text), sep=";")  # (batch, None), >= 1 part a line
     counts = parts.row_lengths()
     last = tf.gather(parts.flat_values, parts.row_limits() - 1)
     blank = (counts > 1) & tf.strings.regex_full_match(last, f"[{spaces()}]*")
     counts -= tf.cast(blank, counts.dtype)  # one trailing blank part dropped
     parts = tf.ragged.boolean_mask(parts, tf.ragged.range(parts.row_lengths()) < counts[:, None])
     records = tf.strings.regex_full_match(parts.flat_values, python_re(segment.RECORD_PATTERN))
-    segmented = ((counts >= 2) & (counts <= faultcodes.MAX_RECORDS)
+    segmented = ((counts >= 2) & (counts <= segment.MAX_SEGMENTS)
                  & tf.reduce_all(parts.with_flat_values(records), axis=1))  # (batch,)
     in_segmented = parts.with_flat_values(tf.gather(segmented, parts.value_rowids()))
     return tf.concat([tf.ragged.boolean_mask(parts, in_segmented),
                       tf.ragged.boolean_mask(text[:, None], ~segmented[:, None])], axis=1)
 
 
+def mark_boundaries(text):
+    """string (batch,): `segment.mark_boundaries` in the graph (the same two passes)."""
+    pattern = python_re(segment.BOUNDARY_PATTERN)
+    for _ in range(2):
+        text = tf.strings.regex_replace(text, pattern, segment.BOUNDARY_REPLACEMENT)
+    return text
+
+
 @functools.cache
 def key_pattern() -> str:
     """`segment.KEY_PATTERN` for RE2, with Python's DOTALL (as `segment.record_key`)."""
     return "(?s)" + python_re(segment.KEY_PATTERN)
-
-
 
 
 class RecordSplitter(tf.Module):

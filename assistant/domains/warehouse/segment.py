@@ -8,9 +8,16 @@ the whole line, where the model must plan the order and sometimes drops or merge
 Rules, shared by the Python runtime (`Assistant.reply_batch`) and the exported graph
 (`graph_segment`, used by the export), which must compute the same thing:
 
-- A line is segmented when, split at ";" (one trailing ";" allowed), it has 2 to
-  `faultcodes.MAX_RECORDS` parts and every part fully matches `RECORD_PATTERN`. Anything
-  else (one record, a question, a malformed line) is decoded whole, as typed.
+- Records may be separated by ";" as the grammar writes them, or as operators and panels
+  do: ",", "|", "/", "&", "+", " and ", tabs, new lines or plain spaces. Every such
+  separator between the end of a record and the start of the next one (a unit then its
+  code: `BOUNDARY_PATTERN`) is first rewritten to ";" (`mark_boundaries`).
+- The line is segmented when, split at ";" (one trailing ";" allowed), it has 2 to
+  `MAX_SEGMENTS` parts and every part fully matches `RECORD_PATTERN`: a unit in any of the
+  spellings operators use ("CV07", "cv 7", "CV-07", "CV_07", "CV#7"), an optional ":" or
+  "-", the code, then `KEY=value` parameters, a value optionally followed by its unit
+  ("T=85C", "B=20 %"). Anything else (one record, a question, a malformed line, records
+  named by equipment names) is decoded whole, as typed (the separators are not rewritten).
 - Each part is decoded as typed, stripped of surrounding spaces.
 - The sentences are joined with one space, ordered by the rank of the part's `record_key`
   in the bundle's record order (`RecordOrder`: most severe first), then by input order.
@@ -31,30 +38,55 @@ from pathlib import Path
 
 from assistant.domains.warehouse import faultcodes
 
-# One record as typed: unit, ":", code, then KEY=value parameters separated by spaces or
-# commas. Python's `\s` matches every Unicode space and RE2's only ASCII ones: the export
-# rewrites `\s` for RE2 (`assistant.serving.re2.python_re`), so both read these patterns alike.
-RECORD_PATTERN = (
-    r"\s*[A-Za-z]{2}\s*[0-9]{1,2}\s*:\s*[A-Za-z][0-9]{3}"
-    r"(?:(?:\s*,\s*|\s+)[A-Za-z]{1,8}\s*=\s*[0-9]+(?:\.[0-9]+)?)*[\s,]*"
-)
+# Patterns are written in the syntax Python's `re` and RE2 read alike. Python's `\s` matches
+# every Unicode space and RE2's only ASCII ones: the export rewrites `\s` for RE2
+# (`assistant.serving.re2.python_re`), so both read these patterns alike.
+_UNIT = r"[A-Za-z]{2}\s*[-#_]?\s*0*[0-9]{1,2}"  # CV07, cv 7, CV-07, CV_07, CV#7
+_CODE = r"\s*[:-]?\s*[A-Za-z][0-9]{3}"  # ":E217", " E217", "-E217", "E217"
+_VALUE_UNIT = r"(?:\s?(?:%|°\s?[CcFf]?)|[A-Za-z]{1,3})"  # 85C, 85 °C, 20%, 19.66kg
+_PARAM = (rf"(?:\s*,\s*|\s+)[A-Za-z]{{1,{faultcodes.MAX_KEY_LENGTH}}}\s*=\s*"
+          rf"[0-9]+(?:\.[0-9]+)?{_VALUE_UNIT}?")
+# One record as typed: unit, code, parameters separated by spaces or commas.
+RECORD_PATTERN = rf"\s*{_UNIT}{_CODE}(?:{_PARAM})*[\s,]*"
+# A separator other than ";" between the end of a record (its code's or a value's last digit,
+# with the value's unit) and the next record's unit and code; `mark_boundaries` rewrites it
+# to ";" with `BOUNDARY_REPLACEMENT`. The next record's start is matched (RE2 has no
+# look-ahead) and written back. Only a digit ends a record, so "E601 and PL35:E710" never
+# reads "and" as the end of a record.
+BOUNDARY_PATTERN = (rf"([0-9]{_VALUE_UNIT}?)(?:\s*[,|/&+]\s*|\s+[Aa][Nn][Dd]\s+|\s+)"
+                    rf"({_UNIT}{_CODE})")
+BOUNDARY_REPLACEMENT = r"\1;\2"
 # The record's "PREFIX:CODE" (upper-cased afterwards), as a regex replacement of a record.
-KEY_PATTERN = r"^\s*([A-Za-z]{2})\s*[0-9]+\s*:\s*([A-Za-z][0-9]{3}).*$"
+KEY_PATTERN = rf"^\s*([A-Za-z]{{2}})\s*[-#_]?\s*[0-9]+\s*[:-]?\s*([A-Za-z][0-9]{{3}}).*$"
 KEY_REPLACEMENT = r"\1:\2"
+# Records a line may be segmented into; a longer paste is decoded whole (and flagged when
+# its reply misses records). A record takes at least 7 characters.
+MAX_SEGMENTS = 256
 RECORD_ORDER_FILE = "record_order.json"  # in data directories and bundles
 LEGACY_FILE = "faithfulness.json"  # older bundles carry the order in this file's section:
 RECORD_ORDER_KEY = "record_order"
 
 _RECORD = re.compile(RECORD_PATTERN)
+_BOUNDARY = re.compile(BOUNDARY_PATTERN)
 _KEY = re.compile(KEY_PATTERN, re.DOTALL)
+
+
+def mark_boundaries(text: str) -> str:
+    """`text` with every separator between two records rewritten to ";".
+
+    One pass of the rewrite misses the boundary right after a record whose unit and code
+    the previous match took (the matches of one pass do not overlap); a second pass finds
+    those, since two boundaries in a row are never both missed.
+    """
+    return _BOUNDARY.sub(BOUNDARY_REPLACEMENT, _BOUNDARY.sub(BOUNDARY_REPLACEMENT, text))
 
 
 def split_line(text: str) -> list[str] | None:
     """The records of a line to decode one by one, stripped, or None to decode it whole."""
-    parts = text.split(";")
+    parts = mark_boundaries(text).split(";")
     if len(parts) > 1 and not parts[-1].strip():
         parts.pop()
-    if not 2 <= len(parts) <= faultcodes.MAX_RECORDS:
+    if not 2 <= len(parts) <= MAX_SEGMENTS:
         return None
     if not all(_RECORD.fullmatch(part) for part in parts):
         return None
@@ -62,7 +94,7 @@ def split_line(text: str) -> list[str] | None:
 
 
 def record_key(record: str) -> str:
-    """"CV:E217" for "cv07 : e217 T=85" (a part accepted by `split_line`)."""
+    """"CV:E217" for "cv07 : e217 T=85" or "cv-7 e217" (a part accepted by `split_line`)."""
     return _KEY.sub(KEY_REPLACEMENT, record).upper()
 
 
