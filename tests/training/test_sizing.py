@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import TINY_OVERRIDES
 from training.config import explicit_settings, load_run_config
-from training.sizing import describe, size_from_data
+from training.sizing import describe, machine_precision, size_from_data
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,6 +23,7 @@ def test_small_corpus_gets_a_small_regularised_model_trained_longer():
         "model.embedding_dim": 64, "model.encoder_layers": 1, "model.encoder_units": 64,
         "model.decoder_units": 128, "model.attention_units": 128, "model.dropout": 0.3,
         "tokenizer.vocab_size": 500, "train.epochs": 200, "train.warmup_steps": 300,
+        "train.precision": machine_precision(),
     }  # fmt: skip
     assert config.model.vocab_size == config.tokenizer.vocab_size == 500
     assert (config.model.encoder_units, config.train.epochs) == (64, 200)
@@ -59,8 +60,9 @@ def test_explicit_settings_are_never_changed(tmp_path):
     assert (config.model.dropout, config.tokenizer.vocab_size, config.model.encoder_units,
             config.train.epochs) == (0.05, 800, 32, 3)
     assert set(chosen) == {"model.embedding_dim", "model.encoder_layers", "model.decoder_units",
-                           "model.attention_units", "train.warmup_steps"}
+                           "model.attention_units", "train.warmup_steps", "train.precision"}
     assert describe({}, 10) == "every sized setting was given; nothing chosen from the data"
+    assert machine_precision() in ("float32", "mixed_bfloat16")
     assert describe({"model.dropout": 0.3}, 1_000) == (
         "sized from 1,000 train pairs (set any of these to override): model.dropout=0.3")
 
@@ -77,8 +79,12 @@ def test_training_command_prints_and_saves_what_it_sized(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     train_pairs = json.loads((tmp_path / "out" / "training_log.json").read_text())["pairs"]["train"]
+    precision = machine_precision()
     assert (f"sized from {train_pairs} train pairs (set any of these to override): "
-            "model.dropout=0.3, train.warmup_steps=1") in result.stderr
+            f"model.dropout=0.3, train.warmup_steps=1, train.precision={precision}"
+            ) in result.stderr
     log = json.loads((tmp_path / "out" / "training_log.json").read_text())
-    assert log["sized_from_data"] == {"model.dropout": 0.3, "train.warmup_steps": 1}
+    assert log["sized_from_data"] == {"model.dropout": 0.3, "train.warmup_steps": 1,
+                                      "train.precision": precision}
+    assert log["config"]["train"]["precision"] == precision
     assert log["config"]["model"]["dropout"] == 0.3
