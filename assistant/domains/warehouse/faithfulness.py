@@ -141,9 +141,11 @@ def check_reply(
         reply", per record of a fault line the flags of `catalog_checks.catalog_flags`
         ("meaning of E217 missing for CV07", ...), for other inputs those of
         `answer_checks.answer_flags` ("codes of the lift: E224 missing", ...), then "action
-        for E217 on CV07 is not the catalog's". An empty list means no problem was found.
+        for E217 on CV07 is not the catalog's", and for an input without records that names
+        a code by its meaning "code E407 (scanner offline) missing from reply". An empty
+        list means no problem was found.
     """
-    reading, grounded = _read(source, context, equipment_names, equipment_aliases)
+    reading, grounded = _read(source, context, equipment_names, equipment_aliases, code_table)
     records, phrases = reading.records, message_phrases or {}
     codes_allowed = grounding.allowed_reply_codes(grounded, reply, reading, allowed_codes,
                                                   equipment_names, code_table, phrases)
@@ -161,6 +163,8 @@ def check_reply(
     elif phrases:
         flags += answer_checks.answer_flags(reply, code_table, equipment_names, phrases)
     flags += grounding.action_flags(reply, code_table, equipment_names, phrases)
+    if records is None:
+        flags += grounding.meaning_flags(source, reply, code_table)
     return unique(flags)
 
 
@@ -223,10 +227,13 @@ def load_checker(path) -> Checker | None:
 
 
 def _read(source: str, context: str, equipment_names: Mapping[str, str] | None,
-          equipment_aliases: Mapping[str, Iterable[str]] | None) -> tuple[grounding.Reading, str]:
-    """The reading of `source` (with its context's units and equipment types) and the text
-    a reply is grounded in: the context is input too, but for the coverage of its records."""
-    reading = grounding.read_source(source, equipment_names, equipment_aliases)
+          equipment_aliases: Mapping[str, Iterable[str]] | None,
+          code_table: Mapping[str, CatalogCode] | None) -> tuple[grounding.Reading, str]:
+    """The reading of `source` (with its context's units and equipment types; a panel's
+    alarm text after a code read as part of the record) and the text a reply is grounded
+    in: the context is input too, but for the coverage of its records."""
+    reading = grounding.read_source(grounding.without_panel_text(source, code_table),
+                                    equipment_names, equipment_aliases)
     if not context.strip():
         return reading, source
     in_context = grounding.read_source(context, equipment_names, equipment_aliases)

@@ -14,7 +14,11 @@ equipment types it names by prefix, name or alias. On that reading:
   Conveyor 7, ...", or a record's sentence) tells the catalog's action for that code and
   that equipment ("stop the conveyor ...", not "stop the lift ..."), and "To fix E217, ..."
   the action for a unit. It needs the actions in the code table (`CatalogCode.action`;
-  files written before they existed skip this rule).
+  files written before they existed skip this rule);
+- `without_panel_text`: a code followed by its catalog meaning, as panels print it, is a
+  record (the meaning is not read as words of a question);
+- `meaning_flags`: an input without records that names a code by its meaning is answered
+  about that code (the reply names it).
 """
 
 from __future__ import annotations
@@ -118,6 +122,40 @@ def codes_named_by_meaning(source: str, code_table: Mapping | None) -> set[str]:
     text = f" {_words(source)} "
     return {code for code, entry in code_table.items()
             if entry.meaning.strip() and f" {_words(entry.meaning)} " in text}
+
+
+def without_panel_text(source: str, code_table: Mapping | None) -> str:
+    """`source` without the catalog meaning a panel prints after a code ("LF3 E422 - LOAD
+    SENSOR FAULT", "PL88 I724 pallet complete" read as "LF3 E422", "PL88 I724"), so that
+    such a line reads as the fault line it is, with or without parameters after the text.
+    Other words after a code are kept (the detector reads alarm text it does not know only
+    when parameters follow)."""
+    if not code_table:
+        return source
+    for code in unique(extract_codes(source)):
+        entry = code_table.get(code)
+        if entry is not None and entry.meaning.strip():
+            source = _panel_text_pattern(code, entry.meaning).sub(r"\1", source)
+    return source
+
+
+@functools.lru_cache(maxsize=512)
+def _panel_text_pattern(code: str, meaning: str) -> re.Pattern:
+    words = r"[^0-9A-Za-z]+".join(map(re.escape, _words(meaning).split()))
+    return re.compile(rf"(?<![0-9A-Za-z])({code})\s*(?:[-:]\s*)?{words}(?![0-9A-Za-z])",
+                      flags=re.IGNORECASE)
+
+
+def meaning_flags(source: str, reply: str, code_table: Mapping | None) -> list[str]:
+    """An input without records that names codes by their catalog meaning ("scanner offline,
+    what now?") asks about one of them: a reply that names none ("I'm doing well.", a list
+    of another type's codes, "I93 is not in the fault catalog") is flagged
+    "code E407 (scanner offline) missing from reply"."""
+    codes = sorted(codes_named_by_meaning(source, code_table))
+    if not codes or set(extract_codes(reply)) & set(codes):
+        return []
+    meanings = unique(code_table[code].meaning for code in codes)
+    return [f"code {' or '.join(codes)} ({'; '.join(meanings)}) missing from reply"]
 
 
 def codes_called_unknown(reply: str, phrase: str) -> list[str]:

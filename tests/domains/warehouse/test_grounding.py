@@ -211,7 +211,8 @@ def test_a_question_naming_one_unit_and_one_code_is_about_that_unit(check):
 def test_a_catalog_unit_told_as_not_in_the_catalog(check):
     assert check("SC67 says rack position not found, what do I do",
                  "Stacker crane 67 is not in the fault catalog; report it to maintenance.") == [
-        "Stacker crane 67 is in the catalog, the reply says it is not"]
+        "Stacker crane 67 is in the catalog, the reply says it is not",
+        "code E623 (rack position not found) missing from reply"]
 
 
 def test_panel_text_between_code_and_values_keeps_the_values_the_records(check):
@@ -225,7 +226,7 @@ def test_panel_text_between_code_and_values_keeps_the_values_the_records(check):
 def test_only_a_code_is_told_as_not_in_the_fault_catalog(check):
     assert check("sc13 says telescopic forks fault, what do I do",
                  "S 13 is not in the fault catalog; report it to maintenance.") == [
-        "S 13 told as not in the catalog"]
+        "S 13 told as not in the catalog", "code E721 (telescopic forks fault) missing from reply"]
     assert "That 23 told as not in the catalog" in check("barcode scanner 33 W824 N=23",
                                                          "That 23 is not in the fault catalog.")
     assert check("what is E999?", "E999 is not in the fault catalog; report it to "
@@ -239,3 +240,38 @@ def test_a_record_whose_code_is_told_for_another_unit(check):
              "labels rejected; check the label stock.")
     assert "E201 not told for CV28" in check(source, reply)
     assert "W824 not told for LP89" in check(source, reply)
+
+
+@pytest.mark.parametrize("source", [
+    "LF3 E422 - LOAD SENSOR FAULT",
+    "lf3 e422: load sensor fault",
+    "LF03:E422 load-sensor fault",
+])
+def test_a_code_followed_by_its_catalog_meaning_is_a_fault_record(check, source):
+    canonical = "Lift 3 fault E422: load sensor fault; check that the load sensor is clean and aligned."
+    assert check(source, canonical) == []
+    # answered as a question ("To fix ..."), the record's meaning is missing: flagged
+    assert "meaning of E422 missing for LF03" in check(
+        source, "To fix E422 on Lift 3, check that the load sensor is clean and aligned.")
+
+
+def test_panel_text_with_a_dash_keeps_the_values_the_records(check):
+    source = "LP36 E815 - LABEL NOT APPLIED N=15"
+    assert check(source, "Label printer 36 fault E815: label not applied, 15 missed labels; "
+                         "check the applicator pad and its air supply.") == []
+    assert check(source, "Label printer 36 fault E815: label not applied; check the applicator "
+                         "pad and its air supply.") != []
+
+
+@pytest.mark.parametrize("reply", [
+    "I'm doing well.",
+    "I93 is not in the fault catalog; report it to maintenance.",
+    "Stacker crane 93; report it to maintenance.",
+])
+def test_a_fault_named_by_its_meaning_must_be_answered(check, reply):
+    source = "AGV 93 says localisation lost, what do I do"
+    assert "code E601 (localisation lost) missing from reply" in check(source, reply)
+    assert check(source, "To fix E601 on AGV 93, move the AGV to the nearest marker and "
+                         "re-localise it.") == []
+    assert check("how do I fix scanner offline?", "I'm doing well.") == [
+        "code E407 (scanner offline) missing from reply"]
