@@ -245,18 +245,7 @@ class Assistant:
             else:
                 encoded.append(_Unit(index, ids, turn))
         encoded.sort(key=lambda unit: len(unit.ids))
-        if request.rerank and request.n_best == 1 and request.search.n_best > 1:
-            # The rerank answers with the best hypothesis when the check passes it, and
-            # reads the others only when it does not: search for the best alone first (the
-            # beam stops as soon as no other hypothesis can beat it, long before all of the
-            # beam has ended), then search the units whose best is flagged for the whole
-            # beam. The same replies as one search for the whole beam.
-            self._decode_all(encoded, answers, dataclasses.replace(request.search, n_best=1),
-                             request)
-            encoded_flagged = [unit for unit in encoded if answers[unit.index].flags]
-            self._decode_all(encoded_flagged, answers, request.search, request)
-        else:
-            self._decode_all(encoded, answers, request.search, request)
+        self._decode_all(encoded, answers, request.search, request)
         retry = request.options.runtime.retry_beam
         if request.rerank and retry > request.options.decoding.beam_width:
             flagged = [unit for unit in encoded if answers[unit.index].flags]
