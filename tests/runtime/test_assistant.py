@@ -236,7 +236,7 @@ def test_a_line_of_records_is_answered_record_by_record(segmenting):
 
 
 def test_segmentation_leaves_other_inputs_whole_and_can_be_turned_off(segmenting, assistant):
-    whole = ["CV07:E217 T=85", "what does E217 mean?", "CV07:E217; SN02 W301", LINE]
+    whole = ["CV07:E217 T=85", "what does E217 mean?", "CV07:E217; SN02 W30", LINE]
     expected = assistant.reply_batch(whole, strategy="greedy")
     off = segmenting.reply_batch(whole, strategy="greedy", segment=False)
     assert [r.text for r in off] == [r.text for r in expected]
