@@ -31,7 +31,7 @@ from assistant.cli.args import add_decoding_arguments, decoding_options, positiv
 from assistant.core.atomic_files import atomic_write_text
 from assistant.core.tokenizer import split_context
 from assistant.runtime.domain import Domain, NullDomain, domain_class, domain_name
-from assistant.runtime.options import RUNTIME_OPTIONS
+from assistant.runtime.options import RUNTIME_OPTIONS, ReplyOptions
 from training.data import Pair, read_pairs
 
 ALL = "all"
@@ -162,7 +162,7 @@ def evaluate(
         "settings": {},
     }
     progress = progress or (lambda message: None)
-    turns, contexts = _turns(sources := [p.source for p in pairs])
+    turns, contexts = _turns([p.source for p in pairs])
     for name, options in settings.items():
         progress(f"decoding {len(pairs)} inputs with {name} ...")
         started = time.perf_counter()
@@ -173,7 +173,9 @@ def evaluate(
     if serving is not None:
         progress(f"answering {len(pairs)} inputs with {serving.path}'s serving_default ...")
         started = time.perf_counter()
-        replies = serving.replies(sources, batch_size)
+        decoding = ReplyOptions.resolve(assistant.defaults, {}).decoding
+        replies = serving.replies(turns, batch_size, contexts, decoding.beam_width,
+                                  decoding.length_penalty)
         report["settings"][EXPORT_SETTING] = _setting_report(
             pairs, replies, {"export": str(serving.path)}, time.perf_counter() - started,
             assistant.domain)

@@ -21,24 +21,41 @@ SIGNATURE = "serving_default"
 
 @dataclasses.dataclass(frozen=True)
 class Serving:
-    """A loaded export's `serving_default`: text (string, [None]) -> reply, score."""
+    """A loaded export's `serving_default`: text (string, [None]) -> reply, score; and its
+    `generate` when that takes a `context` (the export of a bundle that reads context)."""
 
     path: Path  # the version directory loaded
     signature: Any  # the concrete function of `serving_default`
+    in_context: Any = None  # `generate` with a `context` input, or None
 
-    def replies(self, texts: Sequence[str], batch_size: int = 64) -> list[str]:
+    def replies(self, texts: Sequence[str], batch_size: int = 64,
+                contexts: Sequence[str | None] | None = None, beam_width: int = 5,
+                length_penalty: float = 1.0) -> list[str]:
         """The replies to `texts`, in input order ("" where the export gives none).
 
         Args:
-            texts: the inputs.
+            texts: the inputs (the turns, without their context).
             batch_size: texts per call of the signature.
+            contexts: each text's context (None or "" for none). When the export reads
+                context, a batch with one is answered by `generate` with its `context`
+                input, beam search of `beam_width` and `length_penalty` (the bundle's
+                defaults, which `serving_default` bakes in); else the contexts are not sent,
+                as the runtime does not send them to a model that does not read them.
         """
         import tensorflow as tf
 
         replies: list[str] = []
         for start in range(0, len(texts), batch_size):
             batch = list(texts[start : start + batch_size])
-            result = self.signature(text=tf.constant(batch, tf.string))
+            context = [c or "" for c in (contexts or [])[start : start + batch_size]]
+            if self.in_context is not None and any(context):
+                result = self.in_context(
+                    text=tf.constant(batch, tf.string), context=tf.constant(context, tf.string),
+                    beam_width=tf.constant(beam_width, tf.int32),
+                    length_penalty=tf.constant(length_penalty, tf.float32),
+                    max_length=tf.constant(0, tf.int32))
+            else:
+                result = self.signature(text=tf.constant(batch, tf.string))
             replies.extend(r.decode("utf-8") for r in result["reply"].numpy())  # (batch,)
         return replies
 
@@ -78,7 +95,9 @@ def load_serving(export_dir: str | Path) -> Serving:
         raise ValueError(f"{path} has no {SIGNATURE} signature (signatures: "
                          f"{', '.join(module.signatures) or 'none'}; an --ids-only export "
                          "cannot be scored)")
-    return Serving(path, module.signatures[SIGNATURE])
+    generate = module.signatures.get("generate")
+    reads = generate is not None and "context" in generate.structured_input_signature[1]
+    return Serving(path, module.signatures[SIGNATURE], generate if reads else None)
 
 
 def export_version_dir(export_dir: str | Path) -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.core.tokenizer import join_context, split_context
 from tests.serving.support import SEGMENT_TEXTS
 from training.cli import main
 from training.export_replies import EXPORT_SETTING, Serving, export_version_dir
@@ -29,8 +30,11 @@ def test_the_export_row_scores_what_the_runtime_scores(segmented_bundle, segment
     from assistant.runtime import Assistant
 
     sources = [text for text in SEGMENT_TEXTS if text.strip(" ;")]
+    # a follow-up turn: this bundle does not read context, so neither side sends it
+    sources.append(join_context("CV07:E217 T=85", "how do I fix it?"))
+    turns = [split_context(source)[1] for source in sources]
     replies = [r.text if r.error is None else "" for r in
-               Assistant.load(segmented_bundle).reply_batch(sources, rerank=False)]
+               Assistant.load(segmented_bundle).reply_batch(turns, rerank=False)]
     # Every other target is the runtime's reply (when it reads back as it is: targets are
     # stripped, never empty), so exact match is neither 0 nor 1.
     rows = [{"source": s, "target": r if i % 2 and r and r == r.strip() else "no",
@@ -70,6 +74,19 @@ def test_replies_come_back_in_order_whatever_the_batch_size():
     assert serving.replies(texts, batch_size=2) == ["A", "B", "C", "Dé", "E"]
     assert calls == [2, 2, 1]
     assert serving.replies([], batch_size=2) == []
+    # an export that reads context answers a batch with one by `generate` and its context
+    asked = []
+
+    def generate(text, context, beam_width, length_penalty, max_length):
+        asked.append((int(beam_width), float(length_penalty), int(max_length)))
+        return {"reply": tf.strings.join([context, text], "|"),
+                "score": tf.zeros_like(text, tf.float32)}
+
+    in_context = Serving(Path("x"), signature, generate)
+    assert in_context.replies(texts, 2, [None, "c", None, None, ""], beam_width=3,
+                              length_penalty=0.5) == ["|a", "c|b", "C", "Dé", "E"]
+    assert asked == [(3, 0.5, 0)]
+    assert serving.replies(texts[:2], 2, ["c", "c"]) == ["A", "B"]  # no context input
 
 
 def test_the_newest_version_is_chosen(tmp_path):
