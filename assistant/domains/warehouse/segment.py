@@ -57,7 +57,7 @@ BOUNDARY_PATTERN = (rf"([0-9]{_VALUE_UNIT}?)(?:\s*[,|/&+]\s*|\s+[Aa][Nn][Dd]\s+|
                     rf"({_UNIT}{_CODE})")
 BOUNDARY_REPLACEMENT = r"\1;\2"
 # The record's "PREFIX:CODE" (upper-cased afterwards), as a regex replacement of a record.
-KEY_PATTERN = rf"^\s*([A-Za-z]{{2}})\s*[-#_]?\s*[0-9]+\s*[:-]?\s*([A-Za-z][0-9]{{3}}).*$"
+KEY_PATTERN = r"^\s*([A-Za-z]{2})\s*[-#_]?\s*[0-9]+\s*[:-]?\s*([A-Za-z][0-9]{3}).*$"
 KEY_REPLACEMENT = r"\1:\2"
 # Records a line may be segmented into; a longer paste is decoded whole (and flagged when
 # its reply misses records). A record takes at least 7 characters.

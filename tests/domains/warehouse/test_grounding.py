@@ -248,7 +248,8 @@ def test_a_record_whose_code_is_told_for_another_unit(check):
     "LF03:E422 load-sensor fault",
 ])
 def test_a_code_followed_by_its_catalog_meaning_is_a_fault_record(check, source):
-    canonical = "Lift 3 fault E422: load sensor fault; check that the load sensor is clean and aligned."
+    canonical = ("Lift 3 fault E422: load sensor fault; check that the load sensor is clean "
+                 "and aligned.")
     assert check(source, canonical) == []
     # answered as a question ("To fix ..."), the record's meaning is missing: flagged
     assert "meaning of E422 missing for LF03" in check(
