@@ -173,9 +173,7 @@ def evaluate(
     if serving is not None:
         progress(f"answering {len(pairs)} inputs with {serving.path}'s serving_default ...")
         started = time.perf_counter()
-        decoding = ReplyOptions.resolve(assistant.defaults, {}).decoding
-        replies = serving.replies(turns, batch_size, contexts, decoding.beam_width,
-                                  decoding.length_penalty)
+        replies = _export_replies(serving, assistant, turns, contexts, batch_size)
         report["settings"][EXPORT_SETTING] = _setting_report(
             pairs, replies, {"export": str(serving.path)}, time.perf_counter() - started,
             assistant.domain)
@@ -298,6 +296,15 @@ def compare_ladder(runtime_options: tuple[str, ...]) -> list[dict[str, Any]]:
         ladder.append({"strategy": "beam", "segment": split, "rerank": True, "retry_beam": 0})
         ladder.append({"strategy": "beam", "segment": split, "rerank": True})
     return ladder
+
+
+def _export_replies(serving, assistant, turns: Sequence[str],
+                    contexts: Sequence[str | None], batch_size: int) -> list[str]:
+    """The export's replies to `turns`, sent as the runtime sends them to the model (with
+    their contexts only to an export that reads them, with the bundle's beam settings)."""
+    decoding = ReplyOptions.resolve(assistant.defaults, {}).decoding
+    return serving.replies(turns, batch_size, contexts, decoding.beam_width,
+                           decoding.length_penalty)
 
 
 def _turns(sources: Sequence[str]) -> tuple[list[str], list[str | None]]:

@@ -23,7 +23,8 @@ BAD_LINES = [
     b"   \t ",  # whitespace only
     b"bad \xff\xfe CV07:E217 T=85",  # invalid UTF-8: answered with U+FFFD, flagged
     b"x" * 5000,  # over MAX_INPUT_CHARS: flagged without reaching the model
-    b"CV07:E217 T=85 " * 90,  # under MAX_INPUT_CHARS, over 256 pieces: the model's error
+    b"what does E217 mean? " * 60,  # under MAX_INPUT_CHARS, over 256 pieces: the model's
+    # error (90 records in a row would be answered record by record)
     b"CV07:\x07E217 T=85\x1b",  # control characters inside a record
     b"\x00\x01\x02",  # control characters only: empty to the model
     b"\xe2\x80\x8b\xe2\x80\x8b",  # zero-width spaces only

@@ -155,17 +155,26 @@ def check_reply(
     unnamed = grounding.codes_without_unit(reply, reading, phrases)
     flags += _coverage_flags(grounded if records is None else source, reply, records,
                              equipment_names, unnamed)
-    if code_table is None or not equipment_names:
-        return unique(flags)
-    if reading.fault_line:
-        flags += catalog_checks.catalog_flags(reply, records, code_table, equipment_names,
-                                              message_phrases)
-    elif phrases:
-        flags += answer_checks.answer_flags(reply, code_table, equipment_names, phrases)
-    flags += grounding.action_flags(reply, code_table, equipment_names, phrases)
-    if records is None:
-        flags += grounding.meaning_flags(source, reply, code_table)
+    if code_table is not None and equipment_names:
+        flags += _catalog_flags(source, reply, reading, code_table, equipment_names, phrases)
     return unique(flags)
+
+
+def _catalog_flags(source: str, reply: str, reading: grounding.Reading,
+                   code_table: Mapping[str, CatalogCode], equipment_names: Mapping[str, str],
+                   phrases: Mapping[str, str]) -> list[str]:
+    """The flags that need the code table: a fault line's records against the catalog, or
+    an answer's catalog statements; the actions told; a fault named by its meaning."""
+    if reading.fault_line:
+        flags = catalog_checks.catalog_flags(reply, reading.records, code_table,
+                                             equipment_names, phrases)
+    else:
+        flags = answer_checks.answer_flags(reply, code_table, equipment_names,
+                                           phrases) if phrases else []
+    flags += grounding.action_flags(reply, code_table, equipment_names, phrases)
+    if reading.records is None:
+        flags += grounding.meaning_flags(source, reply, code_table)
+    return flags
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
