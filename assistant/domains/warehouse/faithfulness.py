@@ -174,6 +174,7 @@ def _catalog_flags(source: str, reply: str, reading: grounding.Reading,
     flags += grounding.action_flags(reply, code_table, equipment_names, phrases)
     if reading.records is None:
         flags += grounding.meaning_flags(source, reply, code_table)
+        flags += grounding.question_type_flags(source, reply, phrases)
     return flags
 
 

@@ -17,6 +17,7 @@ equipment types it names by prefix, name or alias. On that reading:
   files written before they existed skip this rule);
 - `without_panel_text`: a code followed by its catalog meaning, as panels print it, is a
   record (the meaning is not read as words of a question);
+- `question_type_flags`: "which equipment raises <code>" is answered with equipment;
 - `meaning_flags`: an input without records that names a code by its meaning is answered
   about that code (the reply names it).
 """
@@ -156,6 +157,24 @@ def meaning_flags(source: str, reply: str, code_table: Mapping | None) -> list[s
         return []
     meanings = unique(code_table[code].meaning for code in codes)
     return [f"code {' or '.join(codes)} ({'; '.join(meanings)}) missing from reply"]
+
+
+_WHICH_EQUIPMENT = re.compile(
+    r"(?<![A-Za-z])which\s+(?:machines?|equipment|units?|devices?|kit|kind\s+of\s+"
+    r"(?:machine|equipment|unit))(?![A-Za-z])", flags=re.IGNORECASE)
+
+
+def question_type_flags(source: str, reply: str, phrases: Mapping[str, str]) -> list[str]:
+    """A question that asks which equipment raises a code ("which machine throws W602") is
+    answered with the equipment ("Equipment that can raise W602: AGV.") or, for a code the
+    catalog lacks, "not in the fault catalog"; "W602 is a warning code." is flagged."""
+    codes = extract_codes(source)
+    wanted = [phrases.get("equipment_of"), phrases.get("not_in_catalog")]
+    if not codes or None in wanted or not _WHICH_EQUIPMENT.search(source):
+        return []
+    if any(phrase.lower() in reply.lower() for phrase in wanted):
+        return []
+    return [f"the question asks which equipment raises {codes[0]}; the reply does not say"]
 
 
 def codes_called_unknown(reply: str, phrase: str) -> list[str]:

@@ -276,3 +276,12 @@ def test_a_fault_named_by_its_meaning_must_be_answered(check, reply):
                          "re-localise it.") == []
     assert check("how do I fix scanner offline?", "I'm doing well.") == [
         "code E407 (scanner offline) missing from reply"]
+
+
+def test_which_equipment_raises_a_code_is_answered_with_equipment(check):
+    source = "which machine throws W602"
+    assert check(source, "W602 is a warning code.") == [
+        "the question asks which equipment raises W602; the reply does not say"]
+    assert check(source, "Equipment that can raise W602: AGV.") == []
+    assert check("Y443 comes from which equipment?",
+                 "Y443 is not in the fault catalog; report it to maintenance.") == []
