@@ -138,6 +138,9 @@ class CorpusSizes:
     codes_weight: float = 3.0  # train: "codes" questions (long code lists, the hardest
     # answers) are drawn this many times as often as each other question type
     followups: float = 0.15  # every split: follow-up pairs added per pair above (0: none)
+    # train: only lines the model reads whole at run time (`Sampler`'s `one_record`); the
+    # "multi" share goes to "single". Valid and test are unchanged.
+    one_record_lines: bool = False
     # their shares, in `FOLLOWUP_CATEGORIES` order: refer, switch, ambiguous
     followup_shares: tuple[float, ...] = (0.45, 0.3, 0.25)
 
@@ -165,6 +168,9 @@ class CorpusSizes:
             counts = {category: round(total * share)
                       for category, share in zip(CATEGORIES, self.train_shares, strict=True)}
             counts["single"] += total - sum(counts.values())
+            if self.one_record_lines:
+                counts["single"] += counts["multi"]
+                counts["multi"] = 0
             return counts
         counts = {category: round(total * getattr(self, category))
                   for category in CANONICAL_CATEGORIES}
@@ -205,7 +211,9 @@ def build_corpus(
     summary = {}
     for split in SPLITS:
         quota = sizes.quota(split)
-        sampler = Sampler(catalog, split, sizes.codes_weight if split == "train" else 1.0)
+        train = split == "train"
+        sampler = Sampler(catalog, split, sizes.codes_weight if train else 1.0,
+                          one_record=train and sizes.one_record_lines)
         rng = random.Random(f"corpus:{seed}:{split}:smalltalk")
         pairs = smalltalk_pairs(smalltalk, split, quota["smalltalk"], taken, rng)
         quota["single"] += quota["smalltalk"] - len(pairs)  # valid/test run out of spellings
@@ -310,6 +318,10 @@ def register(subparsers) -> argparse.ArgumentParser:
                         f"{', '.join(CATEGORIES)} (default: "
                         f"{','.join(map(str, defaults.train_shares))}; the shipped bundle's "
                         "corpus: 0.33,0.05,0.24,0.32,0.06,0 with --variants 0 --followups 0)")
+    parser.add_argument("--one-record-lines", action="store_true",
+                        help="train: no line that the runtime answers record by record "
+                        "(several records with a separator it splits); the multi-record "
+                        "share goes to single records")
     parser.set_defaults(handler=_build_corpus_command, needs_tensorflow=False)
     return parser
 
@@ -342,7 +354,8 @@ def _build_corpus_command(args: argparse.Namespace) -> int:
     try:
         sizes = CorpusSizes(train=args.train, valid=args.valid, test=args.test,
                             variants=args.variants, train_shares=args.train_shares,
-                            followups=args.followups)
+                            followups=args.followups,
+                            one_record_lines=args.one_record_lines)
     except ValueError as error:
         raise ValueError(f"build-corpus: {error}") from None
     summary = build_corpus(args.out, seed=args.seed, catalog_path=args.catalog, sizes=sizes)

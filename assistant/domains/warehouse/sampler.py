@@ -18,7 +18,7 @@ import string
 import zlib
 from collections.abc import Sequence
 
-from assistant.domains.warehouse import heldout
+from assistant.domains.warehouse import heldout, segment
 from assistant.domains.warehouse.catalog import Catalog, ParamSpec
 from assistant.domains.warehouse.faultcodes import MAX_RECORDS, FaultRecord, format_line
 from assistant.domains.warehouse.mentions import normalize_number
@@ -31,6 +31,7 @@ from assistant.domains.warehouse.phrasings import (
     MEANING_PHRASINGS,
     PHRASINGS,
     QUESTION_FAMILIES,
+    SEPARATORS,
     chatty,
     draw_spelling,
     unit_mention,
@@ -60,11 +61,20 @@ def unknown_code_split(code: str) -> str:
 
 
 class Sampler:
-    """Draws fault lines and questions for one split, honouring the held-out reservations."""
+    """Draws fault lines and questions for one split, honouring the held-out reservations.
 
-    def __init__(self, catalog: Catalog, split: str, codes_weight: float = 1.0):
+    With `one_record`, it draws no line that the runtime answers record by record
+    (`segment.split_line`): no "multi" line, unknown-code lines of one record, no variant
+    family that exists only to separate records (`SEPARATORS`, "many_records"), and no
+    variant line that splits; a line the runtime decodes whole (records named by an alias,
+    say) may still hold several records.
+    """
+
+    def __init__(self, catalog: Catalog, split: str, codes_weight: float = 1.0,
+                 one_record: bool = False):
         self.catalog = catalog
         self.split = split
+        self.one_record = one_record
         # None: a uniform draw (`rng.choice`, so valid/test do not change with the weight)
         self.question_weights = None if codes_weight == 1.0 else [
             codes_weight if q == "codes" else 1.0 for q in QUESTION_TYPES]
@@ -77,7 +87,9 @@ class Sampler:
                 specs.setdefault(spec.name, spec)
         self.param_specs = dict(sorted(specs.items()))
         # the variant families and aliases the corpus may use (none of `heldout.HELD_OUT`)
-        self.families = heldout.trainable(heldout.FAMILIES)
+        self.families = tuple(
+            family for family in heldout.trainable(heldout.FAMILIES)
+            if not (one_record and (family in SEPARATORS or family == "many_records")))
         self.family_weights = [FAMILY_WEIGHTS[family] for family in self.families]
         self.aliases = {prefix: heldout.trainable_aliases(prefix, names)
                         for prefix, names in catalog.aliases.items()}
@@ -104,10 +116,12 @@ class Sampler:
         if category == "single":
             records = [self._known_record(rng)]
         elif category == "multi":
+            if self.one_record:
+                return None
             count = rng.choices(*_RECORDS_MULTI)[0]
             records = [self._known_record(rng) for _ in range(count)]
         else:
-            count = rng.choices(*_RECORDS_UNKNOWN)[0]
+            count = 1 if self.one_record else rng.choices(*_RECORDS_UNKNOWN)[0]
             unknown_at = rng.randrange(count)
             records = [
                 self._unknown_record(rng)
@@ -286,6 +300,8 @@ class Sampler:
             return None
         source = write_line(records, spelling, self.catalog, self.aliases, rng,
                             lambda number: number_split(number) == "train")
+        if self.one_record and segment.split_line(source) is not None:
+            return None
         return {"source": source, "target": target, "category": "variant", "family": family,
                 "canonical": format_line(records)}
 
