@@ -318,6 +318,10 @@ def register(subparsers) -> argparse.ArgumentParser:
                         f"{', '.join(CATEGORIES)} (default: "
                         f"{','.join(map(str, defaults.train_shares))}; the shipped bundle's "
                         "corpus: 0.33,0.05,0.24,0.32,0.06,0 with --variants 0 --followups 0)")
+    parser.add_argument("--codes-weight", type=float, default=defaults.codes_weight,
+                        metavar="W", help="train: how many times as often as each other "
+                        "question type a question asks for an equipment type's code list "
+                        f"(the longest answers; default: {defaults.codes_weight})")
     parser.add_argument("--one-record-lines", action="store_true",
                         help="train: no line that the runtime answers record by record "
                         "(several records with a separator it splits); the multi-record "
@@ -355,7 +359,8 @@ def _build_corpus_command(args: argparse.Namespace) -> int:
         sizes = CorpusSizes(train=args.train, valid=args.valid, test=args.test,
                             variants=args.variants, train_shares=args.train_shares,
                             followups=args.followups,
-                            one_record_lines=args.one_record_lines)
+                            one_record_lines=args.one_record_lines,
+                            codes_weight=args.codes_weight)
     except ValueError as error:
         raise ValueError(f"build-corpus: {error}") from None
     summary = build_corpus(args.out, seed=args.seed, catalog_path=args.catalog, sizes=sizes)
