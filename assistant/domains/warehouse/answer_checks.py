@@ -14,7 +14,10 @@ gets no such flags:
 - "means": "E217 means motor over-temperature." must give the catalog meaning;
 - "fix" ("To fix") and "not_valid_for" ("is not valid for"): "To fix E217 on Conveyor 7,
   ..." claims that E217 applies to conveyors; "E217 is not valid for Dock door 3" claims it
-  does not.
+  does not;
+- "severity" ("code"): "E702 is a fault code." must give the catalog's severity, and E702
+  must be a catalog code ("C311 is a critical code." for a code the catalog lacks is a
+  confident guess).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ _LIST_SPLIT = re.compile(r",\s*|\s+and\s+")
 class _Entry(Protocol):  # `catalog_checks.CatalogCode`
     equipment: frozenset[str]
     meaning: str
+    severity: str
 
 
 def answer_flags(
@@ -44,7 +48,8 @@ def answer_flags(
     its codes", "E108 cannot be raised by the charger", "equipment of E108: conveyor missing",
     "W281 is not in the catalog, the reply says what it is", "meaning of E217 wrong",
     "E706 on DD19 told as not valid", "Q104 is not in the catalog, the reply says how to fix
-    it", "E706 on DD19 told how to fix, where it is not valid".
+    it", "E706 on DD19 told how to fix, where it is not valid", "C311 is not in the catalog,
+    the reply gives its severity", "severity of E702 wrong".
     """
     catalog = _Catalog(code_table, equipment_names)
     flags: list[str] = []
@@ -136,6 +141,19 @@ def _fix_flags(reply: str, phrase: str, catalog: _Catalog) -> list[str]:
     return flags
 
 
+def _severity_flags(reply: str, phrase: str, catalog: _Catalog) -> list[str]:
+    flags = []
+    pattern = rf"(?<![0-9A-Za-z])({_CODE})\s+is\s+an?\s+([a-z]+)\s+{phrase}(?![0-9A-Za-z])"
+    for match in re.finditer(pattern, reply, flags=re.IGNORECASE):
+        code, told = match.group(1).upper(), match.group(2).lower()
+        entry = catalog.codes.get(code)
+        if entry is None:
+            flags.append(f"{code} is not in the catalog, the reply gives its severity")
+        elif getattr(entry, "severity", "") and told != entry.severity.lower():
+            flags.append(f"severity of {code} wrong")
+    return flags
+
+
 # (message_phrases key, check), in the order of the flags.
 _CHECKS = (
     ("codes_of", _code_list_flags),
@@ -143,6 +161,7 @@ _CHECKS = (
     ("means", _meaning_flags),
     ("not_valid_for", _not_valid_flags),
     ("fix", _fix_flags),
+    ("severity", _severity_flags),
 )
 
 

@@ -37,6 +37,9 @@ class CatalogCode:
     # the catalog's action, "{equipment}" for the equipment's name ("Stop the {equipment} ...");
     # "" when the bundle's file predates it (the action check is then off)
     action: str = ""
+    # "critical", "fault", "warning" or "info"; "" when the bundle's file predates it (the
+    # severity check is then off)
+    severity: str = ""
 
     def to_json(self) -> dict:
         """The entry as `faithfulness.json` stores it under "code_table"."""
@@ -47,12 +50,13 @@ class CatalogCode:
             "numbers": sorted(self.numbers),
             "phrases": dict(self.phrases),
             "action": self.action,
+            "severity": self.severity,
         }
 
     @classmethod
     def from_json(cls, entry: Mapping) -> CatalogCode:
-        """Reads `to_json`'s form; "params", "numbers", "phrases" and "action" may be
-        missing (older files)."""
+        """Reads `to_json`'s form; "params", "numbers", "phrases", "action" and "severity"
+        may be missing (older files)."""
         return cls(
             frozenset(entry["equipment"]),
             str(entry["meaning"]),
@@ -60,6 +64,7 @@ class CatalogCode:
             frozenset(entry.get("numbers", ())),
             tuple(sorted((str(k), str(v)) for k, v in entry.get("phrases", {}).items())),
             str(entry.get("action", "")),
+            str(entry.get("severity", "")),
         )
 
 
@@ -101,6 +106,7 @@ def code_table_from_catalog(catalog: Mapping) -> dict[str, CatalogCode]:
                 for param in entry.get("params") or () if param.get("phrase")
             )),
             str(entry.get("action") or ""),
+            str(entry.get("severity") or ""),
         )
         for entry in catalog.get("codes", ())
     }

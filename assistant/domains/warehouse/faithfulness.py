@@ -128,7 +128,8 @@ def check_reply(
         code_table: code -> `CatalogCode`, for checks (c), (d) and (e); needs `equipment_names`.
         message_phrases: the wording of messages and answers the checks look for:
             "not_valid", "unknown_code" (c), "not_in_catalog" (never said of a catalog
-            code), "codes_of", "equipment_of", "means", "fix", "not_valid_for" (a, b', d, e).
+            code), "codes_of", "equipment_of", "means", "fix", "not_valid_for", "severity"
+            (a, b', d, e).
         equipment_aliases: prefix -> other names of the equipment type ("belt"), read in
             inputs only.
         context: the conversation's context of `source` (module docstring); "" for none.
@@ -141,11 +142,14 @@ def check_reply(
         reply", per record of a fault line the flags of `catalog_checks.catalog_flags`
         ("meaning of E217 missing for CV07", ...), for other inputs those of
         `answer_checks.answer_flags` ("codes of the lift: E224 missing", ...), then "action
-        for E217 on CV07 is not the catalog's", and for an input without records that names
-        a code by its meaning "code E407 (scanner offline) missing from reply". An empty
-        list means no problem was found.
+        for E217 on CV07 is not the catalog's", for an input without records that names a
+        code by its meaning "code E407 (scanner offline) missing from reply", and with a
+        context, for a question back about other subjects than the turn names, "the turn
+        asks about C311; the reply asks which of others". An empty list means no problem
+        was found.
     """
-    reading, grounded = _read(source, context, equipment_names, equipment_aliases, code_table)
+    turn, reading, grounded = _read(source, context, equipment_names, equipment_aliases,
+                                    code_table)
     records, phrases = reading.records, message_phrases or {}
     codes_allowed = grounding.allowed_reply_codes(grounded, reply, reading, allowed_codes,
                                                   equipment_names, code_table, phrases)
@@ -157,6 +161,8 @@ def check_reply(
                              equipment_names, unnamed)
     if code_table is not None and equipment_names:
         flags += _catalog_flags(source, reply, reading, code_table, equipment_names, phrases)
+    if context.strip():
+        flags += grounding.ask_which_flags(source, reply, turn, equipment_names)
     return unique(flags)
 
 
@@ -238,16 +244,17 @@ def load_checker(path) -> Checker | None:
 
 def _read(source: str, context: str, equipment_names: Mapping[str, str] | None,
           equipment_aliases: Mapping[str, Iterable[str]] | None,
-          code_table: Mapping[str, CatalogCode] | None) -> tuple[grounding.Reading, str]:
-    """The reading of `source` (with its context's units and equipment types; a panel's
-    alarm text after a code read as part of the record) and the text a reply is grounded
-    in: the context is input too, but for the coverage of its records."""
+          code_table: Mapping[str, CatalogCode] | None
+          ) -> tuple[grounding.Reading, grounding.Reading, str]:
+    """The reading of `source` alone, the same with its context's units and equipment
+    types (a panel's alarm text after a code read as part of the record), and the text a
+    reply is grounded in: the context is input too, but for the coverage of its records."""
     reading = grounding.read_source(grounding.without_panel_text(source, code_table),
                                     equipment_names, equipment_aliases)
     if not context.strip():
-        return reading, source
+        return reading, reading, source
     in_context = grounding.read_source(context, equipment_names, equipment_aliases)
-    return grounding.with_context(reading, in_context), f"{context}\n{source}"
+    return reading, grounding.with_context(reading, in_context), f"{context}\n{source}"
 
 
 def _equipment_and_denied_flags(reply: str, reading: grounding.Reading,

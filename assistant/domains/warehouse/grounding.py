@@ -177,6 +177,29 @@ def question_type_flags(source: str, reply: str, phrases: Mapping[str, str]) -> 
     return [f"the question asks which equipment raises {codes[0]}; the reply does not say"]
 
 
+def ask_which_flags(source: str, reply: str, turn: Reading,
+                    equipment_names: Mapping[str, str] | None) -> list[str]:
+    """A question back ("Which one: E217 on conveyor 7 or W301 on sorter 2?") is for a turn
+    that could mean either subject of its context. A turn that names a code, or an equipment
+    type, that none of the asked subjects has ("is C311 serious?", "what codes does the
+    palletizer report?") asks about that instead: flagged "the turn asks about C311; the
+    reply asks which of others". `turn`: the reading of the turn alone, without context."""
+    if not reply.startswith(ASK_WHICH):
+        return []
+    flags = []
+    codes, asked = unique(extract_codes(source)), set(extract_codes(reply))
+    if codes and not asked & set(codes):
+        flags.append(f"the turn asks about {' and '.join(codes)}; the reply asks which of "
+                     "others")
+    prefixes = turn.prefixes | {prefix for prefix, _ in turn.units}
+    asked_prefixes = {prefix for prefix, _ in named_units(reply, equipment_names)}
+    if prefixes and equipment_names and not prefixes & asked_prefixes:
+        names = sorted(equipment_names.get(prefix, prefix) for prefix in prefixes)
+        flags.append(f"the turn asks about the {' and '.join(names)}; the reply asks which "
+                     "of others")
+    return flags
+
+
 def codes_called_unknown(reply: str, phrase: str) -> list[str]:
     """The codes the reply says are not in the catalog ("E999 is not in the fault catalog"):
     an answer about such a code on a unit need not name the unit."""

@@ -24,6 +24,7 @@ MESSAGE_PHRASES = {
     "means": "means",
     "fix": "To fix",
     "not_valid_for": "is not valid for",
+    "severity": "code",  # "E702 is a fault code."
 }
 
 

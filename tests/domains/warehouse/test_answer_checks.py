@@ -69,6 +69,20 @@ def test_answers_that_disagree_with_the_catalog_are_flagged(reply, expected):
     assert flags(reply) == expected
 
 
+def test_a_severity_must_be_the_catalogs_and_of_a_catalog_code():
+    table = {"E217": CatalogCode(frozenset({"CV"}), "motor over-temperature",
+                                 severity="fault"),
+             "W301": CatalogCode(frozenset({"SN"}), "repeated jams")}  # an older file
+    phrases = {"severity": "code"}
+    assert answer_flags("E217 is a fault code.", table, NAMES, phrases) == []
+    assert answer_flags("e217 is a warning code.", table, NAMES, phrases) == [
+        "severity of E217 wrong"]
+    assert answer_flags("C311 is a critical code.", table, NAMES, phrases) == [
+        "C311 is not in the catalog, the reply gives its severity"]
+    assert answer_flags("W301 is an info code.", table, NAMES, phrases) == []  # unknown
+    assert answer_flags("E217 is a warning code.", table, NAMES, {}) == []
+
+
 def test_phrases_the_bundle_does_not_give_are_not_checked():
     assert answer_flags("E217 means repeated jams.", TABLE, NAMES, {"fix": "To fix"}) == []
 

@@ -83,6 +83,21 @@ def test_replies_are_checked_with_the_context_as_input(domain):
         "unit SN02 not in input"]
 
 
+def test_a_question_back_must_be_about_what_the_turn_names(domain):
+    ask = "Which one: E217 on conveyor 7 or W301 on sorter 2?"
+    two_sorters = "SN02:W301 N=12; SN05:W302"
+    ask_sorters = "Which one: W301 on sorter 2 or W302 on sorter 5?"
+    assert domain.check("how do I fix it?", ask, context=LINE) == []
+    assert domain.check("and the sorter?", ask_sorters, context=two_sorters) == []
+    assert domain.check("what about W301?", ask_sorters, context=two_sorters) == []
+    assert domain.check("what codes does the palletizer report?", ask, context=LINE) == [
+        "the turn asks about the palletizer; the reply asks which of others"]
+    assert domain.check("is C311 serious?", ask, context=LINE) == [
+        "the turn asks about C311; the reply asks which of others"]
+    assert domain.check("and on DD03?", ask, context=LINE) == [
+        "the turn asks about the dock door; the reply asks which of others"]
+
+
 def test_a_flagged_follow_up_falls_back_to_what_the_context_was_about(domain):
     flags = ["unit CV09 not in input"]
     assert domain.fallback("how do I fix it?", flags, context=LINE) == (

@@ -263,6 +263,22 @@ def test_register_adds_build_corpus_command(tmp_path, capsys):
     assert "360" in output  # 300 pairs and 60 follow-ups
     assert len((tmp_path / "valid.jsonl").read_text("utf-8").splitlines()) == 50 + 10 + 10
     assert "build-realistic" in subparsers.choices
+    options = parser.parse_args(["build-corpus", "--out", "x", "--codes-weight", "5",
+                                 "--one-record-lines"])
+    assert (options.codes_weight, options.one_record_lines) == (5.0, True)
+
+
+def test_codes_weight_sets_how_often_train_asks_for_a_code_list(tmp_path):
+    counts = []
+    for weight in (1.0, 5.0):
+        sizes = corpus.CorpusSizes(train=600, valid=20, test=20, followups=0,
+                                   codes_weight=weight)
+        corpus.build_corpus(tmp_path / str(weight), seed=2, sizes=sizes)
+        rows = [json.loads(line) for line in (tmp_path / str(weight) / "train.jsonl").open()]
+        prompts = [row for row in rows if row["category"] == "prompt"]
+        counts.append(sum(row["qtype"] == "codes" for row in prompts) / len(prompts))
+    # six question types: a sixth of the questions at weight 1, half at weight 5
+    assert counts[0] < 0.25 and counts[1] > 0.4
 
 
 def test_sizes_must_be_consistent():

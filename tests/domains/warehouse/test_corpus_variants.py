@@ -138,3 +138,31 @@ def test_the_bundle_file_carries_every_alias_held_out_ones_included(built):
     settings = json.loads((out / faithfulness.BUNDLE_FILE).read_text("utf-8"))
     assert "belt" in settings["equipment_aliases"]["CV"]
     assert settings["equipment_aliases"]["AG"][0] == "agv"
+
+
+def test_one_record_lines_leave_out_what_the_runtime_splits(tmp_path):
+    from assistant.domains.warehouse import segment
+    from assistant.domains.warehouse.phrasings import SEPARATORS
+
+    sizes = corpus.CorpusSizes(train=1500, valid=100, test=100, one_record_lines=True)
+    summary = corpus.build_corpus(tmp_path, seed=3, sizes=sizes)
+    train = [json.loads(line) for line in (tmp_path / "train.jsonl").open(encoding="utf-8")]
+    assert summary["train"]["multi"] == 0 and summary["train"]["total"] == len(train)
+    plain_quota = corpus.CorpusSizes(train=1500).quota("train")
+    assert sizes.quota("train") == {**plain_quota, "multi": 0,
+                                    "single": plain_quota["single"] + plain_quota["multi"]}
+    split_up = [p["source"] for p in train if "context" not in p
+                and segment.split_line(p["source"]) is not None]
+    assert split_up == []
+    families = {p["family"] for p in train if p["category"] == "variant"}
+    assert not families & {*SEPARATORS, "many_records"}
+    assert families  # the other families are still there
+    whole = [p for p in train if p["category"] == "variant" and p["family"].startswith("alias")
+             and p["canonical"].count(";") >= 1]
+    assert whole  # several records named by an alias: the runtime decodes them whole
+    # valid and test do not depend on the option: their canonical part is that of a corpus
+    # without it
+    plain = corpus.build_corpus(tmp_path / "plain", seed=3,
+                                sizes=corpus.CorpusSizes(train=1500, valid=100, test=100))
+    for split in ("valid", "test"):
+        assert summary[split]["total"] == plain[split]["total"]
