@@ -23,14 +23,11 @@ def batch_bucket(rows: int) -> int:
     return next((bucket for bucket in BATCH_BUCKETS if bucket >= rows), rows)
 
 
-def step_budget(options, source_len: int = MAX_SOURCE_PIECES) -> int:
-    """The decoding buffer size for `options` (a `DecodingOptions`) and sources padded to
-    `source_len` pieces: the limit a + b x `source_len` of the longest row such a batch can
-    hold, capped at `MAX_STEPS_CAP`.
+def step_budget(options) -> int:
+    """The decoding buffer size for `options` (a `DecodingOptions`): the limit of the longest
+    input, capped at `MAX_STEPS_CAP`.
 
-    Each row still stops at its own limit a + b x its length (see
-    `assistant.core.binding.bind_model`), which this never cuts, so the replies do not
-    depend on the budget: a batch of short sources only gets smaller buffers. With
-    `source_len` a source bucket, the budget is one per bucket and adds no compile.
+    It is one size for every bucket, so a new input length never retraces; each row still
+    stops at its own limit a + b x its length (see `assistant.core.binding.bind_model`).
     """
-    return min(MAX_STEPS_CAP, int(options.max_length_a + options.max_length_b * source_len))
+    return min(MAX_STEPS_CAP, int(options.max_length_a + options.max_length_b * MAX_SOURCE_PIECES))

@@ -321,7 +321,7 @@ class Assistant:
                          np.int32)  # (rows, src_len)
         for row, unit in enumerate(chunk):
             source[row, : len(unit.ids)] = unit.ids
-        result = self._graphs.run(source, search, step_budget(search, source.shape[1]))
+        result = self._graphs.run(source, search, step_budget(search))
         return [self._to_reply(result, row, unit.ids, unit.turn, request.n_best, request.rerank)
                 for row, unit in enumerate(chunk)]
 

@@ -26,7 +26,7 @@ class Decoders:
         self.model = model
         self.options = options
         self.jit_compile = jit_compile
-        self.max_steps = step_budget(options)  # the runtime's budget of the longest bucket
+        self.max_steps = step_budget(options)  # the runtime's: one size for every bucket
         self._functions: dict[tuple[str, int], Any] = {}
 
     def default(self, source):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from assistant.core import constants
-from assistant.decoding.buckets import MAX_SOURCE_PIECES, step_budget
+from assistant.decoding.buckets import MAX_SOURCE_PIECES
 from assistant.domains.warehouse import segment
 from assistant.domains.warehouse.domain import WarehouseDomain
 from assistant.runtime import Assistant, BundleError, Domain, InputError
@@ -105,37 +105,15 @@ def test_invalid_options_raise_clear_errors(assistant, options, message):
         assistant.reply("CV07:E217", **options)
 
 
-def test_buffers_sized_for_the_source_bucket_give_the_same_replies(assistant):
-    ids = assistant.tokenizer.encode("CV07:E217 T=85")
-    source = np.full((2, 16), constants.PAD_ID, np.int32)
-    source[0, : len(ids)], source[1, :3] = ids, ids[:3]
-    options = assistant._request({"n_best": 2, "beam_width": 3}, 64).search
-    small = assistant._graphs.run(source, options, step_budget(options, 16))
-    large = assistant._graphs.run(source, options, step_budget(options))
-    steps = small.tokens.shape[-1]
-    assert steps == step_budget(options, 16) < large.tokens.shape[-1]
-    np.testing.assert_array_equal(small.lengths, large.lengths)
-    np.testing.assert_array_equal(small.scores, large.scores)
-    np.testing.assert_array_equal(small.tokens, large.tokens[..., :steps])
-    assert not large.tokens[..., steps:].any()
-
-
 def test_new_input_lengths_do_not_retrace(assistant):
-    """A length within a bucket seen before never traces again; each source bucket traces
-    once per strategy shape (its buffers are sized for that bucket: `step_budget`)."""
     graphs = assistant._graphs
-    long_line = "; ".join(f"CV{u:02d}:E217 T={u}" for u in range(1, 5))  # another bucket
-    texts = ("CV1:E217", "CV07:E217 T=8", "hello", long_line, long_line * 3)
-    for text in texts:
-        assistant.reply(text, strategy="greedy", segment=False)
+    assistant.reply("CV07:E217 T=85", strategy="greedy")
     traces = graphs.traces
-    for text in (*texts, "CV07:E217 T=85", "CV2:E217"):
-        assistant.reply(text, strategy="greedy", segment=False)
-    assistant.reply_batch(["CV1:E217", "CV2:E217", "CV3:E217", long_line], strategy="greedy",
-                          segment=False)
+    long_line = "; ".join(f"CV{u:02d}:E217 T={u}" for u in range(1, 5))  # another bucket
+    for text in ("CV1:E217", "CV07:E217 T=8", "hello", long_line, long_line * 3):
+        assistant.reply(text, strategy="greedy")
+    assistant.reply_batch(["CV1:E217", "CV2:E217", "CV3:E217", long_line], strategy="greedy")
     assert graphs.traces == traces
-    budgets = {key[-1] for key in graphs._functions if key[0] == "greedy"}
-    assert len(budgets) >= 2  # the long line's bucket has larger buffers
     assistant.reply("CV1:E217", strategy="beam", beam_width=2)  # a new strategy shape traces
     assert graphs.traces == traces + 1
 
