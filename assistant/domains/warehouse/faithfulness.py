@@ -127,9 +127,8 @@ def check_reply(
             the reply names it ("conveyor 7" for CV07); otherwise the unit number suffices.
         code_table: code -> `CatalogCode`, for checks (c), (d) and (e); needs `equipment_names`.
         message_phrases: the wording of messages and answers the checks look for:
-            "not_valid", "unknown_code" (c), "not_in_catalog" (never said of a catalog
-            code), "codes_of", "equipment_of", "means", "fix", "not_valid_for", "severity"
-            (a, b', d, e).
+            "not_valid", "unknown_code" (c), "not_in_catalog" (never of a catalog code),
+            "codes_of", "equipment_of", "means", "fix", "not_valid_for", "severity" (a-e).
         equipment_aliases: prefix -> other names of the equipment type ("belt"), read in
             inputs only.
         context: the conversation's context of `source` (module docstring); "" for none.
@@ -148,8 +147,7 @@ def check_reply(
         asks about C311; the reply asks which of others". An empty list means no problem
         was found.
     """
-    turn, reading, grounded = _read(source, context, equipment_names, equipment_aliases,
-                                    code_table)
+    turn, reading, grounded = _read(source, context, equipment_names, equipment_aliases, code_table)
     records, phrases = reading.records, message_phrases or {}
     codes_allowed = grounding.allowed_reply_codes(grounded, reply, reading, allowed_codes,
                                                   equipment_names, code_table, phrases)
