@@ -149,7 +149,7 @@ def _severity_flags(reply: str, phrase: str, catalog: _Catalog) -> list[str]:
         entry = catalog.codes.get(code)
         if entry is None:
             flags.append(f"{code} is not in the catalog, the reply gives its severity")
-        elif getattr(entry, "severity", "") and told != entry.severity.lower():
+        elif entry.severity and told != entry.severity.lower():
             flags.append(f"severity of {code} wrong")
     return flags
 
