@@ -92,7 +92,8 @@ class ReplicatedSteps:
     def _replica_gradients(self, source, target_in, target_out, tokens):
         with tf.GradientTape() as tape:
             logits = self.model((source, target_in), training=True)
-            loss, correct, count = token_sums(logits, target_out, self.label_smoothing)
+            loss, correct, count = token_sums(logits, target_out, self.label_smoothing,
+                                               self.model.outputs_log_probs)
             loss = loss / tf.maximum(tokens, 1.0)
         return loss, correct, count, tape.gradient(loss, self.model.trainable_variables)
 
@@ -103,7 +104,8 @@ class ReplicatedSteps:
         seed = tf.random.experimental.stateless_fold_in(seed, replica)
         with tf.GradientTape() as tape, autocast(self.model):
             logits = self.model.scheduled_sampling_logits(source, target_in, probability, seed)
-            loss, correct, count = token_sums(logits, target_out, self.label_smoothing)
+            loss, correct, count = token_sums(logits, target_out, self.label_smoothing,
+                                               self.model.outputs_log_probs)
             loss = loss / tf.maximum(tokens, 1.0)
         variables = self.model.trainable_variables
         self.optimizer.apply(tape.gradient(loss, variables), variables)
@@ -111,7 +113,7 @@ class ReplicatedSteps:
 
     def _replica_evaluate(self, source, target_in, target_out):
         logits = self.model((source, target_in), training=False)
-        return tf.stack(token_sums(logits, target_out, 0.0))
+        return tf.stack(token_sums(logits, target_out, 0.0, self.model.outputs_log_probs))
 
     def _reduce(self, per_replica):
         """The replicas' stacked (loss, correct, count) summed in one all-reduce."""

@@ -87,6 +87,12 @@ class Seq2Seq(keras.Model):
             # p_gen from [s_t; c_t; x_t]: the weight of the vocabulary distribution.
             self.copy_gate = keras.layers.Dense(1, name="copy_gate")
 
+    @property
+    def outputs_log_probs(self) -> bool:
+        """Whether `call` and `decode_step` return normalised log-probabilities (copy
+        attention) rather than logits: a loss then needs no log-softmax of its own."""
+        return self.config.copy
+
     def build(self, input_shape=None) -> None:
         source = keras.ops.ones((1, 2), dtype="int32")
         self.call((source, source))
@@ -269,13 +275,13 @@ def scatter_to_vocab(attention, source, vocab_size: int):
         the source positions holding it.
     """
     source = tf.cast(source, tf.int32)
+    if attention.shape.rank == 3:
+        # Teacher forcing: one batched matrix product with the source's one-hot rows is
+        # faster to train than a scatter into (batch, vocab, tgt_len) and its transposes.
+        return tf.matmul(attention, tf.one_hot(source, vocab_size, dtype=attention.dtype))
     rows = tf.broadcast_to(tf.range(tf.shape(source)[0])[:, None], tf.shape(source))
     indices = tf.stack([rows, source], axis=-1)  # (batch, src_len, 2)
-    if attention.shape.rank == 2:
-        return tf.scatter_nd(indices, attention, [tf.shape(source)[0], vocab_size])
-    updates = tf.transpose(attention, (0, 2, 1))  # (batch, src_len, tgt_len)
-    shape = [tf.shape(source)[0], vocab_size, tf.shape(attention)[1]]
-    return tf.transpose(tf.scatter_nd(indices, updates, shape), (0, 2, 1))  # (batch, tgt, vocab)
+    return tf.scatter_nd(indices, attention, [tf.shape(source)[0], vocab_size])
 
 
 _MIN_PROB = 1e-30  # floor of copy-attention probabilities before the log (no -inf)
