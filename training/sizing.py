@@ -78,7 +78,8 @@ def size_from_data(config: RunConfig, explicit: Collection[str],
         epochs = config.train.epochs
     wanted["train.warmup_steps"] = min(config.train.warmup_steps,
                                        max(1, steps_per_epoch * epochs // 10))
-    wanted["train.precision"] = machine_precision()
+    if "train.precision" not in explicit:  # (reads the machine: only when it is needed)
+        wanted["train.precision"] = machine_precision()
     chosen = {name: value for name, value in wanted.items() if name not in explicit}
     sections = {section: {} for section in ("model", "tokenizer", "train")}
     for name, value in chosen.items():
