@@ -84,7 +84,7 @@ class TrainSteps:
         return loss * count, correct, count
 
 
-def token_sums(logits, labels, label_smoothing: float, log_probs: bool = False):
+def token_sums(logits, labels, label_smoothing: float, normalised: bool = False):
     """Masked, label-smoothed cross-entropy summed over the real tokens of a batch, in
     float32 whatever the logits' dtype (bfloat16 under mixed precision).
 
@@ -92,7 +92,7 @@ def token_sums(logits, labels, label_smoothing: float, log_probs: bool = False):
         logits: (batch, tgt_len, vocab).
         labels: (batch, tgt_len) int32, PAD_ID on padding.
         label_smoothing: probability mass spread over the vocabulary.
-        log_probs: `logits` are normalised log-probabilities already (a copy model's,
+        normalised: `logits` are normalised log-probabilities already (a copy model's,
             `Seq2Seq.outputs_log_probs`): no log-softmax. It would change neither the loss
             nor the gradients (they keep the distribution normalised) and costs about a
             tenth of a copy model's train step.
@@ -102,7 +102,7 @@ def token_sums(logits, labels, label_smoothing: float, log_probs: bool = False):
     """
     mask = target_mask(labels)  # (batch, tgt_len)
     logits = tf.cast(logits, tf.float32)
-    log_probs = logits if log_probs else tf.nn.log_softmax(logits, axis=-1)
+    log_probs = logits if normalised else tf.nn.log_softmax(logits, axis=-1)
     nll = -tf.gather(log_probs, labels, axis=-1, batch_dims=2)  # (batch, tgt_len)
     if label_smoothing:
         smooth = -tf.reduce_mean(log_probs, axis=-1)
@@ -129,11 +129,11 @@ def autocast(model: Seq2Seq):
     return AutocastScope(model.compute_dtype)
 
 
-def _token_loss(logits, labels, label_smoothing: float, log_probs: bool = False):
+def _token_loss(logits, labels, label_smoothing: float, normalised: bool = False):
     """`token_sums` with the mean loss over real tokens in place of the sum.
 
     Returns:
         (mean loss over real tokens, correct argmax predictions, real token count).
     """
-    loss_sum, correct, count = token_sums(logits, labels, label_smoothing, log_probs)
+    loss_sum, correct, count = token_sums(logits, labels, label_smoothing, normalised)
     return loss_sum / tf.maximum(count, 1.0), correct, count
