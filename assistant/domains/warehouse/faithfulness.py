@@ -176,6 +176,8 @@ def _catalog_flags(source: str, reply: str, reading: grounding.Reading,
         flags = answer_checks.answer_flags(reply, code_table, equipment_names,
                                            phrases) if phrases else []
     flags += grounding.action_flags(reply, code_table, equipment_names, phrases)
+    if not reading.fault_line:
+        flags += grounding.action_question_flags(source, reply, phrases)
     if reading.records is None:
         flags += grounding.meaning_flags(source, reply, code_table)
         flags += grounding.question_type_flags(source, reply, phrases)

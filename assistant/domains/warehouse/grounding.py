@@ -18,6 +18,7 @@ equipment types it names by prefix, name or alias. On that reading:
 - `without_panel_text`: a code followed by its catalog meaning, as panels print it, is a
   record (the meaning is not read as words of a question);
 - `question_type_flags`: "which equipment raises <code>" is answered with equipment;
+- `action_question_flags`: "I have <code>, what now?" is answered with what to do;
 - `meaning_flags`: an input without records that names a code by its meaning is answered
   about that code (the reply names it).
 """
@@ -157,6 +158,32 @@ def meaning_flags(source: str, reply: str, code_table: Mapping | None) -> list[s
         return []
     meanings = unique(code_table[code].meaning for code in codes)
     return [f"code {' or '.join(codes)} ({'; '.join(meanings)}) missing from reply"]
+
+
+# "how do I fix E217?", "I have W718, what now?", "what should I do about E601 on AG93?":
+# a question that asks what to do about a code.
+_ASKS_ACTION = re.compile(
+    r"(?<![A-Za-z])(?:fix(?:es)?|what\s+now|what\s+(?:do|should|shall|can|must)\s+(?:i|we)\s+"
+    r"do|what\s+to\s+do|how\s+(?:do|can|should|shall)\s+(?:i|we|you)\s+(?:clear|reset|solve|"
+    r"resolve|handle|repair|deal\s+with|get\s+rid\s+of)|how\s+to\s+(?:clear|reset|solve|resolve|"
+    r"handle|repair|deal\s+with)|steps\s+for|action\s+for)(?![A-Za-z])", flags=re.IGNORECASE)
+# The answers such a question may get: how to fix it, or why there is nothing to fix here.
+_ACTION_ANSWERS = ("fix", "not_in_catalog", "not_valid_for", "not_valid", "unknown_code")
+
+
+def action_question_flags(source: str, reply: str, phrases: Mapping[str, str]) -> list[str]:
+    """A question that asks what to do about a code ("I have W718, what now?") is answered
+    with how to fix it ("To fix W718, ..."), or with why not (the code is not in the
+    catalog, or not valid for the unit), or asks which one is meant; "W718 is a warning
+    code." is flagged "the question asks what to do about W718; the reply does not say"."""
+    codes = extract_codes(source)
+    if not codes or "fix" not in phrases or not _ASKS_ACTION.search(source):
+        return []
+    told = reply.lower()
+    if reply.startswith(ASK_WHICH) or any(phrases[kind].lower() in told
+                                          for kind in _ACTION_ANSWERS if kind in phrases):
+        return []
+    return [f"the question asks what to do about {codes[0]}; the reply does not say"]
 
 
 _WHICH_EQUIPMENT = re.compile(

@@ -203,7 +203,9 @@ def _six(line: str) -> tuple[faultcodes.FaultRecord, ...]:
 def test_a_question_naming_one_unit_and_one_code_is_about_that_unit(check):
     # The words "down with" are no pattern of the detector; the unit and code still count.
     source = "SH82 down with E224, what now"
-    assert check(source, "E224 is a fault code.") == ["unit SH82 missing from reply"]
+    assert check(source, "E224 is a fault code.") == [
+        "unit SH82 missing from reply",
+        "the question asks what to do about E224; the reply does not say"]
     assert check(source, "To fix E224 on Shuttle 82, lock out the shuttle and have "
                          "maintenance check the brake.") == []
 
@@ -276,6 +278,23 @@ def test_a_fault_named_by_its_meaning_must_be_answered(check, reply):
                          "re-localise it.") == []
     assert check("how do I fix scanner offline?", "I'm doing well.") == [
         "code E407 (scanner offline) missing from reply"]
+
+
+@pytest.mark.parametrize("source", [
+    "I have W718, what now?", "what is the fix for W718?", "W718 - what do I do",
+    "how do I clear W718", "steps for W718 please",
+])
+def test_a_question_about_what_to_do_is_answered_with_the_fix(check, source):
+    flag = "the question asks what to do about W718; the reply does not say"
+    assert check(source, "W718 is a warning code.") == [flag]
+    assert check(source, "W718 means layer misaligned.") == [flag]
+    assert check(source, "To fix W718, check the layer squaring plates.") == []
+
+
+def test_a_question_about_what_to_do_may_be_told_why_there_is_nothing_to_fix(check):
+    assert check("I have W999, what now?",
+                 "W999 is not in the fault catalog; report it to maintenance.") == []
+    assert check("how severe is W718?", "W718 is a warning code.") == []  # not asked
 
 
 def test_which_equipment_raises_a_code_is_answered_with_equipment(check):
