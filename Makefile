@@ -15,7 +15,7 @@ BUNDLE := saved_models/warehouse
 BUNDLE_FILES := config.json tokenizer.model model.weights.h5 training_log.json faithfulness.json \
 	record_order.json
 
-.PHONY: setup chat test lint format bench bench-train bench-decode bench-convert bench-export bench-product bench-beam corpus corpus-shipped train-default train-copy-experiment \
+.PHONY: setup chat test lint format bench bench-train bench-decode bench-convert bench-export bench-product bench-beam corpus corpus-shipped train-default \
 	evaluate-default clean
 
 setup: $(STAMP)
@@ -85,44 +85,35 @@ bench-beam: $(BEAM_STAMP)
 corpus: $(STAMP)
 	$(PY) -m training build-corpus --out $(CORPUS)
 
-# The retrain candidate of issues 14, 15 and 19 (warehouse_notes.md, "The retrain candidates of
-# 2026-11-30"): copy attention, float32, 4 epochs on a corpus whose train split holds only the
-# lines the model reads whole at run time, code-list questions 5x, more small talk and variants,
-# follow-ups. It meets the canonical floors but trained for 35 minutes on 2 cores (the shipped
-# model may take 30), so it is not shipped. It lands in build/warehouse-copy.
-train-copy-experiment: $(STAMP)
-	$(PY) -m training build-corpus --out build/corpus-copy --one-record-lines --codes-weight 5 \
-		--train-shares 0.24,0,0.13,0.30,0.09,0.24
-	$(PY) -m training train --data build/corpus-copy --out build/warehouse-copy \
-		--config assistant/domains/warehouse/configs/warehouse_copy.yaml
-
-# The corpus the shipped bundle was trained on: no realistic-input variants, the train
-# shares of that run (byte-identical to the corpus of before the variants existed).
+# The corpus the shipped bundle was trained on (warehouse_notes.md, "The shipped bundle"): a
+# train split of the lines the model reads whole at run time (one record per line: the
+# runtime answers a line of several records record by record), code-list questions 5x,
+# realistic-input variants, small talk and follow-ups with their context.
 corpus-shipped: $(STAMP)
-	$(PY) -m training build-corpus --out $(SHIPPED_CORPUS) --variants 0 --followups 0 \
-		--train-shares 0.33,0.05,0.24,0.32,0.06,0
+	$(PY) -m training build-corpus --out $(SHIPPED_CORPUS) --one-record-lines --codes-weight 5 \
+		--train-shares 0.24,0,0.13,0.30,0.09,0.24
 
 # Builds the corpus, trains the reference model (seeded; resumes if interrupted), evaluates it
 # on the test split and copies the bundle (without checkpoints and logs) to saved_models/.
-train-default: corpus-shipped corpus
+train-default: corpus-shipped
 	$(PY) -m training train --data $(SHIPPED_CORPUS) --out $(RUN) --config assistant/domains/warehouse/configs/warehouse.yaml
 	mkdir -p $(BUNDLE)
 	cp $(addprefix $(RUN)/,$(BUNDLE_FILES)) $(BUNDLE)/
 	$(MAKE) evaluate-default
 
-# Scores the shipped bundle on the test split (each step of its decoding) and on the
+# Scores the shipped bundle on its corpus's test split (each step of its decoding) and on the
 # realistic-input set (per spelling family, against the canonical spelling's reply), and
 # regenerates its MODEL_CARD.md from config.json, training_log.json, the two evaluations and
 # the notes file.
-evaluate-default: corpus
+evaluate-default: corpus-shipped
 	rm -rf build/export-evaluate
 	$(PY) -m assistant export --model $(BUNDLE) --out build/export-evaluate
-	$(PY) -m training evaluate --model $(BUNDLE) --data $(CORPUS)/test.jsonl --compare \
+	$(PY) -m training evaluate --model $(BUNDLE) --data $(SHIPPED_CORPUS)/test.jsonl --compare \
 		--export build/export-evaluate --json $(BUNDLE)/evaluation.json
-	$(PY) -m training build-realistic --out $(CORPUS)/realistic.jsonl
-	$(PY) -m training evaluate-variants --model $(BUNDLE) --data $(CORPUS)/realistic.jsonl \
+	$(PY) -m training build-realistic --out $(SHIPPED_CORPUS)/realistic.jsonl
+	$(PY) -m training evaluate-variants --model $(BUNDLE) --data $(SHIPPED_CORPUS)/realistic.jsonl \
 		--json $(BUNDLE)/evaluation_variants.json
-	$(PY) -m training evaluate-variants --model $(BUNDLE) --data $(CORPUS)/realistic.jsonl \
+	$(PY) -m training evaluate-variants --model $(BUNDLE) --data $(SHIPPED_CORPUS)/realistic.jsonl \
 		--no-rerank --json $(BUNDLE)/evaluation_variants_model_alone.json
 	$(PY) -m training model-card --model $(BUNDLE) --notes assistant/domains/warehouse/configs/warehouse_notes.md
 
