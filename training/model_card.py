@@ -287,10 +287,8 @@ def _training_lines(log: dict[str, Any]) -> list[str]:
     lines = [
         "## Training",
         "",
-        f"- data: {log['pairs']['train']:,} train / {log['pairs']['valid']:,} valid pairs "
-        "(`make corpus`: `python -m training build-corpus`, seeded)",
-        "- command: `make train-default` (`python -m training train --data build/corpus "
-        "--config assistant/domains/warehouse/configs/warehouse.yaml`)",
+        f"- data: {log['pairs']['train']:,} train / {log['pairs']['valid']:,} valid pairs; "
+        "how they were built and the training command: the notes below",
         f"- {len(epochs)} epochs of batch {train['batch_size']}, {train['schedule']} learning rate "
         f"{train['learning_rate']} (warm-up {train['warmup_steps']} steps), label smoothing "
         f"{train['label_smoothing']}, seed {train['seed']}; best epoch {log.get('best_epoch')}",
