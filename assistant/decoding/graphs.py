@@ -45,16 +45,20 @@ class DecodingGraphs:
         self.traces = 0  # how many times any graph was traced (tests check this)
 
     def run(self, source: np.ndarray, options: decoding.DecodingOptions,
-            max_steps: int) -> DecodedBatch:
-        """Decodes a padded (batch, src_len) int32 source batch."""
+            max_steps: int, row_limits: np.ndarray | None = None) -> DecodedBatch:
+        """Decodes a padded (batch, src_len) int32 source batch; `row_limits`, int32
+        (batch,), lowers the length limit of each row (counting the end token), else none."""
         key = (options.strategy, options.beam_width if options.strategy == "beam" else 1,
                options.n_best if options.strategy == "beam" else 1, max_steps)
         function = self._functions.get(key)
         if function is None:
             function = self._build(*key)
             self._functions[key] = function
+        if row_limits is None:
+            row_limits = np.full(source.shape[0], max_steps, np.int32)
         result = function(
             tf.constant(source, tf.int32),
+            tf.constant(row_limits, tf.int32),
             tf.constant(options.length_penalty, tf.float32),
             tf.constant(options.temperature, tf.float32),
             tf.constant(options.top_k, tf.int32),
@@ -69,11 +73,12 @@ class DecodingGraphs:
     def _build(self, strategy: str, beam_width: int, n_best: int, max_steps: int):
         bind = self.bind
 
-        def run(source, length_penalty, temperature, top_k, top_p, seed, min_length,
-                max_length_a, max_length_b):
+        def run(source, row_limits, length_penalty, temperature, top_k, top_p, seed,
+                min_length, max_length_a, max_length_b):
             self.traces += 1
             step, state, shared, start_ids, max_lengths = bind(
                 source, max_length_a, max_length_b, max_steps)
+            max_lengths = tf.minimum(max_lengths, tf.maximum(row_limits, 1))
             if strategy == "greedy":
                 result = decoding.greedy_search(
                     step, state, shared, start_ids, constants.EOS_ID, max_steps,
@@ -95,5 +100,6 @@ class DecodingGraphs:
         integer = tf.TensorSpec((), tf.int32)
         return tf.function(
             run, jit_compile=self.jit_compile, reduce_retracing=True, autograph=False,
-            input_signature=[tf.TensorSpec((None, None), tf.int32), scalar, scalar, integer,
+            input_signature=[tf.TensorSpec((None, None), tf.int32),
+                             tf.TensorSpec((None,), tf.int32), scalar, scalar, integer,
                              scalar, integer, integer, scalar, scalar])

@@ -36,6 +36,11 @@ from assistant.runtime.units import join_units
 
 __all__ = ["Alternative", "Assistant", "BundleError", "InputError", "Reply"]
 
+# With the rerank, a unit whose good reply the domain can size (`Domain.reply_bound`) is
+# searched up to ceil(ratio x the bound's pieces) + slack pieces: the search stays exact for
+# replies that long, and hypotheses that ramble on stop there instead of at the step budget.
+BOUND_MARGIN = (1.3, 10)
+
 
 @dataclasses.dataclass(frozen=True)
 class _Unit:
@@ -44,6 +49,7 @@ class _Unit:
     index: int  # its place in the flat list of units
     ids: list[int]  # its pieces (of the context too, for a bundle that reads it)
     turn: Turn
+    limit: int | None = None  # the most pieces its reply may have (None: the options' limit)
 
     @property
     def text(self) -> str:
@@ -244,6 +250,9 @@ class Assistant:
                 answers[index] = Reply(text="", score=float("nan"), error=error)
             else:
                 encoded.append(_Unit(index, ids, turn))
+        if request.rerank:
+            encoded = [dataclasses.replace(unit, limit=self._limit(unit.turn))
+                       for unit in encoded]
         encoded.sort(key=lambda unit: len(unit.ids))
         self._decode_all(encoded, answers, request.search, request)
         retry = request.options.runtime.retry_beam
@@ -315,13 +324,27 @@ class Assistant:
                         f"{MAX_SOURCE_PIECES} (about {MAX_SOURCE_PIECES * 3} characters)")
         return ids, None
 
+    def _limit(self, turn: Turn) -> int | None:
+        """The most pieces a good reply to `turn` takes, from the domain's bound, or None."""
+        if turn.context or not isinstance(turn.text, str):
+            return None
+        bound = self.domain.reply_bound(turn.text)
+        if not bound:
+            return None
+        ratio, slack = BOUND_MARGIN
+        return int(np.ceil(ratio * len(self.tokenizer.encode(bound)))) + slack + 1  # + end
+
     def _decode_chunk(self, chunk: list[_Unit], search, request: _Request) -> list[Reply]:
         longest = max(len(unit.ids) for unit in chunk)
+        budget = step_budget(search)
         source = np.full((batch_bucket(len(chunk)), source_bucket(longest)), constants.PAD_ID,
                          np.int32)  # (rows, src_len)
+        limits = np.full(source.shape[0], budget, np.int32)
         for row, unit in enumerate(chunk):
             source[row, : len(unit.ids)] = unit.ids
-        result = self._graphs.run(source, search, step_budget(search))
+            if unit.limit is not None:
+                limits[row] = min(unit.limit, budget)
+        result = self._graphs.run(source, search, budget, limits)
         return [self._to_reply(result, row, unit.ids, unit.turn, request.n_best, request.rerank)
                 for row, unit in enumerate(chunk)]
 

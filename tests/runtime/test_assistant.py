@@ -12,6 +12,7 @@ from assistant.decoding.buckets import MAX_SOURCE_PIECES
 from assistant.domains.warehouse import segment
 from assistant.domains.warehouse.domain import WarehouseDomain
 from assistant.runtime import Assistant, BundleError, Domain, InputError
+from assistant.runtime import assistant as assistant_module
 from tests.conftest import TINY_OVERRIDES
 
 TINY = [*TINY_OVERRIDES, "train.epochs=1"]
@@ -194,6 +195,35 @@ def test_retry_beam_answers_a_flagged_input_with_a_wider_search(assistant):
     assert kept.text == narrow.text and kept.flags == ("number 9 not in input",)
     with pytest.raises(ValueError, match="retry_beam must be an int >= 0"):
         checking.reply(text, retry_beam=-1)
+
+
+class BoundingDomain(CheckingDomain):
+    """A checking domain that sizes the reply to one input (`Domain.reply_bound`)."""
+
+    def __init__(self, bounds: dict) -> None:
+        super().__init__(lambda source, reply: [])
+        self.bounds = bounds
+
+    def reply_bound(self, text: str) -> str | None:
+        return self.bounds.get(text)
+
+
+def test_the_domains_reply_bound_limits_the_reranked_search(assistant):
+    text, other = "CV07:E217 T=85", "SN02:W301 N=12"
+    free = [assistant.reply(t, strategy="beam", beam_width=3, rerank=False) for t in (text, other)]
+    bound = "Conveyor"
+    ratio, slack = assistant_module.BOUND_MARGIN
+    limit = int(np.ceil(ratio * len(assistant.tokenizer.encode(bound)))) + slack + 1
+    assert len(free[0].pieces) > limit  # the tiny model's reply is longer than the bound
+    bounding = Assistant(assistant.model, assistant.tokenizer, defaults=assistant.defaults,
+                         domain=BoundingDomain({text: bound}))
+
+    bounded, unbounded = bounding.reply_batch([text, other], strategy="beam", beam_width=3)
+
+    assert len(bounded.pieces) <= limit  # the end token counts
+    assert unbounded.text == free[1].text  # an input the domain cannot size: as before
+    plain = bounding.reply(text, strategy="beam", beam_width=3, rerank=False)
+    assert plain.text == free[0].text  # the bound is the rerank's: the model alone is free
 
 
 LINE = "SN02:W301 N=12; cv1:e217 ; XX03:E217"

@@ -164,8 +164,8 @@ class FlopCounter:
         graphs, config = assistant._graphs, assistant.config
         run = graphs.run
 
-        def counted(source, options, max_steps):
-            result = run(source, options, max_steps)
+        def counted(source, options, max_steps, row_limits=None):
+            result = run(source, options, max_steps, row_limits)
             self.flops += executed_flops(config, source.shape, options, result.lengths)
             return result
 

@@ -80,6 +80,11 @@ class WarehouseDomain(Domain):
             return list(range(len(units)))
         return self.record_order.order(units)
 
+    def reply_bound(self, text: str) -> str | None:
+        if not isinstance(self.checker, faithfulness.Checker):
+            return None
+        return self.checker.reply_bound(text)
+
     def check(self, source: str, reply: str, context: str = "") -> list[str]:
         if self.checker is None:
             return []

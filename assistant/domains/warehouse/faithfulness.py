@@ -144,8 +144,9 @@ def check_reply(
         for E217 on CV07 is not the catalog's", for an input without records that names a
         code by its meaning "code E407 (scanner offline) missing from reply", and with a
         context, for a question back about other subjects than the turn names, "the turn
-        asks about C311; the reply asks which of others". An empty list means no problem
-        was found.
+        asks about C311; the reply asks which of others", and for a reply that names a
+        code and does not end as a sentence does, "the reply stops mid-sentence". An empty
+        list means no problem was found.
     """
     turn, reading, grounded = _read(source, context, equipment_names, equipment_aliases, code_table)
     records, phrases = reading.records, message_phrases or {}
@@ -161,7 +162,46 @@ def check_reply(
         flags += _catalog_flags(source, reply, reading, code_table, equipment_names, phrases)
     if context.strip():
         flags += grounding.ask_which_flags(source, reply, turn, equipment_names)
+    flags += _unfinished_flags(reply)
     return unique(flags)
+
+
+def reply_bound(source: str, equipment_names: Mapping[str, str],
+                code_table: Mapping[str, CatalogCode] | None,
+                equipment_aliases: Mapping[str, Iterable[str]] | None = None) -> str | None:
+    """The catalog's own message for a fault line whose records are all catalog codes valid
+    on their equipment ("Conveyor 7 fault E217: motor over-temperature, motor at 85 °C;
+    stop the conveyor and let the motor cool before restarting."), as long as a good reply;
+    None for anything else (questions, unknown codes or equipment, a file without actions)."""
+    if not code_table or not equipment_names:
+        return None
+    reading = grounding.read_source(source, equipment_names, equipment_aliases)
+    if not reading.fault_line or not reading.records:
+        return None
+    sentences = []
+    for record in reading.records:
+        entry, name = code_table.get(record.code), equipment_names.get(record.prefix)
+        if entry is None or name is None or record.prefix not in entry.equipment:
+            return None
+        if not entry.action or not entry.severity:
+            return None
+        values = dict(record.params)
+        told = [phrase.replace("{value}", values[key])
+                for key, phrase in entry.phrases if key in values]
+        meaning = ", ".join([entry.meaning, *told])
+        action = entry.action.replace("{equipment}", name)
+        sentences.append(f"{name[:1].upper()}{name[1:]} {record.unit} {entry.severity} "
+                         f"{record.code}: {meaning}; {action[:1].lower()}{action[1:]}")
+    return " ".join(sentences)
+
+
+def _unfinished_flags(reply: str) -> list[str]:
+    """A reply that names a code ends as a sentence does: one cut at the length limit
+    ("... book preventive maintenance with the maintenance team") is flagged "the reply
+    stops mid-sentence". (Small talk may end without a stop.)"""
+    if extract_codes(reply) and not reply.rstrip().endswith((".", "?", "!")):
+        return ["the reply stops mid-sentence"]
+    return []
 
 
 def _catalog_flags(source: str, reply: str, reading: grounding.Reading,
@@ -199,6 +239,11 @@ class Checker:
         return check_reply(source, reply, self.allowed_numbers, self.allowed_codes,
                            self.equipment_names, self.code_table, self.message_phrases,
                            self.equipment_aliases, context)
+
+    def reply_bound(self, source: str) -> str | None:
+        """`reply_bound` bound to this catalog."""
+        return reply_bound(source, self.equipment_names, self.code_table,
+                           self.equipment_aliases)
 
     def detector(self) -> detector_lib.Detector:
         """The record detector of this catalog (names and aliases), as the check reads."""

@@ -297,6 +297,27 @@ def test_a_question_about_what_to_do_may_be_told_why_there_is_nothing_to_fix(che
     assert check("how severe is W718?", "W718 is a warning code.") == []  # not asked
 
 
+@pytest.mark.parametrize("line", ["CV07:E217 T=85", "AG04:C101 B=2", "DD96:I704 M=64",
+                                  "SH02:I230 H=869"])
+def test_the_reply_bound_of_a_record_is_its_catalog_message(facts, catalog, line):
+    # the runtime limits the reranked search of a record to a margin over this text's pieces
+    bound = faithfulness.reply_bound(line, facts["equipment_names"], facts["code_table"])
+    assert bound == messages.render_reply(faultcodes.parse_line(line), catalog)
+
+
+@pytest.mark.parametrize("text", ["what does E217 mean?", "ZZ04:W120", "CV07:E999", "hello"])
+def test_only_a_line_of_valid_catalog_records_has_a_reply_bound(facts, text):
+    assert faithfulness.reply_bound(text, facts["equipment_names"], facts["code_table"]) is None
+
+
+def test_a_reply_cut_at_the_length_limit_is_flagged(check):
+    reply = ("Shuttle 2 info I230: service interval due, 869 h since last service; book "
+             "preventive maintenance with the maintenance team")
+    assert check("SH02:I230 H=869", reply) == ["the reply stops mid-sentence"]
+    assert check("SH02:I230 H=869", reply + ".") == []
+    assert check("how are you", "I'm doing well") == []  # small talk may end without a stop
+
+
 def test_which_equipment_raises_a_code_is_answered_with_equipment(check):
     source = "which machine throws W602"
     assert check(source, "W602 is a warning code.") == [
