@@ -7,10 +7,22 @@ the exported graph (`assistant.serving`) pad the same way, so they compute the s
 
 from __future__ import annotations
 
+import math
+
 SOURCE_BUCKETS = (8, 16, 32, 64, 128, 256)  # sources are padded to one of these lengths
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)  # batches are padded to one of these sizes
 MAX_SOURCE_PIECES = SOURCE_BUCKETS[-1]  # longer inputs are refused with a clear error
 MAX_STEPS_CAP = 512  # no reply is longer than this many pieces
+# A reply the domain can size (`Domain.reply_bound`) is searched up to ceil(ratio x the
+# bound's pieces) + slack pieces, with the rerank: exact for replies that long, and hypotheses
+# that ramble on stop there instead of at the step budget.
+BOUND_MARGIN = (1.3, 10)
+
+
+def bounded_limit(bound_pieces: int) -> int:
+    """The length limit (counting the end token) of a reply sized at `bound_pieces`."""
+    ratio, slack = BOUND_MARGIN
+    return math.ceil(ratio * bound_pieces) + slack + 1
 
 
 def source_bucket(length: int) -> int:

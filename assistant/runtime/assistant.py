@@ -25,7 +25,13 @@ import numpy as np
 from assistant.core import constants
 from assistant.core.config import ModelConfig
 from assistant.core.tokenizer import Tokenizer, model_source
-from assistant.decoding.buckets import MAX_SOURCE_PIECES, batch_bucket, source_bucket, step_budget
+from assistant.decoding.buckets import (
+    MAX_SOURCE_PIECES,
+    batch_bucket,
+    bounded_limit,
+    source_bucket,
+    step_budget,
+)
 from assistant.runtime.bundle import BundleError, load_bundle
 from assistant.runtime.cache import DEFAULT_CACHE_SIZE, ReplyCache
 from assistant.runtime.domain import Domain, NullDomain, takes_context
@@ -35,11 +41,6 @@ from assistant.runtime.reply import Alternative, InputError, Reply
 from assistant.runtime.units import join_units
 
 __all__ = ["Alternative", "Assistant", "BundleError", "InputError", "Reply"]
-
-# With the rerank, a unit whose good reply the domain can size (`Domain.reply_bound`) is
-# searched up to ceil(ratio x the bound's pieces) + slack pieces: the search stays exact for
-# replies that long, and hypotheses that ramble on stop there instead of at the step budget.
-BOUND_MARGIN = (1.3, 10)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,10 +250,7 @@ class Assistant:
             if error is not None:
                 answers[index] = Reply(text="", score=float("nan"), error=error)
             else:
-                encoded.append(_Unit(index, ids, turn))
-        if request.rerank:
-            encoded = [dataclasses.replace(unit, limit=self._limit(unit.turn))
-                       for unit in encoded]
+                encoded.append(_Unit(index, ids, turn, self._limit(turn, request.rerank)))
         encoded.sort(key=lambda unit: len(unit.ids))
         self._decode_all(encoded, answers, request.search, request)
         retry = request.options.runtime.retry_beam
@@ -324,15 +322,11 @@ class Assistant:
                         f"{MAX_SOURCE_PIECES} (about {MAX_SOURCE_PIECES * 3} characters)")
         return ids, None
 
-    def _limit(self, turn: Turn) -> int | None:
-        """The most pieces a good reply to `turn` takes, from the domain's bound, or None."""
-        if turn.context or not isinstance(turn.text, str):
-            return None
-        bound = self.domain.reply_bound(turn.text)
-        if not bound:
-            return None
-        ratio, slack = BOUND_MARGIN
-        return int(np.ceil(ratio * len(self.tokenizer.encode(bound)))) + slack + 1  # + end
+    def _limit(self, turn: Turn, rerank: bool) -> int | None:
+        """With the rerank, the limit of the reply from the domain's `reply_bound`, or None."""
+        bound = (None if not rerank or turn.context or not isinstance(turn.text, str)
+                 else self.domain.reply_bound(turn.text))
+        return bounded_limit(len(self.tokenizer.encode(bound))) if bound else None
 
     def _decode_chunk(self, chunk: list[_Unit], search, request: _Request) -> list[Reply]:
         longest = max(len(unit.ids) for unit in chunk)
@@ -342,8 +336,7 @@ class Assistant:
         limits = np.full(source.shape[0], budget, np.int32)
         for row, unit in enumerate(chunk):
             source[row, : len(unit.ids)] = unit.ids
-            if unit.limit is not None:
-                limits[row] = min(unit.limit, budget)
+            limits[row] = min(unit.limit or budget, budget)
         result = self._graphs.run(source, search, budget, limits)
         return [self._to_reply(result, row, unit.ids, unit.turn, request.n_best, request.rerank)
                 for row, unit in enumerate(chunk)]
@@ -382,7 +375,6 @@ class Assistant:
             copy_gate=copy_gate,
             flags=flags,
         )
-
 
     def _choose(self, turn: Turn, alternatives: list[Alternative],
                 rerank: bool) -> tuple[int, tuple[str, ...]]:

@@ -103,7 +103,7 @@ class Domain:
     def reply_bound(self, text: str) -> str | None:
         """A text as long as a good reply to the unit `text` (an input, or a unit of
         `split`), or None when the domain cannot tell. With the rerank, the runtime limits
-        the search of that unit to a margin over its pieces (`assistant.runtime.assistant.
+        the search of that unit to a margin over its pieces (`assistant.decoding.buckets.
         BOUND_MARGIN`), so hypotheses that ramble on after the good ones have ended do not
         keep a whole batch decoding up to the step budget."""
         return None

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 
 from assistant.core import constants
-from assistant.decoding.buckets import MAX_SOURCE_PIECES
+from assistant.decoding.buckets import MAX_SOURCE_PIECES, bounded_limit
 from assistant.domains.warehouse import segment
 from assistant.domains.warehouse.domain import WarehouseDomain
 from assistant.runtime import Assistant, BundleError, Domain, InputError
-from assistant.runtime import assistant as assistant_module
 from tests.conftest import TINY_OVERRIDES
 
 TINY = [*TINY_OVERRIDES, "train.epochs=1"]
@@ -212,8 +211,7 @@ def test_the_domains_reply_bound_limits_the_reranked_search(assistant):
     text, other = "CV07:E217 T=85", "SN02:W301 N=12"
     free = [assistant.reply(t, strategy="beam", beam_width=3, rerank=False) for t in (text, other)]
     bound = "Conveyor"
-    ratio, slack = assistant_module.BOUND_MARGIN
-    limit = int(np.ceil(ratio * len(assistant.tokenizer.encode(bound)))) + slack + 1
+    limit = bounded_limit(len(assistant.tokenizer.encode(bound)))
     assert len(free[0].pieces) > limit  # the tiny model's reply is longer than the bound
     bounding = Assistant(assistant.model, assistant.tokenizer, defaults=assistant.defaults,
                          domain=BoundingDomain({text: bound}))

@@ -129,8 +129,7 @@ def check_reply(
         message_phrases: the wording of messages and answers the checks look for:
             "not_valid", "unknown_code" (c), "not_in_catalog" (never of a catalog code),
             "codes_of", "equipment_of", "means", "fix", "not_valid_for", "severity" (a-e).
-        equipment_aliases: prefix -> other names of the equipment type ("belt"), read in
-            inputs only.
+        equipment_aliases: prefix -> other names of the equipment type ("belt"), in inputs.
         context: the conversation's context of `source` (module docstring); "" for none.
 
     Returns:
@@ -144,9 +143,8 @@ def check_reply(
         for E217 on CV07 is not the catalog's", for an input without records that names a
         code by its meaning "code E407 (scanner offline) missing from reply", and with a
         context, for a question back about other subjects than the turn names, "the turn
-        asks about C311; the reply asks which of others", and for a reply that names a
-        code and does not end as a sentence does, "the reply stops mid-sentence". An empty
-        list means no problem was found.
+        asks about C311; the reply asks which of others", and "the reply stops mid-sentence".
+        An empty list means no problem was found.
     """
     turn, reading, grounded = _read(source, context, equipment_names, equipment_aliases, code_table)
     records, phrases = reading.records, message_phrases or {}
