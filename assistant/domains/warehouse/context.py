@@ -87,13 +87,33 @@ def remember(context: Context, text: str, detector: Detector) -> Context:
     detections = detector.detect(text)
     if detections and detector.is_fault_line(text, detections):
         return Context(tuple(detection.record for detection in detections))
+    named = _named(context, text, detector, detections)
+    if named is None:
+        return context
+    mentions, codes, units, picked = named
+    if len(picked) == 1:
+        return Context(context.records, f"{picked[0].label}:{picked[0].code}")
+    focus = _named_focus(mentions, codes, units)
+    return Context(context.records, focus) if focus else context
+
+
+def picks(context: Context, text: str, detector: Detector) -> tuple[FaultRecord, ...] | None:
+    """The records of the context's line that a turn which is not a fault line names by
+    code, unit, equipment type or place ("what about the sorter?" -> the sorter's records):
+    () when it names something the line does not hold, None when it names nothing."""
+    named = _named(context, text, detector, detector.detect(text))
+    return None if named is None else tuple(named[3])
+
+
+def _named(context: Context, text: str, detector: Detector, detections: list):
+    """(mentions, codes, units, records of the line picked) of what a turn names, or None."""
     mentions = [(d.record.prefix, d.record.unit, d.record.code) for d in detections]
     codes = list(dict.fromkeys(extract_codes(text)))
     units = set(detector.named_units(text)) | {(p, u) for p, u, _ in mentions}
     prefixes = detector.named_prefixes(text) if not (codes or units) else set()
     ordinal = _ordinal(text, len(context.records)) if not (codes or units or prefixes) else None
     if not (codes or units or prefixes or ordinal is not None):
-        return context
+        return None
     records = context.records
     if mentions:
         picked = [r for r in records if (r.prefix, r.unit, r.code) in mentions]
@@ -104,10 +124,7 @@ def remember(context: Context, text: str, detector: Detector) -> Context:
         picked = [r for r in records if r.prefix in prefixes]
     else:
         picked = [records[ordinal]]
-    if len(picked) == 1:
-        return Context(records, f"{picked[0].label}:{picked[0].code}")
-    named = _named_focus(mentions, codes, units)
-    return Context(records, named) if named else context
+    return mentions, codes, units, picked
 
 
 def describe(subjects: Sequence[FaultRecord], names: Mapping[str, str]) -> str:

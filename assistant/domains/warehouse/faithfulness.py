@@ -48,6 +48,9 @@ With a context (`check_reply(..., context=...)`, the conversation's last fault l
 and (e): a reply to "how do I fix it?" may name E217 and Conveyor 7 when the context holds
 `CV07:E217`, and one about anything in neither is flagged. Coverage (b) and (c) ask only
 about the records of the turn itself: a follow-up need not tell every record of the line.
+(f) The referent, with a context: the reply is about what the turn refers to, asks which
+    when that is ambiguous, and leaves the context alone when the turn is about something
+    else (`assistant.domains.warehouse.referents`).
 
 Numbers, codes and units are read as `assistant.domains.warehouse.mentions` says (leading
 zeros dropped, decimals kept, the digits of codes and unit labels never stray numbers);
@@ -60,7 +63,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Iterable, Mapping
 
-from assistant.domains.warehouse import answer_checks, catalog_checks, faultcodes, grounding
+from assistant.domains.warehouse import (
+    answer_checks,
+    catalog_checks,
+    faultcodes,
+    grounding,
+    referents,
+)
 from assistant.domains.warehouse import detector as detector_lib
 from assistant.domains.warehouse.catalog_checks import (
     CatalogCode,
@@ -143,7 +152,9 @@ def check_reply(
         for E217 on CV07 is not the catalog's", for an input without records that names a
         code by its meaning "code E407 (scanner offline) missing from reply", and with a
         context, for a question back about other subjects than the turn names, "the turn
-        asks about C311; the reply asks which of others", and "the reply stops mid-sentence".
+        asks about C311; the reply asks which of others" or those of
+        `referents.referent_flags` ("the turn means W301 on sorter 2; the reply asks
+        which"), and "the reply stops mid-sentence".
         An empty list means no problem was found.
     """
     turn, reading, grounded = _read(source, context, equipment_names, equipment_aliases, code_table)
@@ -159,7 +170,11 @@ def check_reply(
     if code_table is not None and equipment_names:
         flags += _catalog_flags(source, reply, reading, code_table, equipment_names, phrases)
     if context.strip():
-        flags += grounding.ask_which_flags(source, reply, turn, equipment_names)
+        asked_others = grounding.ask_which_flags(source, reply, turn, equipment_names)
+        if not asked_others and equipment_names:
+            asked_others = referents.referent_flags(source, reply, context, _detector(
+                equipment_names, equipment_aliases), code_table, phrases)
+        flags += asked_others
     flags += _unfinished_flags(reply)
     return unique(flags)
 
@@ -376,3 +391,9 @@ def _names_unit(
     if equipment_names is None:
         return str(record.unit) in reply_numbers
     return names_unit_by_name(reply, record, equipment_names)
+
+
+def _detector(equipment_names: Mapping[str, str],
+              equipment_aliases: Mapping[str, Iterable[str]] | None) -> detector_lib.Detector:
+    return detector_lib.detector(tuple(equipment_names.items()), tuple(
+        (prefix, tuple(aliases)) for prefix, aliases in (equipment_aliases or {}).items()))

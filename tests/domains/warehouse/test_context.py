@@ -73,8 +73,9 @@ def test_replies_are_checked_with_the_context_as_input(domain):
                  "rails for debris.", context=f"{LINE} >> W301") == []
     # about something in neither the turn nor the context
     assert check("how do I fix it?", "To fix E217 on Conveyor 9, stop the conveyor and let "
-                 "the motor cool before restarting.", context=LINE) == [
-        "number 9 not in input", "unit CV09 not in input"]
+                 "the motor cool before restarting.", context=f"{LINE} >> CV07:E217") == [
+        "number 9 not in input", "unit CV09 not in input",
+        "the turn means E217 on conveyor 7; the reply names conveyor 9"]
     assert "equipment weigh scale not in input" in check(
         "what does that mean?", "Codes for the weigh scale: E801.", context=LINE)
     # without the context, the same reply is about nothing the turn names
@@ -89,7 +90,9 @@ def test_a_question_back_must_be_about_what_the_turn_names(domain):
     ask_sorters = "Which one: W301 on sorter 2 or W302 on sorter 5?"
     assert domain.check("how do I fix it?", ask, context=LINE) == []
     assert domain.check("and the sorter?", ask_sorters, context=two_sorters) == []
-    assert domain.check("what about W301?", ask_sorters, context=two_sorters) == []
+    # W301 is on one sorter only: the turn means that record, and is not asked about
+    assert domain.check("what about W301?", ask_sorters, context=two_sorters) == [
+        "the turn means W301 on sorter 2; the reply asks which"]
     assert domain.check("what codes does the palletizer report?", ask, context=LINE) == [
         "the turn asks about the palletizer; the reply asks which of others"]
     assert domain.check("is C311 serious?", ask, context=LINE) == [

@@ -1,0 +1,120 @@
+"""The referent check: a follow-up is answered about what it refers to in its context."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.domains.warehouse import faithfulness, messages, referents
+from assistant.domains.warehouse.detector import Detector
+from assistant.domains.warehouse.faultcodes import FaultRecord
+
+LINE = "CV07:E217 T=85; SN02:W301 N=12"
+E217 = ("Conveyor 7 fault E217: motor over-temperature, motor at 85 °C; stop the conveyor and "
+        "let the motor cool before restarting.")
+W301 = ("Sorter 2 warning W301: repeated jams, 12 jams in the last hour; check the diverter "
+        "and guide rails for debris.")
+ASK = "Which one: E217 on conveyor 7 or W301 on sorter 2?"
+
+
+@pytest.fixture(scope="module")
+def reader(raw_catalog):
+    return Detector(dict(raw_catalog["equipment"]), raw_catalog["aliases"])
+
+
+@pytest.fixture(scope="module")
+def check(raw_catalog, reader):
+    table = faithfulness.code_table_from_catalog(raw_catalog)
+
+    def flags(turn, reply, context=LINE):
+        return referents.referent_flags(turn, reply, context, reader, table,
+                                        messages.MESSAGE_PHRASES)
+    return flags
+
+
+@pytest.mark.parametrize(("turn", "context", "meant"), [
+    ("how do I fix it?", LINE, ("CV07:E217", "SN02:W301")),
+    ("Sorry, what now?", LINE, ("CV07:E217", "SN02:W301")),  # bare, polite words around
+    ("quick question: how do i get rid of it", f"{LINE} >> W301", ("SN02:W301",)),
+    ("and on the sorter?", LINE, ("SN02:W301",)),  # a bare choice by type
+    ("hey, second one please", LINE, ("SN02:W301",)),  # ... by place
+    ("what's up with E217?", LINE, ("CV07:E217",)),  # ... by code
+    ("is E217 serious?", LINE, ("CV07:E217",)),  # a question naming a record of the line
+    ("what does that mean?", "E108", ("E108",)),  # the focus alone
+])
+def test_what_a_turn_refers_to(reader, turn, context, meant):
+    found = referents.referents(turn, context, reader)
+    assert tuple(record.code if not record.prefix else f"{record.label}:{record.code}"
+                 for record in found) == meant
+
+
+@pytest.mark.parametrize("turn", [
+    "hi, how is it going",  # "it", but no question about a fault
+    "what is it like being a computer",
+    "what codes can the sorter raise?",  # names a type of the line, asks about sorters
+    "what does W999 mean?",  # a code outside the line: its own subject
+    "CV03:E217 T=90",  # a new fault line
+    "thanks",
+])
+def test_turns_with_their_own_subject_refer_to_nothing(reader, turn):
+    assert referents.referents(turn, LINE, reader) == ()
+
+
+def test_the_records_of_the_subject_keep_their_values(reader):
+    assert referents.referents("the first one", LINE, reader) == (
+        FaultRecord("CV", 7, "E217", (("T", "85"),)),)
+
+
+def test_a_turn_that_may_mean_two_subjects_must_ask_about_both(check):
+    assert check("how do I fix it?", ASK) == []
+    assert check("how do I fix it?", E217) == [
+        "the turn may mean E217 on conveyor 7 or W301 on sorter 2; the reply does not ask which"]
+    assert check("how do I fix it?", "Which one: E217 on conveyor 7 or E217 on conveyor 9?") == [
+        "the turn may mean E217 on conveyor 7 or W301 on sorter 2; the reply asks about others"]
+
+
+def test_a_turn_that_means_one_subject_is_answered_about_it(check):
+    assert check("and the sorter?", W301) == []
+    assert check("and the sorter?", ASK) == [
+        "the turn means W301 on sorter 2; the reply asks which"]
+    assert check("the second one", E217) == [
+        "the turn means W301 on sorter 2; the reply does not name W301"]
+    # a bare choice gets the record's sentence, with that record's values
+    assert check("what's up with W301?", "To fix W301, check the diverter and guide rails "
+                 "for debris.") == [
+        "the turn picks W301 on sorter 2; the reply does not tell its record"]
+    assert check("what about the sorter?", W301.replace("12 jams", "85 jams")) == [
+        "N=12 missing for SN02", "85 told for SN02, not a value of its record"]
+    # a fix of "it" names the unit it is on
+    focus = f"{LINE} >> W301"
+    assert check("how do I fix it?", "To fix W301 on Sorter 2, check the diverter and guide "
+                 "rails for debris.", focus) == []
+    assert check("how do I fix it?", "To fix W301, check the diverter and guide rails for "
+                 "debris.", focus) == [
+        "the turn means W301 on sorter 2; the fix does not name sorter 2"]
+    # a question that names the record is answered as a question: any answer naming it
+    assert check("what does W301 mean?", "W301 means repeated jams.") == []
+
+
+def test_a_turn_about_something_else_is_not_answered_about_the_context(check):
+    assert check("hi, how is it going", "Good") == []
+    assert check("hi, how is it going", "E217 is a fault code.") == [
+        "the turn does not ask about E217"]
+    assert check("what is ai", ASK) == [
+        "the turn refers to nothing in the context; the reply asks which"]
+    assert check("what codes does the conveyor report?", ASK) == [
+        "the turn refers to nothing in the context; the reply asks which"]
+    # a turn that may point back ("the third one" of two records) is left alone
+    assert check("the third one", E217) == []
+
+
+def test_the_check_runs_in_check_reply_with_a_context(raw_catalog):
+    names = dict(raw_catalog["equipment"])
+    checker = faithfulness.Checker(
+        frozenset(faithfulness.allowed_numbers_from_catalog(raw_catalog)),
+        frozenset(faithfulness.allowed_codes_from_catalog(raw_catalog)), names,
+        faithfulness.code_table_from_catalog(raw_catalog), messages.MESSAGE_PHRASES,
+        {prefix: tuple(aliases) for prefix, aliases in raw_catalog["aliases"].items()})
+    assert checker("and the sorter?", W301, LINE) == []
+    assert checker("and the sorter?", E217, LINE) == [
+        "the turn means W301 on sorter 2; the reply does not name W301"]
+    assert checker("and the sorter?", E217) != []  # without the context: other flags
