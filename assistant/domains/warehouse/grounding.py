@@ -187,21 +187,35 @@ def action_question_flags(source: str, reply: str, phrases: Mapping[str, str]) -
 
 
 _WHICH_EQUIPMENT = re.compile(
-    r"(?<![A-Za-z])which\s+(?:machines?|equipment|units?|devices?|kit|kind\s+of\s+"
-    r"(?:machine|equipment|unit))(?![A-Za-z])", flags=re.IGNORECASE)
+    r"(?<![A-Za-z])(?:which\s+(?:machines?|equipment|units?|devices?|kit|kind\s+of\s+"
+    r"(?:machine|equipment|unit))|come\s+from)(?![A-Za-z])", flags=re.IGNORECASE)
+# "whats E812 mean", "E812? never seen it", "anyone know what E812 is": what a code means.
+_WHAT_IT_MEANS = re.compile(
+    r"(?<![A-Za-z])(?:mean|meaning|means|never\s+(?:seen|heard\s+of)|know\s+what|explain)"
+    r"(?![A-Za-z])", flags=re.IGNORECASE)
+# The answers of each: the equipment, the meaning, or why there is none.
+_QUESTION_TYPES = ((_WHICH_EQUIPMENT, "which equipment raises", "equipment_of"),
+                   (_WHAT_IT_MEANS, "what", "means"))
 
 
 def question_type_flags(source: str, reply: str, phrases: Mapping[str, str]) -> list[str]:
-    """A question that asks which equipment raises a code ("which machine throws W602") is
-    answered with the equipment ("Equipment that can raise W602: AGV.") or, for a code the
-    catalog lacks, "not in the fault catalog"; "W602 is a warning code." is flagged."""
+    """A question that asks which equipment raises a code ("which machine throws W602",
+    "where would W602 come from") is answered with the equipment ("Equipment that can raise
+    W602: AGV."), one that asks what a code means ("W608? never seen it") with its meaning
+    ("W608 means ..."); either may say the code is not in the catalog, or ask which one is
+    meant. "W602 is a warning code." is flagged "the question asks which equipment raises
+    W602; the reply does not say"."""
     codes = extract_codes(source)
-    wanted = [phrases.get("equipment_of"), phrases.get("not_in_catalog")]
-    if not codes or None in wanted or not _WHICH_EQUIPMENT.search(source):
+    if not codes or reply.startswith(ASK_WHICH):
         return []
-    if any(phrase.lower() in reply.lower() for phrase in wanted):
-        return []
-    return [f"the question asks which equipment raises {codes[0]}; the reply does not say"]
+    for pattern, asked, answer in _QUESTION_TYPES:
+        wanted = [phrases.get(answer), phrases.get("not_in_catalog")]
+        if None in wanted or not pattern.search(source):
+            continue
+        if not any(phrase.lower() in reply.lower() for phrase in wanted):
+            return [f"the question asks {asked} {codes[0]}{' means' * (answer == 'means')}; "
+                    "the reply does not say"]
+    return []
 
 
 def ask_which_flags(source: str, reply: str, turn: Reading,

@@ -325,3 +325,15 @@ def test_which_equipment_raises_a_code_is_answered_with_equipment(check):
     assert check(source, "Equipment that can raise W602: AGV.") == []
     assert check("Y443 comes from which equipment?",
                  "Y443 is not in the fault catalog; report it to maintenance.") == []
+    assert check("where would W602 come from", "To fix W602, remove the obstacle from the AGV "
+                 "path.") == [
+        "the question asks which equipment raises W602; the reply does not say"]
+
+
+@pytest.mark.parametrize("source", ["W608? never seen it", "whats W608 mean",
+                                    "anyone know what W608 is"])
+def test_what_a_code_means_is_answered_with_its_meaning(check, source):
+    assert check(source, "W608 means drive wheels slipping.") == []
+    assert check(source, "W608 is a warning code.") == [
+        "the question asks what W608 means; the reply does not say"]
+    assert check(source, "Which one: W608 on AGV 4 or W608 on AGV 7?") == []
