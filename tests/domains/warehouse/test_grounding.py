@@ -336,4 +336,7 @@ def test_what_a_code_means_is_answered_with_its_meaning(check, source):
     assert check(source, "W608 means drive wheels slipping.") == []
     assert check(source, "W608 is a warning code.") == [
         "the question asks what W608 means; the reply does not say"]
-    assert check(source, "Which one: W608 on AGV 4 or W608 on AGV 7?") == []
+    unknown = source.replace("W608", "Y608")
+    assert check(unknown, "Y608 is not in the fault catalog; report it to maintenance.") == []
+    assert "the question asks what Y608 means; the reply does not say" in check(
+        unknown, "Y608 is a warning code.")
