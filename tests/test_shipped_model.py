@@ -34,7 +34,7 @@ def test_shipped_domain_files_match_the_catalog(shipped):
     # Regenerate them (python -m training build-corpus, then copy faithfulness.json and
     # record_order.json into the bundle) after changing the catalog or the message wording.
     assert isinstance(shipped.domain, WarehouseDomain)
-    assert shipped.domain.runtime_options == ("rerank", "retry_beam", "segment")
+    assert shipped.domain.runtime_options == ("rerank", "retry_beam", "greedy_first", "segment")
     catalog = load_catalog()
     checks = json.loads((BUNDLE / faithfulness.BUNDLE_FILE).read_text(encoding="utf-8"))
     assert checks == json.loads(json.dumps(faithfulness_settings(catalog)))

@@ -284,7 +284,9 @@ def _run(args: argparse.Namespace) -> int:
 def compare_ladder(runtime_options: tuple[str, ...]) -> list[dict[str, Any]]:
     """`--compare`'s settings: greedy and beam search on whole inputs, then what the runtime
     adds for the bundle's domain, one step at a time (splitting lines into units, the rerank
-    by the domain's check, the wide-beam retry of flagged inputs)."""
+    by the domain's check, the wide-beam retry of flagged inputs, then greedy decoding first
+    with the beam only for flagged inputs; the last step is the bundle's defaults when its
+    config leaves these on)."""
     if not runtime_options:
         return [{"strategy": "greedy"}, {"strategy": "beam"}]
     split = "segment" in runtime_options
@@ -293,8 +295,13 @@ def compare_ladder(runtime_options: tuple[str, ...]) -> list[dict[str, Any]]:
     if split:
         ladder.append({"strategy": "beam", "segment": True, "rerank": False})
     if "rerank" in runtime_options:
-        ladder.append({"strategy": "beam", "segment": split, "rerank": True, "retry_beam": 0})
-        ladder.append({"strategy": "beam", "segment": split, "rerank": True})
+        ladder.append({"strategy": "beam", "segment": split, "rerank": True, "retry_beam": 0,
+                       "greedy_first": False})
+        ladder.append({"strategy": "beam", "segment": split, "rerank": True,
+                       "greedy_first": False})
+        if "greedy_first" in runtime_options:
+            ladder.append({"strategy": "beam", "segment": split, "rerank": True,
+                           "greedy_first": True})
     return ladder
 
 
@@ -371,4 +378,6 @@ def _setting_name(options: dict[str, Any]) -> str:
         parts.append("rerank" if options["rerank"] else "no rerank")
     if "retry_beam" in options:
         parts.append(f"retry {options['retry_beam']}" if options["retry_beam"] else "no retry")
+    if "greedy_first" in options:
+        parts.append("greedy first" if options["greedy_first"] else "beam for all")
     return " ".join(parts)

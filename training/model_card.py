@@ -198,7 +198,7 @@ def _followup_lines(report: dict[str, Any], baseline: dict[str, Any] | None) -> 
 def _roles(settings: dict[str, Any]) -> dict[str, str]:
     """The settings of the model alone (beam search, records segmented, no rerank: `beam no
     rerank` of the `--compare` ladder) and the product (`bundle defaults`, else the ladder's
-    last step `beam rerank`: the rerank with its retry), by role, those present."""
+    last reranked step: the rerank with its retry and greedy first), by role, those present."""
     roles = {}
     for name, setting in settings.items():
         options = setting.get("options")
@@ -208,7 +208,7 @@ def _roles(settings: dict[str, Any]) -> dict[str, str]:
                 and "retry_beam" not in options)
         if beam and options.get("rerank") is False:
             roles["model alone"] = name
-        if beam and options.get("rerank") is True and "product" not in roles:
+        if beam and options.get("rerank") is True:
             roles["product"] = name
     if PRODUCT_SETTING in settings:
         roles["product"] = PRODUCT_SETTING

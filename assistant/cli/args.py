@@ -82,7 +82,7 @@ def decoding_options(args: argparse.Namespace) -> dict[str, Any]:
     """
     names = ("strategy", "beam_width", "n_best", "length_penalty", "temperature", "top_k",
              "top_p", "seed", "min_length", "max_length_a", "max_length_b", "rerank",
-             "retry_beam", "segment")
+             "retry_beam", "segment", "greedy_first")
     options = {name: getattr(args, name) for name in names
                if getattr(args, name, None) is not None}
     if "beam_width" in options or ("n_best" in options and "strategy" not in options):
@@ -148,6 +148,12 @@ def _add_runtime_arguments(group, runtime_options: tuple[str, ...]) -> None:
                            help="with --rerank: search an input whose every hypothesis is "
                            "flagged again with beam N (0 turns it off; default: the "
                            f"bundle's, else {defaults.retry_beam})")
+    if "greedy_first" in runtime_options:
+        group.add_argument("--greedy-first", action=argparse.BooleanOptionalAction,
+                           default=None, dest="greedy_first",
+                           help="with --rerank: decode greedily first and search with the beam "
+                           "only inputs whose greedy reply the domain's check flags (on by "
+                           "default; off: every input gets the beam)")
     if "segment" in runtime_options:
         group.add_argument("--segment", action=argparse.BooleanOptionalAction, default=None,
                            help="answer each unit of a line on its own (a fault line's "

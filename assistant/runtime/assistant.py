@@ -252,11 +252,17 @@ class Assistant:
             else:
                 encoded.append(_Unit(index, ids, turn, self._limit(turn, request.rerank)))
         encoded.sort(key=lambda unit: len(unit.ids))
+        runtime = request.options.runtime
+        if request.rerank and runtime.greedy_first and request.n_best == 1:
+            greedy = dataclasses.replace(request.search, strategy="greedy", beam_width=1,
+                                         n_best=1)
+            self._decode_all(encoded, answers, greedy, request)
+            encoded = [unit for unit in encoded if answers[unit.index].flags]
         self._decode_all(encoded, answers, request.search, request)
-        retry = request.options.runtime.retry_beam
-        if request.rerank and retry > request.options.decoding.beam_width:
+        if request.rerank and runtime.retry_beam > request.options.decoding.beam_width:
             flagged = [unit for unit in encoded if answers[unit.index].flags]
-            wide = dataclasses.replace(request.search, beam_width=retry, n_best=retry)
+            wide = dataclasses.replace(request.search, beam_width=runtime.retry_beam,
+                                       n_best=runtime.retry_beam)
             self._decode_all(flagged, answers, wide, request, keep_flagged=False)
         return answers  # type: ignore[return-value]
 

@@ -58,8 +58,8 @@ class Domain:
         name: the name config.json gives.
         title: what the assistant answers, for CLI help and the chat banner.
         hint: one line telling the chat user what to type.
-        runtime_options: which `RuntimeOptions` act for this domain ("rerank" and
-            "retry_beam" need `check`, "segment" needs `split`); surfaces show only these.
+        runtime_options: which `RuntimeOptions` act for this domain ("rerank", "retry_beam"
+            and "greedy_first" need `check`, "segment" needs `split`); surfaces show only these.
             The class states what the domain can do; an instance may narrow it to what its
             bundle's files allow.
         files: the bundle files the domain reads (the trainer copies them from the data

@@ -27,6 +27,9 @@ class RuntimeOptions:
     retry_beam: with rerank, an input whose every hypothesis is flagged is searched again
     with this beam width and answered by that search when it finds an unflagged reply; it
     costs time only for the few flagged inputs.
+    greedy_first: with rerank and one reply asked for (n_best 1), every input is decoded
+    greedily first, and only those whose greedy reply the domain's check flags are searched
+    with the beam (then retried): an answer the check passes costs one greedy decode.
     """
 
     rerank: bool = True  # answer with the best hypothesis the domain's check passes
@@ -34,10 +37,11 @@ class RuntimeOptions:
     # With rerank: width of a second search for all-flagged inputs; 0 off. At most
     # BEAM_WIDTH_LIMIT, the bound of beam_width: memory and time grow with the width.
     retry_beam: int = 16
+    greedy_first: bool = True  # with rerank: the beam only for inputs whose greedy reply is flagged
 
     def validate(self) -> None:
         """Raises a one-line `ValueError` naming the first invalid option."""
-        for name in ("rerank", "segment"):
+        for name in ("rerank", "segment", "greedy_first"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         retry_beam = self.retry_beam

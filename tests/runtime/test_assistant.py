@@ -21,7 +21,7 @@ class CheckingDomain(Domain):
     """A domain that only checks replies, with the given `check(source, reply)`."""
 
     name = "checking"
-    runtime_options = ("rerank", "retry_beam")
+    runtime_options = ("rerank", "retry_beam", "greedy_first")
 
     def __init__(self, check, fallback=None) -> None:
         self._check = check
@@ -169,10 +169,31 @@ def test_rerank_answers_with_the_best_unflagged_hypothesis(assistant):
     off = checking.reply("CV07:E217 T=85", **beam, rerank=False)
     assert off.text == top and off.flags == ("number 9 not in input",)
     flagged[third] = ["number 9 not in input"]
-    every = checking.reply("CV07:E217 T=85", **beam, retry_beam=0)
+    every = checking.reply("CV07:E217 T=85", **beam, retry_beam=0, greedy_first=False)
     assert every.text == top and every.flags == ("number 9 not in input",)
     greedy = checking.reply("CV07:E217 T=85", strategy="greedy")
     assert greedy.flags == tuple(flagged.get(greedy.text, []))
+
+
+def test_greedy_first_searches_the_beam_only_for_a_flagged_greedy_reply(assistant):
+    text = "CV07:E217 T=85"
+    beam = {"strategy": "beam", "beam_width": 3}
+    greedy = assistant.reply(text, strategy="greedy")
+    plain = assistant.reply(text, **beam, n_best=3, rerank=False)
+    flagged = {}
+    checking = Assistant(assistant.model, assistant.tokenizer, defaults=assistant.defaults,
+                         domain=CheckingDomain(lambda source, reply: flagged.get(reply, [])))
+
+    assert checking.reply(text, **beam).text == greedy.text  # the check passes it: kept
+    flagged[greedy.text] = ["number 9 not in input"]
+    searched = checking.reply(text, **beam, retry_beam=0)  # flagged: the beam decides
+    expected = next(a for a in plain.alternatives if a.text not in flagged)
+    assert searched.text == expected.text and searched.flags == ()
+    assert searched.score == pytest.approx(expected.score, rel=1e-4)
+    # asked for alternatives, or without the rerank, every input gets the beam
+    flagged.clear()
+    assert len(checking.reply(text, **beam, n_best=3).alternatives) == 3
+    assert checking.reply(text, **beam, rerank=False).text == plain.text
 
 
 def test_retry_beam_answers_a_flagged_input_with_a_wider_search(assistant):
@@ -184,13 +205,15 @@ def test_retry_beam_answers_a_flagged_input_with_a_wider_search(assistant):
     checking = Assistant(assistant.model, assistant.tokenizer, defaults=assistant.defaults,
                          domain=CheckingDomain(lambda source, reply: flagged.get(reply, [])))
 
-    retried = checking.reply(text, strategy="beam", beam_width=3, retry_beam=8)
+    retried = checking.reply(text, strategy="beam", beam_width=3, retry_beam=8,
+                             greedy_first=False)
 
     assert retried.text == expected.text and retried.flags == ()
     assert retried.score == pytest.approx(expected.score, rel=1e-4)
     # a retry that finds nothing better keeps the first search's reply and flags
     flagged.update({a.text: ["number 9 not in input"] for a in wide.alternatives})
-    kept = checking.reply(text, strategy="beam", beam_width=3, retry_beam=8)
+    kept = checking.reply(text, strategy="beam", beam_width=3, retry_beam=8,
+                          greedy_first=False)
     assert kept.text == narrow.text and kept.flags == ("number 9 not in input",)
     with pytest.raises(ValueError, match="retry_beam must be an int >= 0"):
         checking.reply(text, retry_beam=-1)
@@ -216,12 +239,15 @@ def test_the_domains_reply_bound_limits_the_reranked_search(assistant):
     bounding = Assistant(assistant.model, assistant.tokenizer, defaults=assistant.defaults,
                          domain=BoundingDomain({text: bound}))
 
-    bounded, unbounded = bounding.reply_batch([text, other], strategy="beam", beam_width=3)
+    bounded, unbounded = bounding.reply_batch([text, other], strategy="beam", beam_width=3,
+                                              greedy_first=False)
 
     assert len(bounded.pieces) <= limit  # the end token counts
     assert unbounded.text == free[1].text  # an input the domain cannot size: as before
     plain = bounding.reply(text, strategy="beam", beam_width=3, rerank=False)
     assert plain.text == free[0].text  # the bound is the rerank's: the model alone is free
+    first = bounding.reply(text, strategy="beam", beam_width=3)  # greedy first, bound too
+    assert len(first.pieces) <= limit
 
 
 LINE = "SN02:W301 N=12; cv1:e217 ; XX03:E217"

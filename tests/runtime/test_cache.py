@@ -280,7 +280,7 @@ class Records(Domain):
     line when it holds "cv1" (so it falls back)."""
 
     name = "records"
-    runtime_options = ("rerank", "retry_beam", "segment")
+    runtime_options = ("rerank", "retry_beam", "greedy_first", "segment")
 
     def split(self, text):
         parts = [part.strip() for part in text.split(";")]

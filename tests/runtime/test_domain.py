@@ -64,7 +64,7 @@ def test_a_bundle_names_its_domain_and_old_bundles_are_recognised(bundle, tmp_pa
     assert domain_name(copy) == "warehouse"
     domain = Assistant.load(copy).domain
     assert isinstance(domain, WarehouseDomain)
-    assert domain.runtime_options == ("rerank", "retry_beam", "segment")
+    assert domain.runtime_options == ("rerank", "retry_beam", "greedy_first", "segment")
     assert domain.record_order.ranks == {"CV:E217": 0}  # read from the old section
 
 
@@ -77,7 +77,7 @@ def test_an_unknown_domain_is_a_one_line_bundle_error(bundle, tmp_path):
 
 
 def test_the_warehouse_narrows_its_options_to_its_files(tmp_path):
-    assert WarehouseDomain.runtime_options == ("rerank", "retry_beam", "segment")
+    assert WarehouseDomain.runtime_options == ("rerank", "retry_beam", "greedy_first", "segment")
     assert load_domain("warehouse", tmp_path).runtime_options == ()  # no files: nothing
     (tmp_path / segment.RECORD_ORDER_FILE).write_text(
         json.dumps({"ranks": {"SN:W301": 2}, "default_rank": 1}))

@@ -69,6 +69,7 @@ def test_numbers_the_reference_also_leaves_out_are_not_drops():
     (["--no-segment", "--retry-beam", "0"], "beam whole lines no retry",
      {"segment": False, "retry_beam": 0}),
     (["--retry-beam", "12"], "beam retry 12", {"retry_beam": 12}),
+    (["--no-greedy-first"], "beam beam for all", {"greedy_first": False}),
 ])
 def test_decoding_options_from_the_command_line(argv, name, options):
     parser = argparse.ArgumentParser()
@@ -89,4 +90,5 @@ def test_the_compare_ladder_adds_what_the_domain_does():
     assert compare_ladder(()) == [{"strategy": "greedy"}, {"strategy": "beam"}]
     names = [_setting_name(step) for step in compare_ladder(WarehouseDomain.runtime_options)]
     assert names == ["greedy whole lines no rerank", "beam whole lines no rerank",
-                     "beam no rerank", "beam rerank no retry", "beam rerank"]
+                     "beam no rerank", "beam rerank no retry beam for all",
+                     "beam rerank beam for all", "beam rerank greedy first"]

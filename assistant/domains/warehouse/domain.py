@@ -30,7 +30,8 @@ class WarehouseDomain(Domain):
     name = manifest.NAME
     title = "warehouse fault codes and short prompts, answered as operator messages"
     hint = "Type a fault-code line or a question"
-    runtime_options = ("rerank", "retry_beam", "segment")  # narrowed to the bundle's files
+    # narrowed to the bundle's files
+    runtime_options = ("rerank", "retry_beam", "greedy_first", "segment")
     files = manifest.FILES
     score_names = ("hallucinated", "dropped")
 
@@ -44,7 +45,7 @@ class WarehouseDomain(Domain):
         self.detector = detector
         options = []
         if checker is not None:
-            options += ["rerank", "retry_beam"]
+            options += ["rerank", "retry_beam", "greedy_first"]
         if record_order is not None:
             options.append("segment")
         self.runtime_options = tuple(options)
