@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.domains.warehouse import WarehouseDomain, context, faithfulness, messages
+from assistant.domains.warehouse import WarehouseDomain, context
 from assistant.domains.warehouse.detector import Detector
 from assistant.domains.warehouse.faultcodes import FaultRecord
 
@@ -14,14 +14,8 @@ W301 = ("Sorter 2 warning W301: repeated jams, 12 jams in the last hour; check t
 
 
 @pytest.fixture(scope="module")
-def domain(raw_catalog):
-    names = dict(raw_catalog["equipment"])
-    checker = faithfulness.Checker(
-        frozenset(faithfulness.allowed_numbers_from_catalog(raw_catalog)),
-        frozenset(faithfulness.allowed_codes_from_catalog(raw_catalog)), names,
-        faithfulness.code_table_from_catalog(raw_catalog), messages.MESSAGE_PHRASES,
-        {prefix: tuple(aliases) for prefix, aliases in raw_catalog["aliases"].items()})
-    return WarehouseDomain(checker)
+def domain(catalog_checker):
+    return WarehouseDomain(catalog_checker)
 
 
 def test_a_conversation_moves_its_context_turn_by_turn(domain):

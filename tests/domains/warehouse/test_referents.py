@@ -107,14 +107,10 @@ def test_a_turn_about_something_else_is_not_answered_about_the_context(check):
     assert check("the third one", E217) == []
 
 
-def test_the_check_runs_in_check_reply_with_a_context(raw_catalog):
-    names = dict(raw_catalog["equipment"])
-    checker = faithfulness.Checker(
-        frozenset(faithfulness.allowed_numbers_from_catalog(raw_catalog)),
-        frozenset(faithfulness.allowed_codes_from_catalog(raw_catalog)), names,
-        faithfulness.code_table_from_catalog(raw_catalog), messages.MESSAGE_PHRASES,
-        {prefix: tuple(aliases) for prefix, aliases in raw_catalog["aliases"].items()})
-    assert checker("and the sorter?", W301, LINE) == []
-    assert checker("and the sorter?", E217, LINE) == [
+def test_the_check_runs_in_check_reply_with_a_context(catalog_checker):
+    assert catalog_checker("and the sorter?", W301, LINE) == []
+    assert catalog_checker("and the sorter?", E217, LINE) == [
         "the turn means W301 on sorter 2; the reply does not name W301"]
-    assert checker("and the sorter?", E217) != []  # without the context: other flags
+    assert catalog_checker("and the sorter?", E217) == [  # without the context: other flags
+        "number 7 not in input", "number 85 not in input", "code E217 not in input",
+        "unit CV07 not in input"]
