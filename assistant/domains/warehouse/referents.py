@@ -26,6 +26,7 @@ does not name E217".
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 
@@ -80,7 +81,7 @@ def referent_flags(turn: str, reply: str, context: str, detector: Detector,
     checks of a record sentence's values and of a fix's unit."""
     if not context.strip():
         return []
-    subjects, chosen = _reference(turn, context, detector)
+    subjects, how = _reference(turn, context, detector)
     names = detector.equipment_names
     if not subjects:
         return _unasked_flags(turn, reply, context, detector)
@@ -101,7 +102,7 @@ def referent_flags(turn: str, reply: str, context: str, detector: Detector,
     others = _other_units(reply, subjects, names)
     if others:
         return [f"the turn means {meant}; the reply names {others}"]
-    return _subject_flags(reply, subject, chosen, detector, code_table, phrases or {})
+    return _subject_flags(reply, subject, how, detector, code_table, phrases or {})
 
 
 def referents(turn: str, context: str, detector: Detector) -> tuple[FaultRecord, ...]:
@@ -110,6 +111,7 @@ def referents(turn: str, context: str, detector: Detector) -> tuple[FaultRecord,
     return _reference(turn, context, detector)[0]
 
 
+@functools.lru_cache(maxsize=1024)  # the check reads the same turn for every hypothesis
 def _reference(turn: str, context: str,
                detector: Detector) -> tuple[tuple[FaultRecord, ...], str]:
     """`referents`, and how the turn refers: "choice" (a bare choice of records of the line),
