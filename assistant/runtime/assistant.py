@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -33,12 +34,14 @@ from assistant.decoding.buckets import (
     step_budget,
 )
 from assistant.runtime.bundle import BundleError, load_bundle
-from assistant.runtime.cache import DEFAULT_CACHE_SIZE, ReplyCache
+from assistant.runtime.cache import DEFAULT_CACHE_SIZE, ReplyCache, new_cache
 from assistant.runtime.domain import Domain, NullDomain, takes_context
 from assistant.runtime.inputs import Turn, answerable, first_line, turns, unusable_text
 from assistant.runtime.options import ReplyOptions, default_options
 from assistant.runtime.reply import Alternative, InputError, Reply
 from assistant.runtime.units import join_units
+
+_TURN_KEY = operator.attrgetter("key")  # a turn's cache key: its text and context
 
 __all__ = ["Alternative", "Assistant", "BundleError", "InputError", "Reply"]
 
@@ -110,7 +113,7 @@ class Assistant:
         self.domain = domain or NullDomain()
         self.defaults = ReplyOptions.resolve(default_options(), defaults or {}).to_dict()
         self._graphs = DecodingGraphs(functools.partial(bind_model, model))
-        self.cache = _new_cache(cache_size)
+        self.cache = new_cache(cache_size)
         self.reads_context = (tokenizer.has_context_separator if reads_context is None
                               else reads_context)
 
@@ -127,7 +130,7 @@ class Assistant:
             BundleError: one line naming the missing or corrupt file.
             ValueError: `cache_size` is negative.
         """
-        cache = _new_cache(cache_size)
+        cache = new_cache(cache_size)
         bundle = load_bundle(bundle_dir)
         try:
             assistant = cls(bundle.model, bundle.tokenizer, name=bundle.directory.name,
@@ -195,7 +198,7 @@ class Assistant:
             return self._reply_all(inputs, request)
         return cache.answer(inputs, request.options,
                             functools.partial(self._reply_all, request=request, cache=cache),
-                            keyable=answerable, key=_turn_key)
+                            keyable=answerable, key=_TURN_KEY)
 
     def _reply_all(self, inputs: Sequence[Turn], request: _Request,
                    cache: ReplyCache | None = None) -> list[Reply]:
@@ -207,7 +210,7 @@ class Assistant:
         else:
             answers = cache.answer_units(units, request.options,
                                          functools.partial(self._answer_units, request=request),
-                                         keyable=answerable, key=_turn_key)
+                                         keyable=answerable, key=_TURN_KEY)
         replies = [
             answers[span.start] if parts is None
             else self._join(turn, parts, answers[span.start : span.stop])
@@ -395,12 +398,3 @@ class Assistant:
                 return rank, candidate
         return 0, flags
 
-
-def _new_cache(size: int) -> ReplyCache | None:
-    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-        raise ValueError(f"cache_size must be an int >= 0 (0 is off), got {size!r}")
-    return ReplyCache(size) if size else None
-
-
-def _turn_key(turn: Turn):
-    return turn.key

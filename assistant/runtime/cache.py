@@ -222,6 +222,17 @@ class ReplyCache:
             (self._units if unit else self._inputs).hits += 1
 
 
+def new_cache(size: int) -> ReplyCache | None:
+    """A `ReplyCache` of `size` entries, or None for 0 (no cache).
+
+    Raises:
+        ValueError: `size` is not an int >= 0.
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise ValueError(f"cache_size must be an int >= 0 (0 is off), got {size!r}")
+    return ReplyCache(size) if size else None
+
+
 def options_key(options: ReplyOptions) -> tuple:
     """A hashable key of resolved options: (name, type name, value) of every option, sorted
     by name, lists made tuples."""

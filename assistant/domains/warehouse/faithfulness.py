@@ -135,9 +135,8 @@ def check_reply(
             given, inputs are read liberally, and a record's unit counts as present only if
             the reply names it ("conveyor 7" for CV07); otherwise the unit number suffices.
         code_table: code -> `CatalogCode`, for checks (c), (d) and (e); needs `equipment_names`.
-        message_phrases: the wording of messages and answers the checks look for:
-            "not_valid", "unknown_code" (c), "not_in_catalog" (never of a catalog code),
-            "codes_of", "equipment_of", "means", "fix", "not_valid_for", "severity" (a-e).
+        message_phrases: the wording the checks look for: "not_valid", "unknown_code" (c),
+            "not_in_catalog", "codes_of", "means", "fix"... (`messages.MESSAGE_PHRASES`).
         equipment_aliases: prefix -> other names of the equipment type ("belt"), in inputs.
         context: the conversation's context of `source` (module docstring); "" for none.
 
@@ -150,12 +149,9 @@ def check_reply(
         ("meaning of E217 missing for CV07", ...), for other inputs those of
         `answer_checks.answer_flags` ("codes of the lift: E224 missing", ...), then "action
         for E217 on CV07 is not the catalog's", for an input without records that names a
-        code by its meaning "code E407 (scanner offline) missing from reply", and with a
-        context, for a question back about other subjects than the turn names, "the turn
-        asks about C311; the reply asks which of others" or those of
-        `referents.referent_flags` ("the turn means W301 on sorter 2; the reply asks
-        which"), and "the reply stops mid-sentence".
-        An empty list means no problem was found.
+        code by its meaning "code E407 (scanner offline) missing from reply", with a
+        context "the turn asks about C311; the reply asks which of others" or those of
+        `referents.check`, and "the reply stops mid-sentence". [] means no problem found.
     """
     turn, reading, grounded = _read(source, context, equipment_names, equipment_aliases, code_table)
     records, phrases = reading.records, message_phrases or {}
@@ -170,11 +166,9 @@ def check_reply(
     if code_table is not None and equipment_names:
         flags += _catalog_flags(source, reply, reading, code_table, equipment_names, phrases)
     if context.strip():
-        asked_others = grounding.ask_which_flags(source, reply, turn, equipment_names)
-        if not asked_others and equipment_names:
-            asked_others = referents.referent_flags(source, reply, context, _detector(
-                equipment_names, equipment_aliases), code_table, phrases)
-        flags += asked_others
+        flags += grounding.ask_which_flags(source, reply, turn, equipment_names) or (
+            referents.check(source, reply, context, equipment_names, equipment_aliases,
+                            code_table, phrases))
     flags += _unfinished_flags(reply)
     return unique(flags)
 
@@ -392,8 +386,3 @@ def _names_unit(
         return str(record.unit) in reply_numbers
     return names_unit_by_name(reply, record, equipment_names)
 
-
-def _detector(equipment_names: Mapping[str, str],
-              equipment_aliases: Mapping[str, Iterable[str]] | None) -> detector_lib.Detector:
-    return detector_lib.detector(tuple(equipment_names.items()), tuple(
-        (prefix, tuple(aliases)) for prefix, aliases in (equipment_aliases or {}).items()))

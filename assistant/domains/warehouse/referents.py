@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from assistant.domains.warehouse import catalog_checks
 from assistant.domains.warehouse.context import (
@@ -39,7 +39,7 @@ from assistant.domains.warehouse.context import (
     parse_context,
     picks,
 )
-from assistant.domains.warehouse.detector import Detector
+from assistant.domains.warehouse.detector import Detector, detector
 from assistant.domains.warehouse.faultcodes import FaultRecord
 from assistant.domains.warehouse.mentions import extract_codes, named_units
 
@@ -71,6 +71,19 @@ _WHAT_IS_CODE = re.compile(r"what(?:'s|\s+is)\s+[A-Za-z][0-9]{3}", flags=re.IGNO
 # choice of one. Only a turn without any is taken to be about something else.
 _MAY_POINT_BACK = re.compile(rf"(?<![A-Za-z])(?:one|record|code|{'|'.join((*ORDINALS, LAST))})"
                              r"(?![A-Za-z])", flags=re.IGNORECASE)
+
+
+def check(turn: str, reply: str, context: str, equipment_names: Mapping[str, str] | None,
+          equipment_aliases: Mapping[str, Iterable[str]] | None = None,
+          code_table: Mapping | None = None,
+          phrases: Mapping[str, str] | None = None) -> list[str]:
+    """`referent_flags` with the catalog's `Detector` (built once per catalog); [] without
+    equipment names or a context."""
+    if not equipment_names or not context.strip():
+        return []
+    reader = detector(tuple(equipment_names.items()), tuple(
+        (prefix, tuple(aliases)) for prefix, aliases in (equipment_aliases or {}).items()))
+    return referent_flags(turn, reply, context, reader, code_table, phrases)
 
 
 def referent_flags(turn: str, reply: str, context: str, detector: Detector,
