@@ -151,6 +151,16 @@ def name_map(equipment_names: Mapping[str, str],
     return by_name
 
 
+def catalog_key(equipment_names: Mapping[str, str],
+                equipment_aliases: Mapping[str, Iterable[str]] | None = None
+                ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, tuple[str, ...]], ...]]:
+    """(names, aliases) of a catalog as the hashable, ordered arguments of `detector`: one
+    key per catalog, so every check of it shares one `Detector`."""
+    return (tuple(sorted(equipment_names.items())),
+            tuple(sorted((prefix, tuple(aliases))
+                         for prefix, aliases in (equipment_aliases or {}).items())))
+
+
 @functools.lru_cache(maxsize=16)
 def detector(names: tuple[tuple[str, str], ...],
              aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> Detector:

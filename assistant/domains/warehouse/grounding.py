@@ -62,9 +62,7 @@ def read_source(
     if not equipment_names:
         records = _canonical_records(source)
         return Reading(records, records is not None)
-    aliases = tuple(sorted((prefix, tuple(names))
-                           for prefix, names in (equipment_aliases or {}).items()))
-    return _read(source, tuple(sorted(equipment_names.items())), aliases)
+    return _read(source, *detector.catalog_key(equipment_names, equipment_aliases))
 
 
 def with_context(reading: Reading, context: Reading) -> Reading:

@@ -39,7 +39,7 @@ from assistant.domains.warehouse.context import (
     parse_context,
     picks,
 )
-from assistant.domains.warehouse.detector import Detector, detector
+from assistant.domains.warehouse.detector import Detector, catalog_key, detector
 from assistant.domains.warehouse.faultcodes import FaultRecord
 from assistant.domains.warehouse.mentions import extract_codes, named_units
 
@@ -81,8 +81,7 @@ def check(turn: str, reply: str, context: str, equipment_names: Mapping[str, str
     equipment names or a context."""
     if not equipment_names or not context.strip():
         return []
-    reader = detector(tuple(equipment_names.items()), tuple(
-        (prefix, tuple(aliases)) for prefix, aliases in (equipment_aliases or {}).items()))
+    reader = detector(*catalog_key(equipment_names, equipment_aliases))
     return referent_flags(turn, reply, context, reader, code_table, phrases)
 
 
