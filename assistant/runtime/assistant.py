@@ -39,6 +39,7 @@ from assistant.runtime.domain import Domain, NullDomain, takes_context
 from assistant.runtime.inputs import Turn, answerable, first_line, turns, unusable_text
 from assistant.runtime.options import ReplyOptions, default_options
 from assistant.runtime.reply import Alternative, InputError, Reply
+from assistant.runtime.results import result_reply
 from assistant.runtime.units import join_units
 
 _TURN_KEY = operator.attrgetter("key")  # a turn's cache key: its text and context
@@ -252,6 +253,9 @@ class Assistant:
             ids, error = self._encode(turn)
             if error is not None:
                 answers[index] = Reply(text="", score=float("nan"), error=error)
+            elif request.rerank and (flag := self.domain.unreadable(turn.text,
+                                                                    turn.context or "")):
+                answers[index] = self._fall_back(turn, _refused(flag))
             else:
                 encoded.append(_Unit(index, ids, turn, self._limit(turn, request.rerank)))
         encoded.sort(key=lambda unit: len(unit.ids))
@@ -299,7 +303,9 @@ class Assistant:
         joined = join_units(replies, self.domain.order(parts))
         if joined.error is not None or not self.domain.checks:
             return joined
-        return dataclasses.replace(joined, flags=self._check(turn, joined.text))
+        refused = [flag for reply in replies if not reply.pieces for flag in reply.flags]
+        flags = dict.fromkeys([*refused, *self._check(turn, joined.text)])
+        return dataclasses.replace(joined, flags=tuple(flags))
 
     def _check(self, turn: Turn, reply: str) -> tuple[str, ...]:
         """The domain's flags of `reply` to `turn`, with its context if it has one."""
@@ -347,43 +353,10 @@ class Assistant:
             source[row, : len(unit.ids)] = unit.ids
             limits[row] = min(unit.limit or budget, budget)
         result = self._graphs.run(source, search, budget, limits)
-        return [self._to_reply(result, row, unit.ids, unit.turn, request.n_best, request.rerank)
+        return [result_reply(result, row, unit.ids, self.tokenizer, self.config.copy,
+                             functools.partial(self._choose, unit.turn, rerank=request.rerank),
+                             request.n_best)
                 for row, unit in enumerate(chunk)]
-
-    def _to_reply(self, result, row: int, source_ids: list[int], turn: Turn,
-                  n_best: int, rerank: bool) -> Reply:
-        tokenizer = self.tokenizer
-        alternatives = []
-        for rank in range(result.tokens.shape[1]):
-            length = int(result.lengths[row, rank])
-            ids = result.tokens[row, rank, :length]
-            alternatives.append(Alternative(tokenizer.decode(ids),
-                                            float(result.scores[row, rank])))
-        best, flags = self._choose(turn, alternatives, rerank)
-        # The chosen hypothesis first, the others in score order, cut to the n-best asked for.
-        order = [best] + [rank for rank in range(len(alternatives)) if rank != best]
-        alternatives = [alternatives[rank] for rank in order[:n_best]]
-        best_length = int(result.lengths[row, best])
-        best_ids = result.tokens[row, best, :best_length]
-        attention, copy_gate = None, ()
-        if result.attention is not None:
-            weights = result.attention[row, best, :best_length]  # (T, src_len [+ 1])
-            # a copy: a view would keep the whole batch's attention alive with the reply
-            attention = np.array(weights[:, : len(source_ids)], np.float32)
-            if self.config.copy:  # the gate rides in the last column (core.binding)
-                copy_gate = tuple(float(x) for x in weights[:, -1])
-        return Reply(
-            text=alternatives[0].text,
-            score=alternatives[0].score,
-            alternatives=tuple(alternatives),
-            attention=attention,
-            source_pieces=tuple(tokenizer.ids_to_pieces(source_ids)),
-            pieces=tuple(tokenizer.ids_to_pieces(best_ids)),
-            token_log_probs=tuple(float(x)
-                                  for x in result.token_log_probs[row, best, :best_length]),
-            copy_gate=copy_gate,
-            flags=flags,
-        )
 
     def _choose(self, turn: Turn, alternatives: list[Alternative],
                 rerank: bool) -> tuple[int, tuple[str, ...]]:
@@ -398,3 +371,8 @@ class Assistant:
                 return rank, candidate
         return 0, flags
 
+
+def _refused(flag: str) -> Reply:
+    """The reply to a unit the domain refused before decoding (`Domain.unreadable`), before
+    its fallback: no text, no pieces (so a joined line keeps its flag, `_join`)."""
+    return Reply(text="", score=float("nan"), flags=(flag,))

@@ -108,6 +108,14 @@ class Domain:
         keep a whole batch decoding up to the step budget."""
         return None
 
+    def unreadable(self, text: str, context: str = "") -> str | None:
+        """A flag for an input (or a unit of `split`) that the domain can tell, before
+        anything is decoded, no reply could be right for (noise, a corrupted or cut-short
+        record), or None to decode it. With the rerank, the runtime answers such a unit
+        with `fallback` and this flag instead of decoding it; the model alone (rerank off)
+        answers everything. `context` as in `check`."""
+        return None
+
     def check(self, source: str, reply: str, context: str = "") -> list[str]:
         """Short flags for what `reply` gets wrong about `source`; empty when nothing.
 

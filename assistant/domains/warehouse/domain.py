@@ -9,6 +9,7 @@ from pathlib import Path
 from assistant.domains.warehouse import context as context_lib
 from assistant.domains.warehouse import detector as detector_lib
 from assistant.domains.warehouse import faithfulness, manifest, segment
+from assistant.domains.warehouse import unreadable as unreadable_lib
 from assistant.runtime.domain import Domain
 
 HELP_TEXT = ("I can help with warehouse fault codes: what a code means, how serious it is, "
@@ -86,6 +87,12 @@ class WarehouseDomain(Domain):
             return None
         return self.checker.reply_bound(text)
 
+    def unreadable(self, text: str, context: str = "") -> str | None:
+        """Noise, a control character in a record, a record cut short (`unreadable`)."""
+        if self.detector is None:
+            return None
+        return unreadable_lib.unreadable(text, self.detector, context)
+
     def check(self, source: str, reply: str, context: str = "") -> list[str]:
         if self.checker is None:
             return []
@@ -119,10 +126,17 @@ class WarehouseDomain(Domain):
         """What could not be read, said plainly: the records of `source` the `flags` name
         (all of them when the flags name none); for an input without records or codes,
         what its `context` was about ("I could not answer reliably about E217 on conveyor
-        7; ..."), else what the assistant can help with. None without a detector (no
-        catalog)."""
+        7; ..."), else what the assistant can help with; for an input `unreadable` refuses,
+        what could not be read and why. None without a detector (no catalog), and for a
+        line whose only flags are those of its refused records (the joined reply already
+        says, in the record's place, why it could not be read)."""
         if self.detector is None:
             return None
+        whole = unreadable_lib.unreadable(source, self.detector, context)
+        if whole is not None:
+            return unreadable_lib.fallback_text(source, [whole])
+        if flags and all(unreadable_lib.is_refusal(flag) for flag in flags):
+            return None  # a line with a refused record: its reply says which one, in place
         detections = self.detector.detect(source)
         if not detections and context and not faithfulness.extract_codes(source):
             subjects = self._context(context).subjects()
