@@ -34,12 +34,13 @@ from assistant.decoding.buckets import (
     step_budget,
 )
 from assistant.runtime.bundle import BundleError, load_bundle
-from assistant.runtime.cache import DEFAULT_CACHE_SIZE, ReplyCache, new_cache
+from assistant.runtime.cache import DEFAULT_CACHE_SIZE, ReplyCache, new_cache, options_key
 from assistant.runtime.domain import Domain, NullDomain, takes_context
 from assistant.runtime.inputs import Turn, answerable, first_line, turns, unusable_text
 from assistant.runtime.options import ReplyOptions, default_options
 from assistant.runtime.reply import Alternative, InputError, Reply
 from assistant.runtime.results import result_reply
+from assistant.runtime.templates import answer_by_template
 from assistant.runtime.units import join_units
 
 _TURN_KEY = operator.attrgetter("key")  # a turn's cache key: its text and context
@@ -209,9 +210,14 @@ class Assistant:
         if cache is None:
             answers = self._answer_units(units, request)
         else:
-            answers = cache.answer_units(units, request.options,
-                                         functools.partial(self._answer_units, request=request),
-                                         keyable=answerable, key=_TURN_KEY)
+            answer = functools.partial(self._answer_units, request=request)
+            if cache.slim and request.rerank and request.n_best == 1:
+                answer = functools.partial(answer_by_template, templates=cache,
+                                           template=self.domain.template, check=self._check,
+                                           options_key=options_key(request.options),
+                                           decode=answer)
+            answers = cache.answer_units(units, request.options, answer, keyable=answerable,
+                                         key=_TURN_KEY)
         replies = [
             answers[span.start] if parts is None
             else self._join(turn, parts, answers[span.start : span.stop])
@@ -303,7 +309,7 @@ class Assistant:
         joined = join_units(replies, self.domain.order(parts))
         if joined.error is not None or not self.domain.checks:
             return joined
-        refused = [flag for reply in replies if not reply.pieces for flag in reply.flags]
+        refused = [flag for reply in replies if not reply.alternatives for flag in reply.flags]
         flags = dict.fromkeys([*refused, *self._check(turn, joined.text)])
         return dataclasses.replace(joined, flags=tuple(flags))
 
@@ -374,5 +380,5 @@ class Assistant:
 
 def _refused(flag: str) -> Reply:
     """The reply to a unit the domain refused before decoding (`Domain.unreadable`), before
-    its fallback: no text, no pieces (so a joined line keeps its flag, `_join`)."""
+    its fallback: no text and no alternatives (so a joined line keeps its flag, `_join`)."""
     return Reply(text="", score=float("nan"), flags=(flag,))

@@ -74,6 +74,8 @@ class CacheStats:
         unit_misses: units decoded.
         entries: replies held, at both levels.
         max_entries: the bound on `entries`.
+        template_hits: of the `unit_misses`, units answered from their template's reply
+            (`assistant.runtime.templates`; slim caches only) rather than decoded.
     """
 
     hits: int
@@ -82,6 +84,7 @@ class CacheStats:
     unit_misses: int
     entries: int
     max_entries: int
+    template_hits: int = 0
 
     @property
     def lookups(self) -> int:
@@ -103,17 +106,26 @@ class ReplyCache:
     Args:
         max_entries: the most replies held: `max_entries // 2` inputs and the rest units;
             storing one more at a level drops that level's least recently used.
+        slim: store each reply with its text, score, alternatives and flags only (no
+            attention, pieces, log-probs or copy gate), for a caller that reads no more
+            (`convert`): a few hundred bytes a reply instead of 8-17 KB, and a line of
+            many records no longer holds its block-diagonal attention (tens of MB for a
+            paste of 100 records). A hit then returns the slim reply.
 
     Raises:
         ValueError: `max_entries` is not an int >= 1 (no cache at all is `cache=None`).
     """
 
-    def __init__(self, max_entries: int = DEFAULT_CACHE_SIZE) -> None:
+    def __init__(self, max_entries: int = DEFAULT_CACHE_SIZE, slim: bool = False) -> None:
         if not isinstance(max_entries, int) or isinstance(max_entries, bool) or max_entries < 1:
             raise ValueError(f"max_entries must be an int >= 1, got {max_entries!r}")
         self.max_entries = max_entries
+        self.slim = slim
         self._inputs = _Level(max_entries // 2)
         self._units = _Level(max_entries - max_entries // 2)
+        # slim only: template -> (reply, its values), as many as units (`templates`)
+        self._templates = _Level(max_entries - max_entries // 2 if slim else 0)
+        self._template_hits = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -124,7 +136,7 @@ class ReplyCache:
         with self._lock:
             inputs, units = self._inputs, self._units
             return CacheStats(inputs.hits, inputs.misses, units.hits, units.misses, len(self),
-                              self.max_entries)
+                              self.max_entries, self._template_hits)
 
     def get(self, key: Hashable, unit: bool = False) -> Reply | None:
         """The reply stored under `key` at the input level (or the unit level), now the
@@ -139,18 +151,38 @@ class ReplyCache:
         stored."""
         if reply.error is not None:
             return
-        if reply.attention is not None:
+        if self.slim:
+            reply = _slim(reply)
+        elif reply.attention is not None:
             reply.attention.setflags(write=False)
         level = self._units if unit else self._inputs
         with self._lock:
             level.put(key, reply)
 
-    def clear(self) -> None:
-        """Drops every reply and resets the counters, at both levels."""
+    def get_template(self, key: Hashable) -> tuple[Reply, tuple[str, ...]] | None:
+        """The (reply, values) stored for a template key, or None (always, unless slim)."""
         with self._lock:
-            for level in (self._inputs, self._units):
+            return self._templates.get(key)
+
+    def put_template(self, key: Hashable, entry: tuple[Reply, tuple[str, ...]]) -> None:
+        """Stores a template's (reply, values), the reply made slim (slim caches only)."""
+        if not self.slim:
+            return
+        reply = _slim(entry[0])
+        with self._lock:
+            self._templates.put(key, (reply, entry[1]))
+
+    def count_template_hit(self) -> None:
+        with self._lock:
+            self._template_hits += 1
+
+    def clear(self) -> None:
+        """Drops every reply and resets the counters, at every level."""
+        with self._lock:
+            for level in (self._inputs, self._units, self._templates):
                 level.entries.clear()
                 level.hits = level.misses = 0
+            self._template_hits = 0
 
     def answer(self, texts: Sequence[Any], options: ReplyOptions,
                answer: Callable[[list[Any]], list[Reply]],
@@ -276,3 +308,9 @@ def _frozen(value: Any) -> Hashable:
 
 def _is_text(text: Any) -> bool:
     return isinstance(text, str) and bool(text.strip())
+
+
+def _slim(reply: Reply) -> Reply:
+    """`reply` with its text, score, alternatives and flags only."""
+    return dataclasses.replace(reply, attention=None, source_pieces=(), pieces=(),
+                               token_log_probs=(), copy_gate=())

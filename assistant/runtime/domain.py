@@ -116,6 +116,14 @@ class Domain:
         answers everything. `context` as in `check`."""
         return None
 
+    def template(self, text: str) -> tuple[str, tuple[str, ...]] | None:
+        """A unit (an input, or a unit of `split`) with its values taken out, and the
+        values, when the reply to it depends on them only by copying them ("CV07:E217
+        T=85" -> ("CV07:E217 T=#", ("85",))), or None. A slim reply cache answers a unit
+        whose template it has seen with that reply, the values substituted and checked
+        (`assistant.runtime.templates`)."""
+        return None
+
     def check(self, source: str, reply: str, context: str = "") -> list[str]:
         """Short flags for what `reply` gets wrong about `source`; empty when nothing.
 

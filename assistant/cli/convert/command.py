@@ -72,7 +72,7 @@ from assistant.cli.convert.outputs import STDIO, OutputError, check_output, open
 from assistant.cli.convert.pipeline import DEFAULT_BATCH_SIZE, WINDOW_BATCHES, Summary, convert
 from assistant.cli.convert.progress import progress_bar
 from assistant.cli.convert.writers import open_writer
-from assistant.runtime.cache import DEFAULT_CACHE_SIZE, ReplyCache
+from assistant.runtime.cache import ReplyCache
 from assistant.runtime.domain import Domain
 
 
@@ -113,9 +113,9 @@ def register(subparsers, domain: type[Domain]) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="exit with 1 if any record was flagged (the output is written)")
     cache = parser.add_mutually_exclusive_group()
-    cache.add_argument("--cache-size", type=cli.non_negative_int, default=DEFAULT_CACHE_SIZE,
+    cache.add_argument("--cache-size", type=cli.non_negative_int, default=CONVERT_CACHE_SIZE,
                        metavar="N", help="replies kept so that a repeated record is decoded "
-                                         f"once (default {DEFAULT_CACHE_SIZE}; 0 is off)")
+                                         f"once (default {CONVERT_CACHE_SIZE}; 0 is off)")
     cache.add_argument("--no-cache", action="store_const", const=0, dest="cache_size",
                        help="same as --cache-size 0")
     record_contexts.add_arguments(parser)
@@ -269,6 +269,12 @@ def _check_input(source: Path | None) -> None:
             raise cli.UsageError(f"{source}: no such file")
 
 
+# Replies kept by convert's cache: a log's distinct records and lines. Its entries are slim
+# (`ReplyCache(slim=True)`: no attention), so the bound holds about 100 MB; the chat's and the
+# Python API's default (`DEFAULT_CACHE_SIZE`) keeps full replies.
+CONVERT_CACHE_SIZE = 32768
+
+
 def _size_cache(assistant, size: int) -> None:
     """Gives the loaded assistant a reply cache of `size` entries (0: none). A loader's
     object without a `cache` attribute (a test's fake) is left as it is."""
@@ -276,8 +282,8 @@ def _size_cache(assistant, size: int) -> None:
         return
     if size == 0:
         assistant.cache = None
-    elif assistant.cache is None or assistant.cache.max_entries != size:
-        assistant.cache = ReplyCache(size)
+    else:  # convert reads a reply's text, score, alternatives and flags only
+        assistant.cache = ReplyCache(size, slim=True)
 
 
 def _cache_counts(assistant) -> tuple[int, int, int] | None:
@@ -286,7 +292,7 @@ def _cache_counts(assistant) -> tuple[int, int, int] | None:
     if cache is None:
         return None
     stats = cache.stats
-    return stats.hits, stats.lookups, stats.unit_misses
+    return stats.hits, stats.lookups, stats.unit_misses - stats.template_hits
 
 
 def _with_cache_counts(summary: Summary, before: tuple[int, int, int] | None,

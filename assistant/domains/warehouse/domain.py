@@ -93,6 +93,11 @@ class WarehouseDomain(Domain):
             return None
         return unreadable_lib.unreadable(text, self.detector, context)
 
+    def template(self, text: str) -> tuple[str, tuple[str, ...]] | None:
+        """A record as a PLC writes it ("CV07:E217 T=85 N=3") with its values taken out,
+        when no value repeats the unit number or another value (`segment.template`)."""
+        return segment.template(text)
+
     def check(self, source: str, reply: str, context: str = "") -> list[str]:
         if self.checker is None:
             return []

@@ -67,6 +67,11 @@ LEGACY_FILE = "faithfulness.json"  # older bundles carry the order in this file'
 RECORD_ORDER_KEY = "record_order"
 
 _RECORD = re.compile(RECORD_PATTERN)
+# a record in the canonical grammar, as a PLC writes it (`template`)
+_CANONICAL_RECORD = re.compile(r"\s*(?P<prefix>[A-Z]{2})(?P<unit>[0-9]{1,3})"
+                               r":(?P<code>[A-Z][0-9]{3})"
+                               r"(?P<params>(?: [A-Za-z]{1,8}=[0-9]+(?:\.[0-9]+)?)*)\s*")
+_CANONICAL_PARAM = re.compile(r" ([A-Za-z]{1,8})=([0-9]+(?:\.[0-9]+)?)")
 _BOUNDARY = re.compile(BOUNDARY_PATTERN)
 _KEY = re.compile(KEY_PATTERN, re.DOTALL)
 
@@ -91,6 +96,23 @@ def split_line(text: str) -> list[str] | None:
     if not all(_RECORD.fullmatch(part) for part in parts):
         return None
     return [part.strip() for part in parts]
+
+
+def template(text: str) -> tuple[str, tuple[str, ...]] | None:
+    """A canonical record ("CV07:E217 T=85 N=3") as ("CV07:E217 T=# N=#", ("85", "3")), or
+    None: another spelling, no values, or a value that repeats the unit number or another
+    value (a substitution could not tell them apart)."""
+    match = _CANONICAL_RECORD.fullmatch(text)
+    if match is None or not match.group("params"):
+        return None
+    pairs = _CANONICAL_PARAM.findall(match.group("params"))
+    values = tuple(value for _, value in pairs)
+    unit = match.group("unit")
+    if len(set(values)) < len(values) or any(
+            value.lstrip("0") in (unit, unit.lstrip("0")) for value in values):
+        return None
+    head = f"{match.group('prefix')}{unit}:{match.group('code')}"
+    return " ".join([head, *(f"{name}=#" for name, _ in pairs)]), values
 
 
 def record_key(record: str) -> str:
