@@ -130,15 +130,15 @@ def catalog_flags(
     number but the unit.
     """
     sentences = _SENTENCE_BREAK.split(reply)
+    codes = [frozenset(extract_codes(sentence)) for sentence in sentences]  # once, not per record
     phrases = {kind: phrase.lower() for kind, phrase in (message_phrases or {}).items()}
     flags = []
     for record in records:
         if record.prefix not in equipment_names:
             continue  # "Equipment QQ 12 is not in the catalog": the unit check covers it
         told = [
-            sentence.lower() for sentence in sentences
-            if record.code in extract_codes(sentence)
-            and names_unit_by_name(sentence, record, equipment_names)
+            sentence.lower() for sentence, named in zip(sentences, codes, strict=True)
+            if record.code in named and names_unit_by_name(sentence, record, equipment_names)
         ]
         if not told:
             if record.code in extract_codes(reply) and names_unit_by_name(reply, record,

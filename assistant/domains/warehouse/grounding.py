@@ -251,7 +251,8 @@ def units_called_unknown(reply: str, equipment_names: Mapping[str, str] | None,
     """"Stacker crane 67 is in the catalog, the reply says it is not" (a unit of a catalog
     equipment type) and "S 13 told as not in the catalog" (words and a number): only a code
     is told as "not in the fault catalog" (an unknown prefix is "not in the catalog")."""
-    if not equipment_names or "not_in_catalog" not in phrases:
+    if (not equipment_names or "not_in_catalog" not in phrases
+            or phrases["not_in_catalog"].lower() not in reply.lower()):
         return []
     by_name, _ = answer_checks.equipment_names_regex(tuple(equipment_names.items()))
     pattern = rf"([A-Za-z]+(?: [A-Za-z]+)*) ([0-9]{{1,3}}) {re.escape(phrases['not_in_catalog'])}"
