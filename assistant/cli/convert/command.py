@@ -270,9 +270,9 @@ def _check_input(source: Path | None) -> None:
 
 
 # Replies kept by convert's cache: a log's distinct records and lines. Its entries are slim
-# (`ReplyCache(slim=True)`: no attention), so the bound holds about 100 MB; the chat's and the
+# (`ReplyCache(slim=True)`: no attention), so the bound holds about 60 MB; the chat's and the
 # Python API's default (`DEFAULT_CACHE_SIZE`) keeps full replies.
-CONVERT_CACHE_SIZE = 32768
+CONVERT_CACHE_SIZE = 16384
 
 
 def _size_cache(assistant, size: int) -> None:
