@@ -220,7 +220,7 @@ class Assistant:
                                          key=_TURN_KEY)
         replies = [
             answers[span.start] if parts is None
-            else self._join(turn, parts, answers[span.start : span.stop])
+            else self._join(turn, parts, answers[span.start : span.stop], request.rerank)
             for turn, (parts, span) in zip(inputs, plan, strict=True)
         ]
         if not request.rerank:
@@ -305,11 +305,13 @@ class Assistant:
                      alternatives=(Alternative(fallback, reply.score),), flags=reply.flags,
                      source_pieces=reply.source_pieces)
 
-    def _join(self, turn: Turn, parts: list[str], replies: list[Reply]) -> Reply:
+    def _join(self, turn: Turn, parts: list[str], replies: list[Reply], rerank: bool) -> Reply:
+        """The line's reply from its units'; with the rerank, the flags of its refused units
+        (`Domain.unreadable`: answered by their fallback, which the check may pass) stay."""
         joined = join_units(replies, self.domain.order(parts))
         if joined.error is not None or not self.domain.checks:
             return joined
-        refused = [flag for reply in replies if not reply.alternatives for flag in reply.flags]
+        refused = [flag for part in parts if rerank and (flag := self.domain.unreadable(part))]
         flags = dict.fromkeys([*refused, *self._check(turn, joined.text)])
         return dataclasses.replace(joined, flags=tuple(flags))
 
@@ -380,5 +382,5 @@ class Assistant:
 
 def _refused(flag: str) -> Reply:
     """The reply to a unit the domain refused before decoding (`Domain.unreadable`), before
-    its fallback: no text and no alternatives (so a joined line keeps its flag, `_join`)."""
+    its fallback: no text, the flag."""
     return Reply(text="", score=float("nan"), flags=(flag,))
