@@ -276,12 +276,23 @@ def equipment_flags(
 ) -> list[str]:
     """"equipment barcode scanner not in input": a list of the codes of a type the input
     does not name (an answer about another machine); then `units_called_unknown`."""
+    called = units_called_unknown(reply, equipment_names, phrases) + _unknown_without_code(
+        reply, phrases)
     if not equipment_names or "codes_of" not in phrases:
-        return units_called_unknown(reply, equipment_names, phrases)
+        return called
     return unique(f"equipment {equipment_names[prefix]} not in input"
                   for prefix, _ in _code_lists(reply, equipment_names, phrases["codes_of"])
-                  if prefix not in reading.prefixes) + units_called_unknown(
-        reply, equipment_names, phrases)
+                  if prefix not in reading.prefixes) + called
+
+
+def _unknown_without_code(reply: str, phrases: Mapping[str, str]) -> list[str]:
+    """"Shuttle 23 reported unknown code Shuttle 23": the phrase not followed by a code."""
+    phrase = phrases.get("unknown_code")
+    if not phrase or phrase.lower() not in reply.lower():
+        return []
+    pattern = rf"{re.escape(phrase)}(?!\s+[A-Za-z][0-9]{{3}}(?![0-9A-Za-z]))"
+    found = re.search(pattern, reply, flags=re.IGNORECASE)
+    return [f"no code after \"{phrase}\""] if found else []
 
 
 def action_flags(

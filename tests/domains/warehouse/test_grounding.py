@@ -340,3 +340,11 @@ def test_what_a_code_means_is_answered_with_its_meaning(check, source):
     assert check(unknown, "Y608 is not in the fault catalog; report it to maintenance.") == []
     assert "the question asks what Y608 means; the reply does not say" in check(
         unknown, "Y608 is a warning code.")
+
+
+def test_an_unknown_code_must_be_a_code(catalog_checker):
+    told = "Shuttle 23 reported unknown code Shuttle 23; report it to maintenance."
+
+    assert 'no code after "reported unknown code"' in catalog_checker("SH23:E", told)
+    assert catalog_checker("SH23:E999", "Shuttle 23 reported unknown code E999; report it to "
+                                        "maintenance.") == []
