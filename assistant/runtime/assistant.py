@@ -98,6 +98,11 @@ class Assistant:
             `ReplyCache`) at any time.
         reads_context: whether the model is given contexts (else they are accepted, and
             only the domain's check and fallback read them).
+        min_batch_rows: a decoded batch is padded to at least this many rows (1: to its
+            own bucket). `convert` sets 8: a compiled graph per (search, batch bucket,
+            source bucket) costs 5-20 MB, and the small buckets of the rare searches
+            (flagged records) kept appearing late in a long log, so peak memory grew
+            with its length; batch 1 stays fast for the chat.
 
     Raises:
         ValueError: the defaults are not valid options, or `cache_size` is negative.
@@ -118,6 +123,7 @@ class Assistant:
         self.cache = new_cache(cache_size)
         self.reads_context = (tokenizer.has_context_separator if reads_context is None
                               else reads_context)
+        self.min_batch_rows = 1
 
     @classmethod
     def load(cls, bundle_dir: str | os.PathLike,
@@ -354,7 +360,8 @@ class Assistant:
     def _decode_chunk(self, chunk: list[_Unit], search, request: _Request) -> list[Reply]:
         longest = max(len(unit.ids) for unit in chunk)
         budget = step_budget(search)
-        source = np.full((batch_bucket(len(chunk)), source_bucket(longest)), constants.PAD_ID,
+        rows = max(batch_bucket(len(chunk)), batch_bucket(self.min_batch_rows))
+        source = np.full((rows, source_bucket(longest)), constants.PAD_ID,
                          np.int32)  # (rows, src_len)
         limits = np.full(source.shape[0], budget, np.int32)
         for row, unit in enumerate(chunk):
