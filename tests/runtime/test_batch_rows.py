@@ -4,18 +4,12 @@ uses 8, so a long log compiles few shapes), with the same replies."""
 from __future__ import annotations
 
 from assistant.runtime import Assistant
+from tests.runtime.graph_calls import batch_rows
 
 
 def test_batches_are_padded_to_the_minimum_rows_with_the_same_replies(bundle, monkeypatch):
     assistant = Assistant.load(bundle, cache_size=0)
-    shapes = []
-    run = assistant._graphs.run
-
-    def counted(source, *args, **kwargs):
-        shapes.append(source.shape[0])
-        return run(source, *args, **kwargs)
-
-    monkeypatch.setattr(assistant._graphs, "run", counted)
+    shapes = batch_rows(assistant, monkeypatch)
     texts = ["CV07:E217 T=85", "CV08:E217 T=61"]
     alone = [reply.text for reply in assistant.reply_batch(texts, strategy="greedy")]
     assistant.min_batch_rows = 8

@@ -7,6 +7,7 @@ import pytest
 
 from assistant.runtime import Assistant
 from assistant.runtime.domain import Domain
+from tests.runtime.graph_calls import batch_rows
 
 
 class Refusing(Domain):
@@ -33,16 +34,8 @@ def assistant(bundle):
 
 @pytest.fixture
 def decodes(assistant, monkeypatch):
-    """The number of rows the assistant's graphs decode."""
-    rows = []
-    run = assistant._graphs.run
-
-    def counted(source, *args, **kwargs):
-        rows.append(source.shape[0])
-        return run(source, *args, **kwargs)
-
-    monkeypatch.setattr(assistant._graphs, "run", counted)
-    return rows
+    """The rows of each batch the assistant's graphs decode."""
+    return batch_rows(assistant, monkeypatch)
 
 
 def test_a_refused_input_gets_its_fallback_without_decoding(assistant, decodes):
