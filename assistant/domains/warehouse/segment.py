@@ -68,10 +68,11 @@ RECORD_ORDER_KEY = "record_order"
 
 _RECORD = re.compile(RECORD_PATTERN)
 # a record in the canonical grammar, as a PLC writes it (`template`)
+_CANONICAL_KEY = rf"[A-Za-z]{{1,{faultcodes.MAX_KEY_LENGTH}}}"
 _CANONICAL_RECORD = re.compile(r"\s*(?P<prefix>[A-Z]{2})(?P<unit>[0-9]{1,3})"
                                r":(?P<code>[A-Z][0-9]{3})"
-                               r"(?P<params>(?: [A-Za-z]{1,8}=[0-9]+(?:\.[0-9]+)?)*)\s*")
-_CANONICAL_PARAM = re.compile(r" ([A-Za-z]{1,8})=([0-9]+(?:\.[0-9]+)?)")
+                               rf"(?P<params>(?: {_CANONICAL_KEY}=[0-9]+(?:\.[0-9]+)?)*)\s*")
+_CANONICAL_PARAM = re.compile(rf" ({_CANONICAL_KEY})=([0-9]+(?:\.[0-9]+)?)")
 _BOUNDARY = re.compile(BOUNDARY_PATTERN)
 _KEY = re.compile(KEY_PATTERN, re.DOTALL)
 

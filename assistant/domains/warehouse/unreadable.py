@@ -37,6 +37,7 @@ CUT_SHORT = "a record cut short: no complete fault code"
 _CONTROL_START = CONTROL.split("(")[0]
 _SHOWN = 40  # characters of the input a fallback quotes
 _KEPT_CONTROLS = frozenset("\t\n\r")
+_NO_CODE = "no complete fault code (a letter and three digits, as in CV07:E217)"
 # a unit with an incomplete code or none: "CV88", "SC79:", "SH23:E", "AG 4: E2", "AGV4 E21"
 _CUT = re.compile(r"\s*(?P<label>[A-Za-z]{2,3})[\s_-]*(?P<unit>[0-9]{1,4})\s*"
                   r"(?::\s*(?:[A-Za-z][0-9]{0,2})?|\s+[A-Za-z][0-9]{0,2})?[\s.?!]*")
@@ -75,13 +76,11 @@ def fallback_text(text: str, flags) -> str | None:
             return (f"I could not read `{shown}`: it holds a control character ({code}), so "
                     "the line may be corrupt; please check it on the panel.")
         if flag.startswith(f"{CUT_SHORT}: "):  # "...: record 2, `SH23:E`"
-            return (f"I could not read `{shown}`: {flag[len(CUT_SHORT) + 2 :]}, has no "
-                    "complete fault code (a letter and three digits, as in CV07:E217); please "
-                    "check the line on the panel.")
+            return (f"I could not read `{shown}`: {flag[len(CUT_SHORT) + 2 :]}, has "
+                    f"{_NO_CODE}; please check the line on the panel.")
         if flag == CUT_SHORT:
-            return (f"I could not read `{shown}` as a fault record: it has no complete fault "
-                    "code (a letter and three digits, as in CV07:E217); please check it on the "
-                    "panel.")
+            return (f"I could not read `{shown}` as a fault record: it has {_NO_CODE}; please "
+                    "check it on the panel.")
         if flag == NOISE:
             return f"I could not read `{shown}` as a fault record or a question."
     return None
@@ -97,9 +96,7 @@ def _cut_short(text: str, detector: detector_lib.Detector) -> bool:
     if match is None:
         return False
     label = match.group("label")
-    return (label.upper() in detector.equipment_names
-            or detector_lib.name_map(detector.equipment_names,
-                                     detector.equipment_aliases).get(label.lower()) is not None)
+    return label.upper() in detector.equipment_names or label.lower() in detector.by_name
 
 
 def _is_noise(text: str) -> bool:
