@@ -143,7 +143,8 @@ def check_reply(
     Returns:
         Flags in this order, without duplicates: "number 86 not in input", "code E218 not
         in input", "unit DD09 not in input", "equipment barcode scanner not in input",
-        "E805 is in the catalog, the reply says it is not", for inputs with records "code
+        "E805 is in the catalog, the reply says it is not", "unit QQ 12 not in input" (told
+        as not in the catalog, but not a unit of the input), for inputs with records "code
         E217 missing from reply", "unit CV07 missing from reply", "code E217 repeated in
         reply", per record of a fault line the flags of `catalog_checks.catalog_flags`
         ("meaning of E217 missing for CV07", ...), for other inputs those of
@@ -160,6 +161,7 @@ def check_reply(
     flags = _invented_flags(grounded, reply, allowed_numbers, codes_allowed, equipment_names,
                             reading)
     flags += _equipment_and_denied_flags(reply, reading, equipment_names, code_table, phrases)
+    flags += grounding.unknown_units_flags(grounded, reply)
     unnamed = grounding.codes_without_unit(reply, reading, phrases)
     flags += _coverage_flags(grounded if records is None else source, reply, records,
                              equipment_names, unnamed)

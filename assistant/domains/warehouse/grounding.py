@@ -285,6 +285,21 @@ def equipment_flags(
                   if prefix not in reading.prefixes) + called
 
 
+# `messages.render_record`'s sentence for a unit of a type the catalog lacks.
+_UNKNOWN_EQUIPMENT = re.compile(r"(?<![A-Za-z])Equipment ([A-Za-z]{1,8}) ([0-9]{1,4}) is not in "
+                                r"the catalog", flags=re.IGNORECASE)
+
+
+def unknown_units_flags(text: str, reply: str) -> list[str]:
+    """"Equipment CANL 62 is not in the catalog" after `PL62:I230`: a unit told as not in
+    the catalog is one that `text` (the input, with its context) names as typed: its
+    letters, then its number ("XP 85", "dt-31", "NN_12", "QQ012")."""
+    return unique(f"unit {match.group(1)} {match.group(2)} not in input"
+                  for match in _UNKNOWN_EQUIPMENT.finditer(reply)
+                  if not re.search(rf"(?<![A-Za-z]){match.group(1)}[\s_:-]*0*{match.group(2)}"
+                                   r"(?![0-9])", text, flags=re.IGNORECASE))
+
+
 def _unknown_without_code(reply: str, phrases: Mapping[str, str]) -> list[str]:
     """"Shuttle 23 reported unknown code Shuttle 23": the phrase not followed by a code."""
     phrase = phrases.get("unknown_code")

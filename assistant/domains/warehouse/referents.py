@@ -30,12 +30,13 @@ import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from assistant.domains.warehouse import catalog_checks
+from assistant.domains.warehouse import catalog_checks, grounding
 from assistant.domains.warehouse.context import (
     ASK_WHICH,
     LAST,
     ORDINALS,
     describe,
+    mention,
     parse_context,
     picks,
 )
@@ -105,6 +106,10 @@ def referent_flags(turn: str, reply: str, context: str, detector: Detector,
         if named != {subject.code for subject in subjects} or _other_units(reply, subjects,
                                                                            names):
             return [f"the turn may mean {meant}; the reply asks about others"]
+        left_out = [mention(subject, names) for subject in subjects
+                    if not _mentions(reply, subject, names)]
+        if left_out:
+            return [f"the turn may mean {meant}; the reply leaves out {' and '.join(left_out)}"]
         return []
     subject = subjects[0]
     if reply.startswith(ASK_WHICH):
@@ -114,6 +119,10 @@ def referent_flags(turn: str, reply: str, context: str, detector: Detector,
     others = _other_units(reply, subjects, names)
     if others:
         return [f"the turn means {meant}; the reply names {others}"]
+    if how == "pronoun":
+        asked = _question_flags(turn, reply, subject, phrases or {})
+        if asked:
+            return asked
     return _subject_flags(reply, subject, how, detector, code_table, phrases or {})
 
 
@@ -180,13 +189,55 @@ def _subject_flags(reply: str, subject: FaultRecord, how: str, detector: Detecto
 def _unasked_flags(turn: str, reply: str, context: str, detector: Detector) -> list[str]:
     """A turn that refers to nothing in the context: no question back, and, if it names no
     code itself, no code of the context ("hi, how is it going" -> "E617 is a fault code.")."""
-    if reply.startswith(ASK_WHICH) and not extract_codes(turn):
+    own_codes = extract_codes(turn)
+    if reply.startswith(ASK_WHICH) and not own_codes:
         return ["the turn refers to nothing in the context; the reply asks which"]
-    if (extract_codes(turn) or detector.named_units(turn) or detector.named_prefixes(turn)
-            or _ASKS_ABOUT_A_FAULT.search(turn) or _MAY_POINT_BACK.search(turn)):
+    told = sorted(set(extract_codes(reply)) & set(extract_codes(context)) - set(own_codes))
+    new_codes = sorted(set(own_codes) - set(extract_codes(context)))
+    if reply.startswith(ASK_WHICH) and new_codes:
+        return [f"the turn asks about {' and '.join(new_codes)}, which the context does not "
+                "hold; the reply asks which"]
+    own_types = detector.named_prefixes(turn) | {prefix for prefix, _ in
+                                                  detector.named_units(turn)}
+    if own_codes or own_types:
+        if told and not _about(reply, own_codes, own_types, detector.equipment_names):
+            return [f"the turn asks about {_own_subject(own_codes, own_types, detector)}; "
+                    f"the reply is about {' and '.join(told)}"]
         return []
-    told = sorted(set(extract_codes(reply)) & set(extract_codes(context)))
+    if _ASKS_ABOUT_A_FAULT.search(turn) or _MAY_POINT_BACK.search(turn):
+        return []
     return [f"the turn does not ask about {' or '.join(told)}"] if told else []
+
+
+def _about(reply: str, codes: Sequence[str], prefixes: Iterable[str],
+           names: Mapping[str, str]) -> bool:
+    """Whether `reply` names one of `codes` or the name of one of the equipment `prefixes`."""
+    told = reply.lower()
+    return bool(set(codes) & set(extract_codes(reply))) or any(
+        names.get(prefix, prefix).lower() in told for prefix in prefixes)
+
+
+def _own_subject(codes: Sequence[str], prefixes: Iterable[str], detector: Detector) -> str:
+    """What a turn names of its own, in words: "E106", "the palletizer"."""
+    types = sorted(f"the {detector.equipment_names.get(prefix, prefix)}" for prefix in prefixes)
+    return " and ".join([*dict.fromkeys(codes), *types])
+
+
+def _question_flags(turn: str, reply: str, subject: FaultRecord,
+                    phrases: Mapping[str, str]) -> list[str]:
+    """A question about "it" gets the answer its question type wants, as the same question
+    naming the subject's code would ("any idea how to fix this?" after `DD42:E701` is told
+    the fix, not the equipment that raises E701)."""
+    asked = f"{turn} {subject.code}"
+    return (grounding.action_question_flags(asked, reply, phrases)
+            or grounding.question_type_flags(asked, reply, phrases))
+
+
+def _mentions(reply: str, subject: FaultRecord, names: Mapping[str, str]) -> bool:
+    """Whether a question back names `subject` as `mention` words it ("W905 on lift 82",
+    not only "W905 on lift 8" of another)."""
+    return re.search(re.escape(mention(subject, names)) + r"(?![0-9A-Za-z])", reply,
+                     flags=re.IGNORECASE) is not None
 
 
 def _only_choosing(turn: str, detector: Detector) -> bool:

@@ -104,7 +104,7 @@ def test_a_prefix_the_catalog_lacks_must_be_repeated():
     good = "Equipment QQ 12 is not in the catalog; report code E217 to maintenance."
     assert faithfulness.check_reply(source, good, equipment_names=NAMES) == []
     assert faithfulness.check_reply(source, good.replace("QQ", "EN"), equipment_names=NAMES) == [
-        "unit QQ12 missing from reply"
+        "unit EN 12 not in input", "unit QQ12 missing from reply"
     ]
 
 

@@ -85,7 +85,8 @@ def test_a_reply_may_not_name_another_unit_value_or_prefix(check, catalog):
         "25 told for SN13, not a value of its record",
     ]
     invented_prefix = "Equipment ZZ 4 is not in the catalog; report code W120 to maintenance."
-    assert check("AGV4:W120", invented_prefix) == ["unit AG04 missing from reply"]
+    assert check("AGV4:W120", invented_prefix) == ["unit ZZ 4 not in input",
+                                                   "unit AG04 missing from reply"]
 
 
 def test_an_answer_may_not_name_another_code_or_equipment_type(check, catalog):
@@ -348,3 +349,13 @@ def test_an_unknown_code_must_be_a_code(catalog_checker):
     assert 'no code after "reported unknown code"' in catalog_checker("SH23:E", told)
     assert catalog_checker("SH23:E999", "Shuttle 23 reported unknown code E999; report it to "
                                         "maintenance.") == []
+
+
+def test_a_unit_told_as_not_in_the_catalog_is_one_the_input_names(catalog_checker):
+    unknown = "Equipment {} is not in the catalog; report code I230 to maintenance."
+    for typed in ("XP62:I230", "XP 62 I230", "xp-62 I230", "[16:14] XP_062 I230"):
+        assert "unit XP 62 not in input" not in catalog_checker(typed, unknown.format("XP 62"))
+    assert catalog_checker("where else can that come from?", unknown.format("CANL 62"),
+                           "PL62:I230 H=4777 W=2023")[:1] == ["unit CANL 62 not in input"]
+    assert catalog_checker("AGV4:W120", unknown.format("ZZ 4").replace("I230", "W120")) == [
+        "unit ZZ 4 not in input", "unit AG04 missing from reply"]

@@ -114,3 +114,46 @@ def test_the_check_runs_in_check_reply_with_a_context(catalog_checker):
     assert catalog_checker("and the sorter?", E217) == [  # without the context: other flags
         "number 7 not in input", "number 85 not in input", "code E217 not in input",
         "unit CV07 not in input"]
+
+
+def test_a_question_about_it_gets_the_answer_of_its_question_type(check):
+    focus = f"{LINE} >> W301"
+    fix = "To fix W301 on Sorter 2, check the diverter and guide rails for debris."
+    assert check("any idea how to fix this?", fix, focus) == []
+    assert check("any idea how to fix this?", "Equipment that can raise W301: sorter.",
+                 focus) == ["the question asks what to do about W301; the reply does not say"]
+    assert check("where else can that come from?", "W301 is a warning code.", "W301") == [
+        "the question asks which equipment raises W301; the reply does not say"]
+    assert check("where else can that come from?", "Equipment that can raise W301: sorter.",
+                 "W301") == []
+    assert check("can you explain that one?", W301, focus) == [
+        "the question asks what W301 means; the reply does not say"]
+    assert check("can you explain that one?", "W301 means repeated jams.", focus) == []
+    # a bare choice is told its record, whatever the words around it
+    assert check("what's up with the sorter?", W301) == []
+
+
+def test_a_question_back_names_every_subject_and_only_the_context_s(check):
+    line = "SH33:C212 G=109; LF82:W905; WS86:W905"
+    both = "Which one: C212 on shuttle 33, W905 on lift 82 or W905 on weigh scale 86?"
+    assert check("which machines can report it", both, line) == []
+    assert check("which machines can report it",
+                 "Which one: C212 on shuttle 33 or W905 on weigh scale 86?", line) == [
+        "the turn may mean C212 on shuttle 33, W905 on lift 82 or W905 on weigh scale 86; "
+        "the reply leaves out W905 on lift 82"]
+    # a turn about a code the context lacks is not asked back about the context
+    assert check("can you tell me what e106 means", "Which one: E217 on conveyor 7 or E106 "
+                 "on sorter 2?") == [
+        "the turn asks about E106, which the context does not hold; the reply asks which"]
+
+
+def test_a_turn_with_its_own_subject_is_not_answered_about_the_context(check):
+    focus = f"{LINE} >> E217"
+    assert check("which codes belong to the palletizer?",
+                 "Equipment that can raise E217: conveyor, sorter and shuttle.", focus) == [
+        "the turn asks about the palletizer; the reply is about E217"]
+    palletizer = "Codes for the palletizer: E108, E201, W205, E217 and I230."
+    assert check("which codes belong to the palletizer?", palletizer, focus) == []
+    assert check("what does E108 mean?", "E217 means motor over-temperature.") == [
+        "the turn asks about E108; the reply is about E217"]
+
