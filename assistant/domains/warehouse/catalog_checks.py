@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from assistant.domains.warehouse import faultcodes
 from assistant.domains.warehouse.mentions import (
@@ -118,6 +118,7 @@ def catalog_flags(
     code_table: Mapping[str, CatalogCode],
     equipment_names: Mapping[str, str],
     message_phrases: Mapping[str, str] | None,
+    check_values: bool = True,
 ) -> list[str]:
     """Check (c): each record's sentence tells what the catalog says of that record.
 
@@ -127,7 +128,8 @@ def catalog_flags(
     parameters the line gives, and no other number but the unit and its fixed wording; a
     code that does not apply (or is not in the catalog) must not be explained, must be told
     with `message_phrases` ("not_valid", "unknown_code") when those are given, and with no
-    number but the unit.
+    number but the unit. `check_values=False` leaves the values alone (records read liberally
+    from a line that is not a fault line may have lost some: "D=18 %").
     """
     sentences = _SENTENCE_BREAK.split(reply)
     codes = [frozenset(extract_codes(sentence)) for sentence in sentences]  # once, not per record
@@ -156,6 +158,8 @@ def catalog_flags(
         elif kind in phrases and not any(phrases[kind] in s for s in told):
             reported_as = "not valid there" if kind == "not_valid" else "an unknown code"
             flags.append(f"{record.code} on {record.label} not reported as {reported_as}")
+        if not check_values:
+            continue
         values = {key: normalize_number(value) for key, value in record.params}  # last wins
         numbers = unique(number for sentence in told for number in extract_numbers(sentence))
         if applies:
@@ -164,6 +168,30 @@ def catalog_flags(
         else:
             flags += _value_flags(record, values, numbers, (), ())
     return flags
+
+
+def record_sentence_flags(reply: str, records: Sequence[faultcodes.FaultRecord],
+                          code_table: Mapping, equipment_names: Mapping[str, str],
+                          phrases: Mapping[str, str]) -> list[str]:
+    """The record sentences ("Label printer 41 warning W102: battery low; ...") of a reply
+    to an input that holds records but is not a fault line ("LP41 W102 help", a log line
+    with its time): each tells what the catalog says of its record, as for a fault line
+    (`catalog_flags`) but for its values: "W102 explained for LP41, where it is not valid"."""
+    told = [record for record in records if record.prefix in equipment_names]
+    sentences = [sentence for sentence in _SENTENCE_BREAK.split(reply)
+                 if any(sentence.lower().startswith(_record_head(record, equipment_names))
+                        for record in told)]
+    if not sentences:
+        return []
+    heads = " ".join(sentences).lower()
+    told = [record for record in told if _record_head(record, equipment_names) in heads]
+    return catalog_flags(" ".join(sentences), told, code_table, equipment_names, phrases,
+                         check_values=False)
+
+
+def _record_head(record: faultcodes.FaultRecord, equipment_names: Mapping[str, str]) -> str:
+    """How a record's sentence starts, lower-case: "label printer 41 "."""
+    return f"{equipment_names[record.prefix]} {record.unit} ".lower()
 
 
 def denied_codes(reply: str, code_table: Mapping[str, CatalogCode], phrase: str) -> list[str]:

@@ -88,6 +88,7 @@ from assistant.domains.warehouse.mentions import (
     names_unit_by_name,
     normalize_number,
     unique,
+    unknown_units_flags,
 )
 
 __all__ = [
@@ -161,7 +162,7 @@ def check_reply(
     flags = _invented_flags(grounded, reply, allowed_numbers, codes_allowed, equipment_names,
                             reading)
     flags += _equipment_and_denied_flags(reply, reading, equipment_names, code_table, phrases)
-    flags += grounding.unknown_units_flags(grounded, reply)
+    flags += unknown_units_flags(grounded, reply)
     unnamed = grounding.codes_without_unit(reply, reading, phrases)
     flags += _coverage_flags(grounded if records is None else source, reply, records,
                              equipment_names, unnamed)
@@ -224,9 +225,12 @@ def _catalog_flags(source: str, reply: str, reading: grounding.Reading,
     else:
         flags = answer_checks.answer_flags(reply, code_table, equipment_names,
                                            phrases) if phrases else []
+        flags += catalog_checks.record_sentence_flags(reply, reading.records or (),
+                                                      code_table, equipment_names, phrases)
     flags += grounding.action_flags(reply, code_table, equipment_names, phrases)
     if not reading.fault_line:
-        flags += grounding.action_question_flags(source, reply, phrases)
+        flags += grounding.action_question_flags(
+            source, reply, phrases, sorted(grounding.codes_named_by_meaning(source, code_table)))
     if reading.records is None:
         flags += grounding.meaning_flags(source, reply, code_table)
         flags += grounding.question_type_flags(source, reply, phrases)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from assistant.domains.warehouse import answer_checks, detector, faultcodes
 from assistant.domains.warehouse.context import ASK_WHICH
@@ -169,12 +169,15 @@ _ASKS_ACTION = re.compile(
 _ACTION_ANSWERS = ("fix", "not_in_catalog", "not_valid_for", "not_valid", "unknown_code")
 
 
-def action_question_flags(source: str, reply: str, phrases: Mapping[str, str]) -> list[str]:
+def action_question_flags(source: str, reply: str, phrases: Mapping[str, str],
+                          named: Sequence[str] = ()) -> list[str]:
     """A question that asks what to do about a code ("I have W718, what now?") is answered
     with how to fix it ("To fix W718, ..."), or with why not (the code is not in the
     catalog, or not valid for the unit), or asks which one is meant; "W718 is a warning
-    code." is flagged "the question asks what to do about W718; the reply does not say"."""
-    codes = extract_codes(source)
+    code." is flagged "the question asks what to do about W718; the reply does not say".
+    `named`: the codes a question without one names by their meaning ("what to do about
+    charger earth fault", `codes_named_by_meaning`)."""
+    codes = extract_codes(source) or list(named)
     if not codes or "fix" not in phrases or not _ASKS_ACTION.search(source):
         return []
     told = reply.lower()
@@ -191,9 +194,12 @@ _WHICH_EQUIPMENT = re.compile(
 _WHAT_IT_MEANS = re.compile(
     r"(?<![A-Za-z])(?:mean|meaning|means|never\s+(?:seen|heard\s+of)|know\s+what|explain)"
     r"(?![A-Za-z])", flags=re.IGNORECASE)
+# "what is I821", "wat's C505?", or a code alone: also what it means.
+_WHAT_IS_A_CODE = re.compile(r"^\W*(?:wh?at(?:'?s|\s+is)\s+)?[A-Za-z][0-9]{3}\W*$",
+                             flags=re.IGNORECASE)
 # The answers of each: the equipment, the meaning, or why there is none.
 _QUESTION_TYPES = ((_WHICH_EQUIPMENT, "which equipment raises", "equipment_of"),
-                   (_WHAT_IT_MEANS, "what", "means"))
+                   (_WHAT_IT_MEANS, "what", "means"), (_WHAT_IS_A_CODE, "what", "means"))
 
 
 def question_type_flags(source: str, reply: str, phrases: Mapping[str, str]) -> list[str]:
@@ -283,21 +289,6 @@ def equipment_flags(
     return unique(f"equipment {equipment_names[prefix]} not in input"
                   for prefix, _ in _code_lists(reply, equipment_names, phrases["codes_of"])
                   if prefix not in reading.prefixes) + called
-
-
-# `messages.render_record`'s sentence for a unit of a type the catalog lacks.
-_UNKNOWN_EQUIPMENT = re.compile(r"(?<![A-Za-z])Equipment ([A-Za-z]{1,8}) ([0-9]{1,4}) is not in "
-                                r"the catalog", flags=re.IGNORECASE)
-
-
-def unknown_units_flags(text: str, reply: str) -> list[str]:
-    """"Equipment CANL 62 is not in the catalog" after `PL62:I230`: a unit told as not in
-    the catalog is one that `text` (the input, with its context) names as typed: its
-    letters, then its number ("XP 85", "dt-31", "NN_12", "QQ012")."""
-    return unique(f"unit {match.group(1)} {match.group(2)} not in input"
-                  for match in _UNKNOWN_EQUIPMENT.finditer(reply)
-                  if not re.search(rf"(?<![A-Za-z]){match.group(1)}[\s_:-]*0*{match.group(2)}"
-                                   r"(?![0-9])", text, flags=re.IGNORECASE))
 
 
 def _unknown_without_code(reply: str, phrases: Mapping[str, str]) -> list[str]:

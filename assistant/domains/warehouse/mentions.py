@@ -89,6 +89,21 @@ def invented_units(
     )
 
 
+# `messages.render_record`'s sentence for a unit of a type the catalog lacks.
+_UNKNOWN_EQUIPMENT = re.compile(r"(?<![A-Za-z])Equipment ([A-Za-z]{1,8}) ([0-9]{1,4}) is not in "
+                                r"the catalog", flags=re.IGNORECASE)
+
+
+def unknown_units_flags(text: str, reply: str) -> list[str]:
+    """"Equipment CANL 62 is not in the catalog" after `PL62:I230`: a unit told as not in
+    the catalog is one that `text` (the input, with its context) names as typed: its
+    letters, then its number ("XP 85", "dt-31", "NN_12", "QQ012")."""
+    return unique(f"unit {match.group(1)} {match.group(2)} not in input"
+                  for match in _UNKNOWN_EQUIPMENT.finditer(reply)
+                  if not re.search(rf"(?<![A-Za-z]){match.group(1)}[\s_:-]*0*{match.group(2)}"
+                                   r"(?![0-9])", text, flags=re.IGNORECASE))
+
+
 def names_unit_by_name(
     text: str, record: faultcodes.FaultRecord, equipment_names: Mapping[str, str]
 ) -> bool:

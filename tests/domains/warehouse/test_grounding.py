@@ -278,7 +278,35 @@ def test_a_fault_named_by_its_meaning_must_be_answered(check, reply):
     assert check(source, "To fix E601 on AGV 93, move the AGV to the nearest marker and "
                          "re-localise it.") == []
     assert check("how do I fix scanner offline?", "I'm doing well.") == [
+        "the question asks what to do about E407; the reply does not say",
         "code E407 (scanner offline) missing from reply"]
+    # a question about what to do gets the fix even when the reply names the code
+    assert check("what to do about charger earth fault", "Codes for the charger: C103, W104, "
+                 "E105, E106, I107, C109, W905 and I908.") == [
+        "the question asks what to do about C109; the reply does not say"]
+
+
+@pytest.mark.parametrize(("source", "reply", "flag"), [
+    ("LP41 W102 help", "Label printer 41 warning W102: battery low; send the item to a charger "
+     "after the current task.", "W102 explained for LP41, where it is not valid"),
+    ("08:57 LF78:I314 N=45", "Lift 78 info I314: mission paused; resume the mission from the "
+     "fleet manager.", "I314 on LF78 not reported as not valid there"),
+    ("wat is I821", "I821 is an info code.", "the question asks what I821 means; the reply "
+     "does not say"),
+    ("C505", "C505 is a critical code.", "the question asks what C505 means; the reply does "
+     "not say"),
+])
+def test_a_line_that_is_not_a_fault_line_is_still_checked(check, source, reply, flag):
+    assert flag in check(source, reply)
+
+
+def test_record_sentences_of_other_lines_keep_their_catalog_facts(check):
+    assert check("LP41 W102 help", "W102 is not valid for Label printer 41; report it to "
+                 "maintenance.") == []
+    assert check("wat is I821", "I821 means printer paused.") == []
+    assert check("07:37 SC54:W419 D=8.0", "Stacker crane 54 warning W419: encoder deviation, "
+                 "deviation 8.0 mm; re-home the stacker crane and check the encoder "
+                 "coupling.") == []
 
 
 @pytest.mark.parametrize("source", [
