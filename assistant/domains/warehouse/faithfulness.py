@@ -144,8 +144,7 @@ def check_reply(
     Returns:
         Flags in this order, without duplicates: "number 86 not in input", "code E218 not
         in input", "unit DD09 not in input", "equipment barcode scanner not in input",
-        "E805 is in the catalog, the reply says it is not", "unit QQ 12 not in input" (told
-        as not in the catalog, but not a unit of the input), for inputs with records "code
+        "E805 is in the catalog, the reply says it is not", "unit QQ 12 not in input", for inputs with records "code
         E217 missing from reply", "unit CV07 missing from reply", "code E217 repeated in
         reply", per record of a fault line the flags of `catalog_checks.catalog_flags`
         ("meaning of E217 missing for CV07", ...), for other inputs those of
@@ -162,7 +161,6 @@ def check_reply(
     flags = _invented_flags(grounded, reply, allowed_numbers, codes_allowed, equipment_names,
                             reading)
     flags += _equipment_and_denied_flags(reply, reading, equipment_names, code_table, phrases)
-    flags += unknown_units_flags(grounded, reply)
     unnamed = grounding.codes_without_unit(reply, reading, phrases)
     flags += _coverage_flags(grounded if records is None else source, reply, records,
                              equipment_names, unnamed)
@@ -337,7 +335,8 @@ def _invented_flags(
     reading: grounding.Reading,
 ) -> list[str]:
     """Checks (a) and (b'): the numbers, codes and named units of the reply that neither
-    the input nor the allow-lists hold."""
+    the input nor the allow-lists hold, and units told as not in the catalog that the input
+    does not name."""
     flags = [
         f"number {number} not in input"
         for number in hallucinated_numbers(source, reply, allowed_numbers)
@@ -348,7 +347,7 @@ def _invented_flags(
     if equipment_names:
         flags += [f"unit {label} not in input"
                   for label in invented_units(reply, equipment_names, reading.units)]
-    return flags
+    return flags + unknown_units_flags(source, reply)
 
 
 def _coverage_flags(
