@@ -142,15 +142,15 @@ def check_reply(
         context: the conversation's context of `source` (module docstring); "" for none.
 
     Returns:
-        Flags in this order, without duplicates: "number 86 not in input", "code E218 not
-        in input", "unit DD09 not in input", "equipment barcode scanner not in input",
-        "E805 is in the catalog, the reply says it is not", "unit QQ 12 not in input", for inputs with records "code
-        E217 missing from reply", "unit CV07 missing from reply", "code E217 repeated in
-        reply", per record of a fault line the flags of `catalog_checks.catalog_flags`
-        ("meaning of E217 missing for CV07", ...), for other inputs those of
-        `answer_checks.answer_flags` ("codes of the lift: E224 missing", ...), then "action
-        for E217 on CV07 is not the catalog's", for an input without records that names a
-        code by its meaning "code E407 (scanner offline) missing from reply", with a
+        Flags in this order, without duplicates: "number 86 not in input", "code E218 not in
+        input", "unit DD09 not in input", "unit QQ 12 not in input", "equipment barcode scanner
+        not in input", "E805 is in the catalog, the reply says it is not", for inputs with
+        records "code E217 missing from reply", "unit CV07 missing from reply", "code E217
+        repeated in reply", per record of a fault line the flags of
+        `catalog_checks.catalog_flags` ("meaning of E217 missing for CV07", ...), for other
+        inputs those of `answer_checks.answer_flags` ("codes of the lift: E224 missing", ...),
+        then "action for E217 on CV07 is not the catalog's", for an input without records that
+        names a code by its meaning "code E407 (scanner offline) missing from reply", with a
         context "the turn asks about C311; the reply asks which of others" or those of
         `referents.check`, and "the reply stops mid-sentence". [] means no problem found.
     """
