@@ -39,7 +39,7 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from assistant.cli.convert.pipeline import DEFAULT_BATCH_SIZE, WINDOW_BATCHES
 from assistant.core import constants
-from assistant.runtime.cache import DEFAULT_CACHE_SIZE
+from assistant.runtime.cache import DEFAULT_CACHE_SIZE, ReplyCache
 from assistant.runtime.options import ReplyOptions, default_options
 
 if TYPE_CHECKING:
@@ -59,6 +59,11 @@ class AssistantModelHandler(ModelHandler[str, PredictionResult, "Assistant"]):
             `inference_args` override these per transform.
         batch_size: rows decoded together inside a batch (`reply_batch`'s batch_size).
         cache_size: replies kept by each loaded assistant's reply cache (0: none).
+        slim_cache: keep slim entries (text, score, alternatives and flags; no attention) and
+            value templates, as `convert` does (`ReplyCache(slim=True)`): with the default
+            `Assistant.load` only.
+        min_batch_rows: rows each decoded batch is padded to at least
+            (`Assistant.min_batch_rows`; `convert` uses `CONVERT_MIN_BATCH_ROWS`).
         min_batch_size: the fewest texts Beam puts in one batch (but a bundle's last);
             default `batch_size`, so batches fill the compiled batch shapes that
             `reply_batch` decodes (a new shape compiles, about a second each on a CPU).
@@ -81,6 +86,8 @@ class AssistantModelHandler(ModelHandler[str, PredictionResult, "Assistant"]):
         options: Mapping[str, Any] | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        slim_cache: bool = False,
+        min_batch_rows: int = 1,
         min_batch_size: int | None = None,
         max_batch_size: int = WINDOW_BATCHES * DEFAULT_BATCH_SIZE,
         loader: Callable[[Path, int], Any] | None = None,
@@ -93,6 +100,8 @@ class AssistantModelHandler(ModelHandler[str, PredictionResult, "Assistant"]):
         self.options = dict(options or {})
         self.batch_size = batch_size
         self.cache_size = cache_size
+        self.slim_cache = slim_cache
+        self.min_batch_rows = min_batch_rows
         self.loader = loader
         ReplyOptions.resolve(default_options(), self.options)
 
@@ -109,6 +118,10 @@ class AssistantModelHandler(ModelHandler[str, PredictionResult, "Assistant"]):
             from assistant.runtime.assistant import Assistant
 
             assistant = Assistant.load(directory, cache_size=self.cache_size)
+            if self.slim_cache and self.cache_size:
+                assistant.cache = ReplyCache(self.cache_size, slim=True)
+        if hasattr(assistant, "min_batch_rows"):  # a test's fake may have none
+            assistant.min_batch_rows = self.min_batch_rows
         assistant.reply_batch([], **self.options)  # validates the options, decodes nothing
         return assistant
 
@@ -137,7 +150,8 @@ class AssistantModelHandler(ModelHandler[str, PredictionResult, "Assistant"]):
     def __repr__(self) -> str:
         return (
             f"AssistantModelHandler({self.model!r}, options={self.options!r}, "
-            f"batch_size={self.batch_size}, cache_size={self.cache_size})"
+            f"batch_size={self.batch_size}, cache_size={self.cache_size}, "
+            f"slim_cache={self.slim_cache}, min_batch_rows={self.min_batch_rows})"
         )
 
 

@@ -34,7 +34,7 @@ from typing import Any
 from assistant.cli import args as cli
 from assistant.cli.convert.formats import FormatError, format_from_path
 from assistant.cli.convert.outputs import STDIO, check_output
-from assistant.cli.convert.pipeline import WINDOW_BATCHES, Summary
+from assistant.cli.convert.pipeline import CONVERT_MIN_BATCH_ROWS, WINDOW_BATCHES, Summary
 
 INSTALL_HINT = (
     "--runner needs Apache Beam, which is not installed: pip install -e '.[beam]' "
@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         options=_check_options(model, cli.decoding_options(args)),
         batch_size=args.batch_size,
         cache_size=args.cache_size,
+        slim_cache=True,
+        min_batch_rows=CONVERT_MIN_BATCH_ROWS,
         max_batch_size=args.window or WINDOW_BATCHES * args.batch_size,
     )
     convert = ConvertFiles(pattern, output, handler, fmt, args.column, args.num_shards)

@@ -125,3 +125,15 @@ def test_prediction_results_carry_the_text_and_the_reply():
     [result] = handler.run_inference(["hi"], handler.load_model())
     assert isinstance(result, PredictionResult) and result.example == "hi"
     assert repr(handler).startswith("AssistantModelHandler('m', options={}, batch_size=64")
+
+
+def test_convert_s_cache_and_batch_floor_on_a_real_load(bundle):
+    """`convert --runner` builds its handler with convert's slim cache and 8-row batches."""
+    handler = AssistantModelHandler(str(bundle), cache_size=5, slim_cache=True,
+                                    min_batch_rows=8)
+    assistant = handler.load_model()
+    assert assistant.cache.slim and assistant.cache.max_entries == 5
+    assert assistant.min_batch_rows == 8
+    plain = AssistantModelHandler(str(bundle), cache_size=5).load_model()
+    assert not plain.cache.slim and plain.min_batch_rows == 1
+    assert "slim_cache=True, min_batch_rows=8)" in repr(handler)

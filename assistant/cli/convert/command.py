@@ -69,7 +69,14 @@ from assistant.cli.convert.formats import (
 )
 from assistant.cli.convert.lines import InputError, read_hint
 from assistant.cli.convert.outputs import STDIO, OutputError, check_output, open_output
-from assistant.cli.convert.pipeline import DEFAULT_BATCH_SIZE, WINDOW_BATCHES, Summary, convert
+from assistant.cli.convert.pipeline import (
+    CONVERT_CACHE_SIZE,
+    CONVERT_MIN_BATCH_ROWS,
+    DEFAULT_BATCH_SIZE,
+    WINDOW_BATCHES,
+    Summary,
+    convert,
+)
 from assistant.cli.convert.progress import progress_bar
 from assistant.cli.convert.writers import open_writer
 from assistant.runtime.cache import ReplyCache
@@ -271,14 +278,6 @@ def _check_input(source: Path | None) -> None:
             raise cli.UsageError(f"{source}: no such file")
 
 
-# Replies kept by convert's cache: a log's distinct records and lines. Its entries are slim
-# (`ReplyCache(slim=True)`: no attention), so the bound holds about 60 MB; the chat's and the
-# Python API's default (`DEFAULT_CACHE_SIZE`) keeps full replies.
-CONVERT_CACHE_SIZE = 16384
-# Rows a decoded batch is padded to at least (`Assistant.min_batch_rows`): fewer compiled
-# shapes, so memory stays flat over a long log (1M log lines: peak RSS 1,147 MB against
-# 1,086 MB for 10k; with batches of 1-4 rows compiled too, 1,176 against 1,033).
-CONVERT_MIN_BATCH_ROWS = 8
 
 
 def _size_cache(assistant, size: int) -> None:
