@@ -25,9 +25,8 @@ import numpy as np
 
 from assistant.core import constants
 from assistant.core.config import ModelConfig
-from assistant.core.tokenizer import Tokenizer, model_source
+from assistant.core.tokenizer import Tokenizer
 from assistant.decoding.buckets import (
-    MAX_SOURCE_PIECES,
     batch_bucket,
     bounded_limit,
     source_bucket,
@@ -36,7 +35,7 @@ from assistant.decoding.buckets import (
 from assistant.runtime.bundle import BundleError, load_bundle
 from assistant.runtime.cache import DEFAULT_CACHE_SIZE, ReplyCache, new_cache, options_key
 from assistant.runtime.domain import Domain, NullDomain, takes_context
-from assistant.runtime.inputs import Turn, answerable, first_line, turns, unusable_text
+from assistant.runtime.inputs import Turn, answerable, encode_turn, turns
 from assistant.runtime.options import ReplyOptions, default_options
 from assistant.runtime.reply import Alternative, InputError, Reply
 from assistant.runtime.results import result_reply
@@ -231,7 +230,25 @@ class Assistant:
         ]
         if not request.rerank:
             return replies
+        replies = self._respelled(inputs, replies, request)
         return [self._fall_back(turn, reply) for turn, reply in zip(inputs, replies, strict=True)]
+
+    def _respelled(self, inputs: Sequence[Turn], replies: list[Reply],
+                   request: _Request) -> list[Reply]:
+        """Each input whose reply stays flagged answered again as `Domain.respell` writes
+        it; the new reply replaces the old when the check passes it against the input."""
+        again = [(index, Turn(spelled, turn.context)) for index, (turn, reply)
+                 in enumerate(zip(inputs, replies, strict=True)) if reply.flags
+                 and isinstance(turn.text, str) and (spelled := self.domain.respell(turn.text))]
+        if not again:
+            return replies
+        replies = list(replies)
+        answers = self._reply_all([turn for _, turn in again], request)
+        for (index, _), answer in zip(again, answers, strict=True):
+            if not answer.flags and not answer.error and not self._check(inputs[index],
+                                                                          answer.text):
+                replies[index] = answer
+        return replies
 
     def _request(self, options: dict[str, Any], batch_size: int) -> _Request:
         resolved = ReplyOptions.resolve(self.defaults, options)
@@ -262,7 +279,8 @@ class Assistant:
         answers: list[Reply | None] = [None] * len(units)
         encoded = []
         for index, turn in enumerate(units):
-            ids, error = self._encode(turn)
+            ids, error = encode_turn(turn, self.tokenizer, self.reads_context,
+                                     self.config.source_case)
             if error is not None:
                 answers[index] = Reply(text="", score=float("nan"), error=error)
             elif request.rerank and (flag := self.domain.unreadable(turn.text,
@@ -330,26 +348,6 @@ class Assistant:
     def warm_up(self, **options: Any) -> None:
         """Compiles the graph of the shortest bucket for these options (e.g. at start-up)."""
         self.reply_batch(["warm up"], **options)
-
-    def _encode(self, turn: Turn) -> tuple[list[int], str | None]:
-        """The pieces of one unit (after its context, for a bundle that reads context), or
-        the one-line reason it cannot be answered; never raises, so one bad input cannot
-        take its batch down."""
-        text = turn.text
-        if not isinstance(text, str):
-            return [], f"input must be text, not {type(text).__name__}"
-        problem = unusable_text(text) or turn.problem
-        if problem is not None:
-            return [], problem
-        context = turn.context if self.reads_context else None
-        try:
-            ids = self.tokenizer.encode(model_source(text, context, self.config.source_case))
-        except Exception as error:  # the tokenizer is C++: whatever it refuses is this input's
-            return [], f"cannot tokenize the input: {type(error).__name__}: {first_line(error)}"
-        if len(ids) > MAX_SOURCE_PIECES:
-            return [], (f"input too long: {len(ids)} pieces, the limit is "
-                        f"{MAX_SOURCE_PIECES} (about {MAX_SOURCE_PIECES * 3} characters)")
-        return ids, None
 
     def _limit(self, turn: Turn, rerank: bool) -> int | None:
         """With the rerank, the limit of the reply from the domain's `reply_bound`, or None."""

@@ -116,6 +116,14 @@ class Domain:
         answers everything. `context` as in `check`."""
         return None
 
+    def respell(self, text: str) -> str | None:
+        """The input (or a unit of `split`) in the spelling the model was trained on, when
+        the domain can tell what it says and it is spelled otherwise ("cv 7 e217 t=85" ->
+        "CV07:E217 T=85"), or None. With the rerank, an input whose reply stays flagged after
+        the retry is answered again in this spelling; that reply is kept when the check
+        passes it against the input as typed. The model alone never sees it."""
+        return None
+
     def template(self, text: str) -> tuple[str, tuple[str, ...]] | None:
         """A unit (an input, or a unit of `split`) with its values taken out, and the
         values, when the reply to it depends on them only by copying them ("CV07:E217

@@ -9,6 +9,9 @@ import unicodedata
 from collections.abc import Hashable, Sequence
 from typing import Any
 
+from assistant.core.tokenizer import model_source
+from assistant.decoding.buckets import MAX_SOURCE_PIECES
+
 
 @dataclasses.dataclass(frozen=True)
 class Turn:
@@ -68,6 +71,28 @@ def unusable_text(text: str) -> str | None:
     if not text.strip() or all(_is_invisible(char) for char in text):
         return "empty input"
     return None
+
+
+def encode_turn(turn: Turn, tokenizer, reads_context: bool,
+                source_case: str) -> tuple[list[int], str | None]:
+    """The pieces of one unit (after its context, for a bundle that `reads_context`), or
+    the one-line reason it cannot be answered; never raises, so one bad input cannot take
+    its batch down."""
+    text = turn.text
+    if not isinstance(text, str):
+        return [], f"input must be text, not {type(text).__name__}"
+    problem = unusable_text(text) or turn.problem
+    if problem is not None:
+        return [], problem
+    context = turn.context if reads_context else None
+    try:
+        ids = tokenizer.encode(model_source(text, context, source_case))
+    except Exception as error:  # the tokenizer is C++: whatever it refuses is this input's
+        return [], f"cannot tokenize the input: {type(error).__name__}: {first_line(error)}"
+    if len(ids) > MAX_SOURCE_PIECES:
+        return [], (f"input too long: {len(ids)} pieces, the limit is "
+                    f"{MAX_SOURCE_PIECES} (about {MAX_SOURCE_PIECES * 3} characters)")
+    return ids, None
 
 
 def first_line(error: BaseException) -> str:

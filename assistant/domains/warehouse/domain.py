@@ -9,6 +9,7 @@ from pathlib import Path
 from assistant.domains.warehouse import context as context_lib
 from assistant.domains.warehouse import detector as detector_lib
 from assistant.domains.warehouse import faithfulness, manifest, segment
+from assistant.domains.warehouse import respell as respell_lib
 from assistant.domains.warehouse import unreadable as unreadable_lib
 from assistant.runtime.domain import Domain
 
@@ -92,6 +93,13 @@ class WarehouseDomain(Domain):
         if self.detector is None:
             return None
         return unreadable_lib.unreadable(text, self.detector, context)
+
+    def respell(self, text: str) -> str | None:
+        """A fault line in another spelling, or a question naming a fault by its meaning,
+        written canonically (`respell`)."""
+        if self.detector is None or not isinstance(self.checker, faithfulness.Checker):
+            return None
+        return respell_lib.respell(text, self.detector, self.checker.code_table)
 
     def template(self, text: str) -> tuple[str, tuple[str, ...]] | None:
         """A record as a PLC writes it ("CV07:E217 T=85 N=3") with its values taken out,

@@ -169,6 +169,11 @@ _ASKS_ACTION = re.compile(
 _ACTION_ANSWERS = ("fix", "not_in_catalog", "not_valid_for", "not_valid", "unknown_code")
 
 
+def asks_action(text: str) -> bool:
+    """Whether `text` asks what to do ("what now?", "how do I clear it")."""
+    return _ASKS_ACTION.search(text) is not None
+
+
 def action_question_flags(source: str, reply: str, phrases: Mapping[str, str],
                           named: Sequence[str] = ()) -> list[str]:
     """A question that asks what to do about a code ("I have W718, what now?") is answered
