@@ -94,12 +94,7 @@ class Detector:
         a question about a record)."""
         if not detections or any(detection.kind != "record" for detection in detections):
             return False
-        rest, position = [], 0
-        for detection in detections:
-            rest.append(text[position : detection.start])
-            position = detection.end
-        rest.append(text[position:])
-        return bool(_ONLY_SEPARATORS.fullmatch(" ".join(rest)))
+        return bool(_ONLY_SEPARATORS.fullmatch(between(text, detections)))
 
     def named_prefixes(self, text: str) -> set[str]:
         """Equipment types `text` names, with or without a unit: by name or alias
@@ -184,6 +179,17 @@ _ON = r"(?:on|at|for|from|in)"
 _ONLY_SEPARATORS = re.compile(r"(?:[\s;,|/&+.]|(?<![A-Za-z])(?:and|then)(?![A-Za-z]))*",
                               flags=re.IGNORECASE)
 _PREFIX_TOKEN = re.compile(r"(?<![0-9A-Za-z])([A-Za-z]{2})(?=[0-9\s]|$)")
+
+
+def between(text: str, detections: list[Detection]) -> str:
+    """What `text` holds besides its `detections` (in order, not overlapping), joined by
+    spaces: the separators of a fault line, or the words around a mention."""
+    rest, position = [], 0
+    for detection in detections:
+        rest.append(text[position : detection.start])
+        position = detection.end
+    rest.append(text[position:])
+    return " ".join(rest)
 
 
 @functools.lru_cache(maxsize=16)

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 
 from assistant.domains.warehouse import faultcodes, grounding
-from assistant.domains.warehouse.detector import Detector
+from assistant.domains.warehouse.detector import Detector, between
 from assistant.domains.warehouse.mentions import extract_codes
 
 
@@ -36,12 +36,7 @@ def _fault_line(text: str, detector: Detector) -> str | None:
     detections = detector.detect(text)
     if not detections or any(detection.kind != "record" for detection in detections):
         return None
-    rest, position = [], 0
-    for detection in detections:
-        rest.append(text[position : detection.start])
-        position = detection.end
-    rest.append(text[position:])
-    if not _LEFTOVER.fullmatch(_TIME.sub(" ", " ".join(rest))):
+    if not _LEFTOVER.fullmatch(_TIME.sub(" ", between(text, detections))):
         return None
     return faultcodes.format_line(detection.record for detection in detections)
 
