@@ -89,6 +89,7 @@ from assistant.domains.warehouse.mentions import (
     normalize_number,
     unique,
     unknown_units_flags,
+    without_times,
 )
 
 __all__ = [
@@ -302,10 +303,12 @@ def _read(source: str, context: str, equipment_names: Mapping[str, str] | None,
           equipment_aliases: Mapping[str, Iterable[str]] | None,
           code_table: Mapping[str, CatalogCode] | None
           ) -> tuple[grounding.Reading, grounding.Reading, str]:
-    """The reading of `source` alone, the same with its context's units and equipment
-    types (a panel's alarm text after a code read as part of the record), and the text a
-    reply is grounded in: the context is input too, but for the coverage of its records."""
-    reading = grounding.read_source(grounding.without_panel_text(source, code_table),
+    """The reading of `source` alone (a panel's alarm text after a code and a log's times
+    before a record left out), the same with its context's units and equipment types, and
+    the text a reply is grounded in: the context is input too, but for the coverage of its
+    records."""
+    reading = grounding.read_source(without_times(grounding.without_panel_text(source,
+                                                                            code_table)),
                                     equipment_names, equipment_aliases)
     if not context.strip():
         return reading, reading, source

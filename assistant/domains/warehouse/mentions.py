@@ -104,6 +104,18 @@ def unknown_units_flags(text: str, reply: str) -> list[str]:
                                    r"(?![0-9])", text, flags=re.IGNORECASE))
 
 
+# A time a log or a panel writes before a record: "03:58", "[03:58:36]", "2024-07-10
+# 03:58:36", "28.08.2024 20:43".
+_TIME = re.compile(r"(?<![\w=.:])\[?(?:[0-9]{4}-[0-9]{2}-[0-9]{2}[ T]|[0-9]{2}\.[0-9]{2}\."
+                   r"[0-9]{4} )?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?\]?(?![\w:])")
+
+
+def without_times(text: str) -> str:
+    """`text` with the times and dates of a log written before its records blanked out
+    ("[03:58:36] SH81:W102 B=21" -> "  SH81:W102 B=21")."""
+    return _TIME.sub(" ", text)
+
+
 def names_unit_by_name(
     text: str, record: faultcodes.FaultRecord, equipment_names: Mapping[str, str]
 ) -> bool:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 from assistant.domains.warehouse import faultcodes, grounding
 from assistant.domains.warehouse.detector import Detector, between
-from assistant.domains.warehouse.mentions import extract_codes
+from assistant.domains.warehouse.mentions import extract_codes, without_times
 
 
 def respell(text: str, detector: Detector, code_table: Mapping | None) -> str | None:
@@ -36,15 +36,11 @@ def _fault_line(text: str, detector: Detector) -> str | None:
     detections = detector.detect(text)
     if not detections or any(detection.kind != "record" for detection in detections):
         return None
-    if not _LEFTOVER.fullmatch(_TIME.sub(" ", between(text, detections))):
+    if not _LEFTOVER.fullmatch(without_times(between(text, detections))):
         return None
     return faultcodes.format_line(detection.record for detection in detections)
 
 
-# A time a log or a panel writes before a record: "03:58", "[03:58:36]", "2024-07-10
-# 03:58:36", "28.08.2024 20:43".
-_TIME = re.compile(r"(?<![\w=.:])\[?(?:[0-9]{4}-[0-9]{2}-[0-9]{2}[ T]|[0-9]{2}\.[0-9]{2}\."
-                   r"[0-9]{4} )?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?\]?(?![\w:])")
 # What may stand between records besides them: separators and the units of their values.
 _LEFTOVER = re.compile(r"(?:[\s;,|/&+.\-]|(?<![A-Za-z])(?:and|then|mm|kg|degrees?|deg|ms|min|"
                        r"days?|h|labels?|%|°\s?[CF]?)(?![A-Za-z]))*", flags=re.IGNORECASE)

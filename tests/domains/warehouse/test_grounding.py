@@ -307,6 +307,11 @@ def test_record_sentences_of_other_lines_keep_their_catalog_facts(check):
     assert check("07:37 SC54:W419 D=8.0", "Stacker crane 54 warning W419: encoder deviation, "
                  "deviation 8.0 mm; re-home the stacker crane and check the encoder "
                  "coupling.") == []
+    # a log line with its time is a fault line: a stray value is not told as a parameter
+    assert check("[07:37:10] SC54:W419 F=8.0", "Stacker crane 54 warning W419: encoder "
+                 "deviation, deviation 8.0 mm; re-home the stacker crane and check the encoder "
+                 "coupling.") == ["F=8.0 told for SC54, not a parameter of W419",
+                                  '"deviation {value} mm" told for SC54, which has no D']
 
 
 @pytest.mark.parametrize("source", [
