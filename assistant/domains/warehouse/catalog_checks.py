@@ -177,21 +177,16 @@ def record_sentence_flags(reply: str, records: Sequence[faultcodes.FaultRecord],
     to an input that holds records but is not a fault line ("LP41 W102 help", a log line
     with its time): each tells what the catalog says of its record, as for a fault line
     (`catalog_flags`) but for its values: "W102 explained for LP41, where it is not valid"."""
-    told = [record for record in records if record.prefix in equipment_names]
+    heads = [(record, f"{equipment_names[record.prefix]} {record.unit} ".lower())
+             for record in records if record.prefix in equipment_names]  # "label printer 41 "
+    starts = tuple(head for _, head in heads)
     sentences = [sentence for sentence in _SENTENCE_BREAK.split(reply)
-                 if any(sentence.lower().startswith(_record_head(record, equipment_names))
-                        for record in told)]
+                 if sentence.lower().startswith(starts)]
     if not sentences:
         return []
-    heads = " ".join(sentences).lower()
-    told = [record for record in told if _record_head(record, equipment_names) in heads]
-    return catalog_flags(" ".join(sentences), told, code_table, equipment_names, phrases,
-                         check_values=False)
-
-
-def _record_head(record: faultcodes.FaultRecord, equipment_names: Mapping[str, str]) -> str:
-    """How a record's sentence starts, lower-case: "label printer 41 "."""
-    return f"{equipment_names[record.prefix]} {record.unit} ".lower()
+    joined = " ".join(sentences)
+    told = [record for record, head in heads if head in joined.lower()]
+    return catalog_flags(joined, told, code_table, equipment_names, phrases, check_values=False)
 
 
 def denied_codes(reply: str, code_table: Mapping[str, CatalogCode], phrase: str) -> list[str]:

@@ -228,8 +228,7 @@ def _catalog_flags(source: str, reply: str, reading: grounding.Reading,
                                                       code_table, equipment_names, phrases)
     flags += grounding.action_flags(reply, code_table, equipment_names, phrases)
     if not reading.fault_line:
-        flags += grounding.action_question_flags(
-            source, reply, phrases, sorted(grounding.codes_named_by_meaning(source, code_table)))
+        flags += grounding.action_question_flags(source, reply, phrases, code_table)
     if reading.records is None:
         flags += grounding.meaning_flags(source, reply, code_table)
         flags += grounding.question_type_flags(source, reply, phrases)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 
 from assistant.domains.warehouse import answer_checks, detector, faultcodes
 from assistant.domains.warehouse.context import ASK_WHICH
@@ -175,15 +175,17 @@ def asks_action(text: str) -> bool:
 
 
 def action_question_flags(source: str, reply: str, phrases: Mapping[str, str],
-                          named: Sequence[str] = ()) -> list[str]:
+                          code_table: Mapping | None = None) -> list[str]:
     """A question that asks what to do about a code ("I have W718, what now?") is answered
     with how to fix it ("To fix W718, ..."), or with why not (the code is not in the
     catalog, or not valid for the unit), or asks which one is meant; "W718 is a warning
     code." is flagged "the question asks what to do about W718; the reply does not say".
-    `named`: the codes a question without one names by their meaning ("what to do about
-    charger earth fault", `codes_named_by_meaning`)."""
-    codes = extract_codes(source) or list(named)
-    if not codes or "fix" not in phrases or not _ASKS_ACTION.search(source):
+    With `code_table`, a question without a code may name one by its meaning ("what to do
+    about charger earth fault", `codes_named_by_meaning`)."""
+    if "fix" not in phrases or not _ASKS_ACTION.search(source):
+        return []
+    codes = extract_codes(source) or sorted(codes_named_by_meaning(source, code_table))
+    if not codes:
         return []
     told = reply.lower()
     if reply.startswith(ASK_WHICH) or any(phrases[kind].lower() in told

@@ -192,8 +192,9 @@ def _unasked_flags(turn: str, reply: str, context: str, detector: Detector) -> l
     own_codes = extract_codes(turn)
     if reply.startswith(ASK_WHICH) and not own_codes:
         return ["the turn refers to nothing in the context; the reply asks which"]
-    told = sorted(set(extract_codes(reply)) & set(extract_codes(context)) - set(own_codes))
-    new_codes = sorted(set(own_codes) - set(extract_codes(context)))
+    in_context = set(extract_codes(context))
+    told = sorted(set(extract_codes(reply)) & in_context - set(own_codes))
+    new_codes = sorted(set(own_codes) - in_context)
     if reply.startswith(ASK_WHICH) and new_codes:
         return [f"the turn asks about {' and '.join(new_codes)}, which the context does not "
                 "hold; the reply asks which"]
