@@ -89,12 +89,14 @@ class Detector:
         """The records of `text` (`detect`), in input order."""
         return tuple(detection.record for detection in self.detect(text))
 
-    def is_fault_line(self, text: str, detections: list[Detection]) -> bool:
+    def is_fault_line(self, text: str, detections: list[Detection],
+                      rest: re.Pattern | None = None) -> bool:
         """Whether `text` holds records and nothing else but separators (a fault line, not
-        a question about a record)."""
+        a question about a record); `rest`: what else may stand around them (default: the
+        separators)."""
         if not detections or any(detection.kind != "record" for detection in detections):
             return False
-        return bool(_ONLY_SEPARATORS.fullmatch(between(text, detections)))
+        return bool((rest or _ONLY_SEPARATORS).fullmatch(between(text, detections)))
 
     def named_prefixes(self, text: str) -> set[str]:
         """Equipment types `text` names, with or without a unit: by name or alias

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 
 from assistant.domains.warehouse import faultcodes, grounding
-from assistant.domains.warehouse.detector import Detector, between
+from assistant.domains.warehouse.detector import Detector
 from assistant.domains.warehouse.mentions import extract_codes, without_times
 
 
@@ -33,10 +33,9 @@ def respell(text: str, detector: Detector, code_table: Mapping | None) -> str | 
 
 def _fault_line(text: str, detector: Detector) -> str | None:
     """A line of fault records in any spelling, written canonically, or None."""
+    text = without_times(text)
     detections = detector.detect(text)
-    if not detections or any(detection.kind != "record" for detection in detections):
-        return None
-    if not _LEFTOVER.fullmatch(without_times(between(text, detections))):
+    if not detector.is_fault_line(text, detections, rest=_LEFTOVER):
         return None
     return faultcodes.format_line(detection.record for detection in detections)
 
