@@ -14,8 +14,14 @@ from rich.console import Console
 from assistant.core import constants
 from assistant.core.atomic_files import atomic_write_bytes
 from assistant.core.config import ModelConfig, save_bundle_config
-from assistant.core.tokenizer import Tokenizer, normalize_source
-from assistant.runtime.domain import DOMAIN_MANIFEST, LEGACY_DOMAIN_FILE, NULL_DOMAIN
+from assistant.core.tokenizer import Tokenizer, join_context, normalize_source, split_context
+from assistant.runtime.domain import (
+    DOMAIN_MANIFEST,
+    LEGACY_DOMAIN_FILE,
+    NULL_DOMAIN,
+    Domain,
+    load_domain,
+)
 from assistant.runtime.options import ReplyOptions, default_options
 from training import data as data_lib
 from training.config import RunConfig
@@ -93,6 +99,57 @@ def decoding_defaults(train: data_lib.EncodedPairs) -> dict[str, Any]:
     return ReplyOptions.resolve(default_options(), chosen).to_dict()
 
 
+def model_sources(data: str | os.PathLike, splits: dict[str, list[data_lib.Pair]],
+                  domain: Domain | None = None) -> dict[str, list[data_lib.Pair]]:
+    """The splits with each source's turn as the model reads it (`Domain.model_text` of
+    the data directory's domain, e.g. the warehouse's catalog hints), so the model trains
+    on what the runtime and the export give it; the context part is kept as it is.
+
+    Raises:
+        DataError: the data directory's domain files are not valid.
+    """
+    if domain is None:
+        try:
+            domain = load_domain(data_domain(data), data if Path(data).is_dir() else None)
+        except ValueError as error:
+            raise data_lib.DataError(str(error)) from None
+    if type(domain).model_text is Domain.model_text:
+        return splits
+
+    def read(pair: data_lib.Pair) -> data_lib.Pair:
+        context, turn = split_context(pair.source)
+        source = join_context(context, domain.model_text(turn))
+        return pair if source == pair.source else dataclasses.replace(pair, source=source)
+
+    return {name: [read(pair) for pair in pairs] for name, pairs in splits.items()}
+
+
+def data_domain(data: str | os.PathLike) -> str:
+    """The name of the domain a data directory was written for (`NULL_DOMAIN`: none);
+    see `copy_domain_files`.
+
+    Raises:
+        DataError: the manifest is not valid.
+    """
+    return _manifest(Path(data))[0]
+
+
+def _manifest(directory: Path) -> tuple[str, list[str]]:
+    """(domain name, files) of a data directory (`NULL_DOMAIN` and no files: none)."""
+    if not directory.is_dir():
+        return NULL_DOMAIN, []
+    manifest = directory / DOMAIN_MANIFEST
+    if manifest.is_file():
+        try:
+            entry = json.loads(manifest.read_text(encoding="utf-8"))
+            return str(entry["name"]), [str(f) for f in entry.get("files", [])]
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise data_lib.DataError(f"{manifest}: not a valid domain manifest ({error})") from None
+    if (directory / LEGACY_DOMAIN_FILE).is_file():
+        return "warehouse", [LEGACY_DOMAIN_FILE]
+    return NULL_DOMAIN, []
+
+
 def copy_domain_files(data: str | os.PathLike, out_dir: Path) -> str:
     """Carries a data directory's domain into the bundle and returns the domain's name.
 
@@ -105,22 +162,11 @@ def copy_domain_files(data: str | os.PathLike, out_dir: Path) -> str:
         DataError: the manifest is not valid or names a missing file.
     """
     directory = Path(data)
-    if not directory.is_dir():
-        return NULL_DOMAIN
-    manifest = directory / DOMAIN_MANIFEST
-    if manifest.is_file():
-        try:
-            entry = json.loads(manifest.read_text(encoding="utf-8"))
-            name, files = str(entry["name"]), [str(f) for f in entry.get("files", [])]
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            raise data_lib.DataError(f"{manifest}: not a valid domain manifest ({error})") from None
-    elif (directory / LEGACY_DOMAIN_FILE).is_file():
-        name, files = "warehouse", [LEGACY_DOMAIN_FILE]
-    else:
-        return NULL_DOMAIN
+    name, files = _manifest(directory)
     for file in files:
         source = directory / file
         if not source.is_file():
-            raise data_lib.DataError(f"{manifest}: names {file}, which is missing")
+            raise data_lib.DataError(f"{directory / DOMAIN_MANIFEST}: names {file}, which "
+                                     "is missing")
         atomic_write_bytes(out_dir / Path(file).name, source.read_bytes())
     return name

@@ -25,6 +25,7 @@ from training.bundle_files import (
     bundle_tokenizer,
     copy_domain_files,
     decoding_defaults,
+    model_sources,
     write_bundle_files,
 )
 from training.checkpoints import (
@@ -155,7 +156,7 @@ def train(
     console = console or Console(stderr=True, soft_wrap=True)
     out_dir = Path(out_dir)
     started = time.perf_counter()
-    splits = load_datasets(data, valid, config.train)
+    splits = model_sources(data, load_datasets(data, valid, config.train))
     console.print("pairs: " + ", ".join(f"{name} {len(pairs)}" for name, pairs in splits.items()))
     config, sized = _size(config, size_from_data, splits["train"], console)
     console.print(distribute.summary(strategy))

@@ -51,6 +51,14 @@ class GraphSplitter(Protocol):
         """int32 (units,): the sort rank of each unit; ties keep input order."""
 
 
+class GraphAnnotator(Protocol):
+    """The in-graph twin of `Domain.model_text`, for the export: a `tf.Module` (its tables
+    are saved with the export) that must write exactly what the Python method writes."""
+
+    def annotate(self, text: Any) -> Any:
+        """string (units,): the text the model reads for each unit."""
+
+
 class Domain:
     """The domain interface, with the null behaviour as defaults.
 
@@ -124,6 +132,14 @@ class Domain:
         passes it against the input as typed. The model alone never sees it."""
         return None
 
+    def model_text(self, text: str) -> str:
+        """The text the model reads for a unit (an input, or a unit of `split`): the unit
+        itself, or the unit with what the domain knows of it written after it, when the
+        bundle's model was trained so (training writes its sources with the same method,
+        and the export with `graph_annotator`). Checks, caches and replies see the unit as
+        typed. The null domain reads every unit as it is."""
+        return text
+
     def template(self, text: str) -> tuple[str, tuple[str, ...]] | None:
         """A unit (an input, or a unit of `split`) with its values taken out, and the
         values, when the reply to it depends on them only by copying them ("CV07:E217
@@ -163,6 +179,10 @@ class Domain:
 
     def graph_splitter(self) -> GraphSplitter | None:
         """The in-graph `split`/`order` for the export, or None (the export answers whole)."""
+        return None
+
+    def graph_annotator(self) -> GraphAnnotator | None:
+        """The in-graph `model_text` for the export, or None (units are read as they are)."""
         return None
 
     def score(self, source: str, reference: str, reply: str) -> dict[str, int]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import unicodedata
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from assistant.core.tokenizer import model_source
@@ -73,11 +73,12 @@ def unusable_text(text: str) -> str | None:
     return None
 
 
-def encode_turn(turn: Turn, tokenizer, reads_context: bool,
-                source_case: str) -> tuple[list[int], str | None]:
+def encode_turn(turn: Turn, tokenizer, reads_context: bool, source_case: str,
+                model_text: Callable[[str], str] | None = None) -> tuple[list[int], str | None]:
     """The pieces of one unit (after its context, for a bundle that `reads_context`), or
     the one-line reason it cannot be answered; never raises, so one bad input cannot take
-    its batch down."""
+    its batch down. `model_text` (the domain's `Domain.model_text`) gives the text the
+    model reads for the unit's text."""
     text = turn.text
     if not isinstance(text, str):
         return [], f"input must be text, not {type(text).__name__}"
@@ -86,7 +87,8 @@ def encode_turn(turn: Turn, tokenizer, reads_context: bool,
         return [], problem
     context = turn.context if reads_context else None
     try:
-        ids = tokenizer.encode(model_source(text, context, source_case))
+        read = model_text(text) if model_text is not None else text
+        ids = tokenizer.encode(model_source(read, context, source_case))
     except Exception as error:  # the tokenizer is C++: whatever it refuses is this input's
         return [], f"cannot tokenize the input: {type(error).__name__}: {first_line(error)}"
     if len(ids) > MAX_SOURCE_PIECES:

@@ -160,7 +160,14 @@ def _serving_module(assistant, options, tokenizer_file: Path, ids_only: bool,
         max_beam_width, source_case=getattr(assistant.config, "source_case", "keep"),
         jit_compile=jit_compile, splitter=splitter,
         context_input=reads_context if context_input is None else context_input,
-        reads_context=reads_context)
+        reads_context=reads_context, annotator=export_annotator(assistant))
+
+
+def export_annotator(assistant):
+    """The domain's in-graph `model_text` (`Domain.graph_annotator`), or None: a model
+    trained on annotated sources reads them so in the export too."""
+    domain = getattr(assistant, "domain", None)
+    return None if domain is None else domain.graph_annotator()
 
 
 def next_version(out_dir: Path) -> int:

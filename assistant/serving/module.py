@@ -118,12 +118,16 @@ class TextServingModule(IdsServingModule):
         context_input: `generate` takes a `context` input beside `text`.
         reads_context: the model was trained with contexts (`Assistant.reads_context`):
             `generate` reads the context before the text; else it ignores it.
+        annotator: the domain's `GraphAnnotator` (`Domain.graph_annotator`); when given,
+            the model reads each unit as it writes it, as the runtime reads
+            `Domain.model_text` (the context is read as it is).
     """
 
     def __init__(self, model, options: decoding.DecodingOptions, tokenizer_proto: bytes,
                  tokenizer_file: str, max_beam_width: int, source_case: str = "keep",
                  jit_compile: bool = True, splitter=None, context_input: bool = False,
-                 reads_context: bool = False, name: str = "assistant") -> None:
+                 reads_context: bool = False, annotator=None,
+                 name: str = "assistant") -> None:
         import sentencepiece as spm
         import tensorflow_text
 
@@ -140,6 +144,7 @@ class TextServingModule(IdsServingModule):
         self._sentinel_id, self._sentinel_bytes = sentinel
         self.strips_first_space = tf.constant(strips, tf.bool)  # (vocab,)
         self.splitter = splitter  # a tf.Module: its tables are saved with the export
+        self.annotator = annotator  # likewise
         self._reads_context = reads_context
         # One `generate` is traced and saved: with the context input or without it.
         inputs = [tf.TensorSpec([None], tf.string, name="text")]
@@ -268,6 +273,8 @@ class TextServingModule(IdsServingModule):
         """Tokenizes (each text after its context, for a model that reads context), decodes
         by chunks and detokenizes: reply string (batch,), score float32 (batch,) and valid
         bool (batch,) (False: "" and -inf); see `serve`."""
+        if self.annotator is not None:
+            text = self.annotator.annotate(text)
         text = self._normalized(text)
         source = text
         if context is not None and self._reads_context:

@@ -66,7 +66,7 @@ import random
 from pathlib import Path
 
 from assistant.core import atomic_files
-from assistant.domains.warehouse import faithfulness, followups, heldout, manifest, segment
+from assistant.domains.warehouse import faithfulness, followups, heldout, hints, manifest, segment
 from assistant.domains.warehouse.catalog import UNKNOWN_RANK, Catalog, load_catalog
 from assistant.domains.warehouse.messages import MESSAGE_PHRASES, code_rank
 from assistant.domains.warehouse.phrasings import PHRASINGS
@@ -241,10 +241,12 @@ def build_corpus(
 def write_domain_files(out_dir: Path, catalog: Catalog) -> None:
     """Writes what a bundle trained on this data needs of the domain (training copies the
     files `DOMAIN_MANIFEST` names into the bundle): the check's catalog facts
-    (`faithfulness.BUNDLE_FILE`) and the record order (`segment.RECORD_ORDER_FILE`)."""
+    (`faithfulness.BUNDLE_FILE`), the record order (`segment.RECORD_ORDER_FILE`) and the
+    catalog hints a model trained on it reads (`hints.HINTS_FILE`)."""
     files = {
         faithfulness.BUNDLE_FILE: faithfulness_settings(catalog),
         segment.RECORD_ORDER_FILE: record_order(catalog).to_json(),
+        hints.HINTS_FILE: hints.RecordHints.from_catalog(catalog).to_json(),
         DOMAIN_MANIFEST: manifest.manifest(),
     }
     for name, content in files.items():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from assistant.domains.warehouse import context as context_lib
 from assistant.domains.warehouse import detector as detector_lib
-from assistant.domains.warehouse import faithfulness, manifest, segment
+from assistant.domains.warehouse import faithfulness, hints, manifest, segment
 from assistant.domains.warehouse import respell as respell_lib
 from assistant.domains.warehouse import unreadable as unreadable_lib
 from assistant.runtime.domain import Domain
@@ -27,6 +27,8 @@ class WarehouseDomain(Domain):
         record_order: the catalog's `segment.RecordOrder`, or None to segment nothing.
         detector: the catalog's record detector, for `fallback`; None: the checker's
             (`faithfulness.Checker.detector`), or no fallback without a checker.
+        record_hints: the catalog's `hints.RecordHints` when the bundle's model was trained
+            to read them, or None to read every unit as typed.
     """
 
     name = manifest.NAME
@@ -39,8 +41,10 @@ class WarehouseDomain(Domain):
 
     def __init__(self, checker: Callable[[str, str], list[str]] | None = None,
                  record_order: segment.RecordOrder | None = None,
-                 detector: detector_lib.Detector | None = None) -> None:
+                 detector: detector_lib.Detector | None = None,
+                 record_hints: hints.RecordHints | None = None) -> None:
         self.checker = checker
+        self.record_hints = record_hints
         self.record_order = record_order
         if detector is None and isinstance(checker, faithfulness.Checker):
             detector = checker.detector()
@@ -62,7 +66,8 @@ class WarehouseDomain(Domain):
         if bundle_dir is None:
             return cls()
         checker = faithfulness.load_checker(Path(bundle_dir) / faithfulness.BUNDLE_FILE)
-        return cls(checker, segment.load_record_order(bundle_dir))
+        return cls(checker, segment.load_record_order(bundle_dir),
+                   record_hints=hints.load_hints(bundle_dir))
 
     @classmethod
     def register_training_commands(cls, subparsers) -> None:
@@ -187,6 +192,18 @@ class WarehouseDomain(Domain):
         """The catalog's detector; without one (no faithfulness.json), one that reads the
         canonical grammar's records only."""
         return self.detector or detector_lib.Detector({})
+
+    def model_text(self, text: str) -> str:
+        """A unit that is one record, with its catalog hint (`hints`), for a bundle trained
+        with hints."""
+        return text if self.record_hints is None else self.record_hints.annotate(text)
+
+    def graph_annotator(self):
+        if self.record_hints is None:
+            return None
+        from assistant.domains.warehouse.graph_segment import HintAnnotator
+
+        return HintAnnotator(self.record_hints)
 
     def graph_splitter(self):
         if self.record_order is None:

@@ -1,8 +1,10 @@
-"""Record segmentation inside the exported graph: `segment`'s rules in TensorFlow ops.
+"""Record segmentation and catalog hints inside the exported graph, in TensorFlow ops.
 
 `RecordSplitter` is the warehouse's `GraphSplitter` (`assistant.runtime.domain`): the export
 (`assistant.serving`) uses it to answer a line of several records one record at a time,
 exactly as the runtime does with `segment.split_line` and `RecordOrder.order`.
+`HintAnnotator` is its `GraphAnnotator`: each unit with its catalog hint, exactly as
+`hints.RecordHints.annotate` writes it.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import functools
 
 import tensorflow as tf
 
+from assistant.domains.warehouse import hints as hints_lib
 from assistant.domains.warehouse import segment
-from assistant.serving.re2 import python_re, spaces
+from assistant.serving.re2 import python_re, spaces, strip_pattern
 
 
 def rank_table(record_order: segment.RecordOrder) -> tf.lookup.StaticHashTable:
@@ -76,3 +79,39 @@ class RecordSplitter(tf.Module):
         keys = tf.strings.upper(tf.strings.regex_replace(units, key_pattern(),
                                                          segment.KEY_REPLACEMENT))
         return tf.cast(self.record_ranks.lookup(keys), tf.int32)
+
+
+class HintAnnotator(tf.Module):
+    """`hints.RecordHints.annotate` in the graph, the hints as lookup tables.
+
+    Args:
+        hints: the bundle's `RecordHints`; saved in the export as two hash tables.
+    """
+
+    def __init__(self, hints: hints_lib.RecordHints, name: str = "hint_annotator") -> None:
+        super().__init__(name=name)
+        table = hints.table()
+        self.key_hints = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(tf.constant(list(table), tf.string),
+                                                tf.constant(list(table.values()), tf.string)),
+            default_value="")
+        prefixes = sorted(hints.prefixes)
+        self.known_prefixes = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(tf.constant(prefixes, tf.string),
+                                                tf.ones([len(prefixes)], tf.int64)),
+            default_value=tf.constant(0, tf.int64))
+
+    def annotate(self, text):
+        """string (units,): each unit that is one record stripped and followed by its hint
+        after `hints.MARK`; the others as they are."""
+        record = tf.strings.regex_full_match(text, python_re(segment.RECORD_PATTERN))
+        key = tf.strings.upper(tf.strings.regex_replace(text, key_pattern(),
+                                                        segment.KEY_REPLACEMENT))
+        prefix = tf.strings.regex_replace(key, ":.*", "")
+        unknown = tf.where(self.known_prefixes.lookup(prefix) > 0,
+                           hints_lib.UNKNOWN_CODE, hints_lib.UNKNOWN_EQUIPMENT)
+        hint = self.key_hints.lookup(key)
+        hint = tf.where(tf.strings.length(hint) > 0, hint, unknown)
+        stripped = tf.strings.regex_replace(text, strip_pattern(), "")
+        annotated = tf.strings.join([stripped, hint], separator=f" {hints_lib.MARK} ")
+        return tf.where(record, annotated, text)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from assistant.domains.warehouse import faithfulness, segment
+from assistant.domains.warehouse import faithfulness, hints, segment
 
 NAME = "warehouse"  # config.json's "domain"
-FILES = (faithfulness.BUNDLE_FILE, segment.RECORD_ORDER_FILE)  # copied into every bundle
+# copied into every bundle (a bundle of older data may lack the hints: read as typed)
+FILES = (faithfulness.BUNDLE_FILE, segment.RECORD_ORDER_FILE, hints.HINTS_FILE)
 
 
 def manifest() -> dict:
