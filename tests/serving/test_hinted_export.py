@@ -16,9 +16,12 @@ from tests.serving.support import SEGMENT_TEXTS, run_child
 
 pytestmark = pytest.mark.slow
 
-HINTS = hints.RecordHints({"CV:E217": ("T",), "SN:W301": ("N",)},
-                          frozenset({"E217", "W301", "E416"}), frozenset({"CV", "SN", "PL"}))
-TEXTS = [*SEGMENT_TEXTS, "PL33:E217 T=85", "XY12:E217", "CV07:X999", "  cv 7 e217 t=85c  "]
+HINTS = hints.CatalogHints(
+    equipment={"E217": ("CV",), "W301": ("SN",), "E416": ("PL",)},
+    params={"E217": ("T",), "W301": ("N",), "E416": ()},
+    names={"CV": ("conveyor", "belt"), "SN": ("sorter",), "PL": ("palletizer",)})
+TEXTS = [*SEGMENT_TEXTS, "PL33:E217 T=85", "XY12:E217", "CV07:X999", "  cv 7 e217 t=85c  ",
+         "how do I fix e217 on belt 4?", "which codes belong to the sorter?", "what is X999"]
 
 
 @pytest.fixture(scope="module")

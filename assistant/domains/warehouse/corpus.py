@@ -246,7 +246,7 @@ def write_domain_files(out_dir: Path, catalog: Catalog) -> None:
     files = {
         faithfulness.BUNDLE_FILE: faithfulness_settings(catalog),
         segment.RECORD_ORDER_FILE: record_order(catalog).to_json(),
-        hints.HINTS_FILE: hints.RecordHints.from_catalog(catalog).to_json(),
+        hints.HINTS_FILE: hints.CatalogHints.from_catalog(catalog).to_json(),
         DOMAIN_MANIFEST: manifest.manifest(),
     }
     for name, content in files.items():

@@ -27,7 +27,7 @@ class WarehouseDomain(Domain):
         record_order: the catalog's `segment.RecordOrder`, or None to segment nothing.
         detector: the catalog's record detector, for `fallback`; None: the checker's
             (`faithfulness.Checker.detector`), or no fallback without a checker.
-        record_hints: the catalog's `hints.RecordHints` when the bundle's model was trained
+        catalog_hints: the catalog's `hints.CatalogHints` when the bundle's model was trained
             to read them, or None to read every unit as typed.
     """
 
@@ -42,9 +42,9 @@ class WarehouseDomain(Domain):
     def __init__(self, checker: Callable[[str, str], list[str]] | None = None,
                  record_order: segment.RecordOrder | None = None,
                  detector: detector_lib.Detector | None = None,
-                 record_hints: hints.RecordHints | None = None) -> None:
+                 catalog_hints: hints.CatalogHints | None = None) -> None:
         self.checker = checker
-        self.record_hints = record_hints
+        self.catalog_hints = catalog_hints
         self.record_order = record_order
         if detector is None and isinstance(checker, faithfulness.Checker):
             detector = checker.detector()
@@ -67,7 +67,7 @@ class WarehouseDomain(Domain):
             return cls()
         checker = faithfulness.load_checker(Path(bundle_dir) / faithfulness.BUNDLE_FILE)
         return cls(checker, segment.load_record_order(bundle_dir),
-                   record_hints=hints.load_hints(bundle_dir))
+                   catalog_hints=hints.load_hints(bundle_dir))
 
     @classmethod
     def register_training_commands(cls, subparsers) -> None:
@@ -196,14 +196,14 @@ class WarehouseDomain(Domain):
     def model_text(self, text: str) -> str:
         """A unit that is one record, with its catalog hint (`hints`), for a bundle trained
         with hints."""
-        return text if self.record_hints is None else self.record_hints.annotate(text)
+        return text if self.catalog_hints is None else self.catalog_hints.annotate(text)
 
     def graph_annotator(self):
-        if self.record_hints is None:
+        if self.catalog_hints is None:
             return None
         from assistant.domains.warehouse.graph_segment import HintAnnotator
 
-        return HintAnnotator(self.record_hints)
+        return HintAnnotator(self.catalog_hints)
 
     def graph_splitter(self):
         if self.record_order is None:

@@ -4,7 +4,7 @@
 (`assistant.serving`) uses it to answer a line of several records one record at a time,
 exactly as the runtime does with `segment.split_line` and `RecordOrder.order`.
 `HintAnnotator` is its `GraphAnnotator`: each unit with its catalog hint, exactly as
-`hints.RecordHints.annotate` writes it.
+`hints.CatalogHints.annotate` writes it.
 """
 
 from __future__ import annotations
@@ -82,36 +82,73 @@ class RecordSplitter(tf.Module):
 
 
 class HintAnnotator(tf.Module):
-    """`hints.RecordHints.annotate` in the graph, the hints as lookup tables.
+    """`hints.CatalogHints.annotate` in the graph, the catalog facts as lookup tables.
 
     Args:
-        hints: the bundle's `RecordHints`; saved in the export as two hash tables.
+        hints: the bundle's `CatalogHints`; saved in the export as hash tables.
     """
 
-    def __init__(self, hints: hints_lib.RecordHints, name: str = "hint_annotator") -> None:
+    def __init__(self, hints: hints_lib.CatalogHints, name: str = "hint_annotator") -> None:
         super().__init__(name=name)
-        table = hints.table()
-        self.key_hints = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(tf.constant(list(table), tf.string),
-                                                tf.constant(list(table.values()), tf.string)),
-            default_value="")
-        prefixes = sorted(hints.prefixes)
-        self.known_prefixes = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(tf.constant(prefixes, tf.string),
-                                                tf.ones([len(prefixes)], tf.int64)),
-            default_value=tf.constant(0, tf.int64))
+        self.prefixes = sorted(hints.names)
+        self.record_hints = _string_table({
+            f"{prefix}:{code}": hints.record_hint(f"{prefix}:{code}")
+            for prefix in self.prefixes for code in hints.equipment})
+        self.raisers = _string_table({code: hints.raisers(code) for code in hints.equipment})
+        self.code_lists = _string_table({prefix: hints.code_list(prefix)
+                                         for prefix in self.prefixes})
+        self._unit_patterns = [python_re(hints_lib.unit_pattern(p, hints.names[p]))
+                               for p in self.prefixes]
+        self._type_patterns = [python_re(hints_lib.type_pattern(hints.names[p]))
+                               for p in self.prefixes]
 
     def annotate(self, text):
-        """string (units,): each unit that is one record stripped and followed by its hint
-        after `hints.MARK`; the others as they are."""
+        """string (units,): each unit stripped and followed by its hint after `hints.MARK`
+        when it has one; the others as they are."""
         record = tf.strings.regex_full_match(text, python_re(segment.RECORD_PATTERN))
         key = tf.strings.upper(tf.strings.regex_replace(text, key_pattern(),
                                                         segment.KEY_REPLACEMENT))
-        prefix = tf.strings.regex_replace(key, ":.*", "")
-        unknown = tf.where(self.known_prefixes.lookup(prefix) > 0,
-                           hints_lib.UNKNOWN_CODE, hints_lib.UNKNOWN_EQUIPMENT)
-        hint = self.key_hints.lookup(key)
-        hint = tf.where(tf.strings.length(hint) > 0, hint, unknown)
+        hint = tf.where(record, self._record_hint(key), self._question_hint(text))
         stripped = tf.strings.regex_replace(text, strip_pattern(), "")
         annotated = tf.strings.join([stripped, hint], separator=f" {hints_lib.MARK} ")
-        return tf.where(record, annotated, text)
+        return tf.where(tf.strings.length(hint) > 0, annotated, text)
+
+    def _record_hint(self, key):
+        """string (units,): `CatalogHints.record_hint` of each "PREFIX:CODE"."""
+        prefix = tf.strings.regex_replace(key, ":.*", "")
+        known = tf.reduce_any(tf.equal(prefix[:, None], tf.constant(self.prefixes)), axis=1)
+        hint = self.record_hints.lookup(key)
+        unknown = tf.where(known, hints_lib.UNKNOWN_CODE, hints_lib.UNKNOWN_EQUIPMENT)
+        return tf.where(tf.strings.length(hint) > 0, hint, unknown)
+
+    def _question_hint(self, text):
+        """string (units,): `CatalogHints.question_hint` of each text ("" for None)."""
+        prefixes = tf.constant(self.prefixes)
+        unit_named = tf.stack([tf.strings.regex_full_match(text, p)
+                               for p in self._unit_patterns], axis=1)  # (units, prefixes)
+        type_named = tf.stack([tf.strings.regex_full_match(text, p)
+                               for p in self._type_patterns], axis=1)
+        has_unit = tf.reduce_any(unit_named, axis=1)
+        unit = tf.gather(prefixes, tf.argmax(tf.cast(unit_named, tf.int32), axis=1))
+        kind = tf.where(has_unit, unit,
+                        tf.gather(prefixes, tf.argmax(tf.cast(type_named, tf.int32), axis=1)))
+        has_kind = has_unit | tf.reduce_any(type_named, axis=1)
+        one = tf.strings.regex_full_match(text, python_re(hints_lib.ONE_CODE))
+        code = tf.strings.upper(tf.strings.regex_replace(
+            text, "^" + python_re(hints_lib.ONE_CODE) + "$", r"\1"))
+        raisers = self.raisers.lookup(code)
+        on_unit = tf.strings.join([code, " ON ", unit, " ",
+                                   self.record_hints.lookup(tf.strings.join([unit, ":", code]))])
+        coded = tf.where(tf.strings.length(raisers) == 0,
+                         tf.strings.join([code, " ", hints_lib.UNKNOWN]),
+                         tf.where(has_unit, on_unit, raisers))
+        listed = tf.where(has_kind, self.code_lists.lookup(kind), "")
+        two = tf.strings.regex_full_match(text, python_re(hints_lib.TWO_CODES))
+        return tf.where(two, "", tf.where(one, coded, listed))
+
+
+def _string_table(entries: dict[str, str]) -> tf.lookup.StaticHashTable:
+    """string -> string, "" for other keys."""
+    initializer = tf.lookup.KeyValueTensorInitializer(
+        tf.constant(list(entries), tf.string), tf.constant(list(entries.values()), tf.string))
+    return tf.lookup.StaticHashTable(initializer, default_value="")

@@ -1,26 +1,42 @@
-"""Catalog hints: what the catalog says of a record, written after it for the model to read.
+"""Catalog hints: what the catalog says of an input, written after it for the model to read.
 
-A fault record's reply depends on two facts the model otherwise has to remember from
-training: whether the catalog knows the record's code on its equipment (a valid code, a
-code of other equipment, a code no equipment has, an equipment the catalog lacks) and which
-of the record's `KEY=value` parameters the reply tells. A model trained with hints reads
-them after the record, so it copies what the catalog says instead of recalling it:
+A reply depends on facts the model otherwise has to remember from training: whether the
+catalog knows a record's code on its equipment and which of its `KEY=value` parameters the
+reply tells, whether a code a question names exists and on which equipment, which codes a
+type of equipment has. A model trained with hints reads them after the input (after
+`MARK`), so it copies what the catalog says instead of recalling it:
 
-    "SN41:E108 V=154 D=118"  ->  "SN41:E108 V=154 D=118 § OK V"
-    "LF99:W311"              ->  "LF99:W311 § UNKNOWN CODE"
+    "SN41:E108 V=154 D=118"            ->  "SN41:E108 V=154 D=118 § OK V"
+    "LF99:W311"                         ->  "LF99:W311 § UNKNOWN CODE"
+    "what is the fix for E108 on LP96?" ->  "... § E108 ON LP NOT VALID"
+    "I908 is raised by which equipment" ->  "... § I908: CV SN SH AG LF SC BS PL DD CH LP WS"
+    "which codes belong to the sorter?" ->  "... § SN: E108 E201 W205 ..."
 
-Only a unit that is one record as operators type it (`segment.RECORD_PATTERN`: a unit of a
-split line, or a one-record line) gets a hint; anything else is read as typed. The hints
-come from the bundle's `HINTS_FILE`, which the corpus builder writes from the catalog and
-training copies into the bundle: a bundle without it (trained before hints) reads every
-input as typed. The runtime (`WarehouseDomain.model_text`), training (the sources of a data
-directory with the file) and the export (`graph_segment.HintAnnotator`, the same rules in
-TensorFlow ops) all write the same text.
+The rules, written as patterns Python's `re` and RE2 read alike so the export's graph
+(`graph_segment.HintAnnotator`) writes the same text:
+
+- A unit that is one record as operators type it (`segment.RECORD_PATTERN`) gets its
+  record's hint (`record_hint`).
+- Any other text that names one code (a letter and three digits standing alone; two or more:
+  no hint) gets "CODE UNKNOWN" for a code of no equipment, "CODE ON PREFIX" and the record
+  hint when it names a unit ("lift 4", "LF04") of a type, else "CODE:" and the prefixes of
+  the equipment that raises it.
+- A text that names no code but a type of equipment (with a unit number or without) gets
+  "PREFIX:" and the codes of that type, in catalog order.
+- Of several types named, the first prefix in alphabetical order with a unit number, else
+  the first named without, is used. Anything else is read as typed.
+
+The hints come from the bundle's `HINTS_FILE`, which the corpus builder writes from the
+catalog and training copies into the bundle: a bundle without it (trained before hints)
+reads every input as typed. The runtime (`WarehouseDomain.model_text`), training (the
+sources of a data directory with the file) and the export all write the same text; the
+context of a follow-up is read as it is.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -29,72 +45,144 @@ from pathlib import Path
 from assistant.domains.warehouse import segment
 from assistant.domains.warehouse.catalog import Catalog
 
-HINTS_FILE = "record_hints.json"  # in data directories and bundles
-MARK = "§"  # between a record and its hint; operators do not type it
+HINTS_FILE = "catalog_hints.json"  # in data directories and bundles
+MARK = "§"  # between an input and its hint; operators do not type it
 VALID = "OK"  # followed by the catalog's parameter keys for the code, in catalog order
 NOT_VALID = "NOT VALID"  # a catalog code, not on this equipment
-UNKNOWN_CODE = "UNKNOWN CODE"  # a code of no equipment
+UNKNOWN_CODE = "UNKNOWN CODE"  # a record's code of no equipment
 UNKNOWN_EQUIPMENT = "NO EQUIPMENT"  # a prefix the catalog lacks
+UNKNOWN = "UNKNOWN"  # a question's code of no equipment
+
+_ALNUM = "A-Za-z0-9"
+# exactly the code of a text that names one ("what is e217?" -> "e217"), as group 1
+ONE_CODE = rf"(?s)(?:.*[^{_ALNUM}])?([A-Za-z][0-9]{{3}})(?:[^{_ALNUM}].*)?"
+# a text that names two codes or more
+TWO_CODES = (rf"(?s)(?:.*[^{_ALNUM}])?[A-Za-z][0-9]{{3}}[^{_ALNUM}]"
+             rf"(?:.*[^{_ALNUM}])?[A-Za-z][0-9]{{3}}(?:[^{_ALNUM}].*)?")
 
 _RECORD = re.compile(segment.RECORD_PATTERN)
 _KEY = re.compile(segment.KEY_PATTERN, re.DOTALL)
 
 
+def unit_pattern(prefix: str, names: tuple[str, ...]) -> str:
+    """A text naming a unit of type `prefix` by its prefix or a name, with its number."""
+    spelled = "|".join(_name(name) for name in names)
+    return (rf"(?is)(?:.*[^{_ALNUM}])?(?:{prefix}\s*[-#_]?\s*0*[0-9]{{1,2}}"
+            rf"|(?:{spelled})\s*#?\s*0*[0-9]{{1,3}})(?:[^0-9].*)?")
+
+
+def type_pattern(names: tuple[str, ...]) -> str:
+    """A text naming a type of equipment by a name (a plural too), number or not."""
+    spelled = "|".join(_name(name) for name in names)
+    return rf"(?is)(?:.*[^A-Za-z])?(?:{spelled})(?:e?s)?(?:[^A-Za-z].*)?"
+
+
+def _name(name: str) -> str:
+    return r"\s+".join(re.escape(word) for word in name.split())
+
+
 @dataclasses.dataclass(frozen=True)
-class RecordHints:
+class CatalogHints:
     """The catalog facts hints are written from.
 
     Attributes:
-        params: "PREFIX:CODE" of every code valid on its equipment -> the catalog's
-            parameter keys of the code (upper case, catalog order; empty: none).
-        codes: every code of the catalog.
-        prefixes: every equipment prefix of the catalog.
+        equipment: code -> the prefixes of the equipment that raises it, catalog order;
+            every code of the catalog, in catalog order.
+        params: code -> its parameter keys (upper case, catalog order; empty: none).
+        names: prefix -> what operators call that equipment (lower case), every prefix.
     """
 
+    equipment: Mapping[str, tuple[str, ...]]
     params: Mapping[str, tuple[str, ...]]
-    codes: frozenset[str]
-    prefixes: frozenset[str]
+    names: Mapping[str, tuple[str, ...]]
 
     @classmethod
-    def from_catalog(cls, catalog: Catalog) -> RecordHints:
-        params = {f"{prefix}:{code}": tuple(p.name.upper() for p in entry.params)
-                  for code, entry in catalog.entries.items() for prefix in entry.equipment}
-        return cls(params, frozenset(catalog.entries), frozenset(catalog.equipment))
+    def from_catalog(cls, catalog: Catalog) -> CatalogHints:
+        return cls({code: tuple(entry.equipment) for code, entry in catalog.entries.items()},
+                   {code: tuple(p.name.upper() for p in entry.params)
+                    for code, entry in catalog.entries.items()},
+                   {prefix: tuple(catalog.aliases.get(prefix) or (name,))
+                    for prefix, name in catalog.equipment.items()})
 
-    def hint(self, key: str) -> str:
+    def record_hint(self, key: str) -> str:
         """The hint of a record whose `segment.record_key` is `key` ("SN:E108")."""
         prefix, _, code = key.upper().partition(":")
-        if key.upper() in self.params:
-            return " ".join([VALID, *self.params[key.upper()]])
-        if prefix not in self.prefixes:
+        if prefix not in self.names:
             return UNKNOWN_EQUIPMENT
-        return NOT_VALID if code in self.codes else UNKNOWN_CODE
+        if code not in self.equipment:
+            return UNKNOWN_CODE
+        if prefix not in self.equipment[code]:
+            return NOT_VALID
+        return " ".join([VALID, *self.params[code]])
 
-    def table(self) -> dict[str, str]:
-        """The hint of every key of a catalog prefix and a catalog code (the export's
-        lookup table; a key outside it has an unknown code or an unknown prefix)."""
-        return {f"{prefix}:{code}": self.hint(f"{prefix}:{code}")
-                for prefix in sorted(self.prefixes) for code in sorted(self.codes)}
+    def raisers(self, code: str) -> str:
+        """"CODE: PREFIX ..." of a catalog code."""
+        return f"{code}: {' '.join(self.equipment[code])}"
+
+    def code_list(self, prefix: str) -> str:
+        """"PREFIX: CODE ..." of a catalog prefix, its codes in catalog order."""
+        return f"{prefix}: {' '.join(c for c, on in self.equipment.items() if prefix in on)}"
+
+    def question_hint(self, text: str) -> str | None:
+        """The hint of a text that is not one record (see the module), or None."""
+        if re.fullmatch(TWO_CODES, text):
+            return None
+        unit, kind = self.named_type(text)
+        match = re.fullmatch(ONE_CODE, text)
+        if match is None:
+            return None if kind is None else self.code_list(kind)
+        code = match.group(1).upper()
+        if code not in self.equipment:
+            return f"{code} {UNKNOWN}"
+        if unit is not None:
+            return f"{code} ON {unit} {self.record_hint(f'{unit}:{code}')}"
+        return self.raisers(code)
+
+    def named_type(self, text: str) -> tuple[str | None, str | None]:
+        """(the prefix of a unit `text` names with its number, that or else the prefix of
+        a type it names without one); None for none."""
+        with_number = next((p for p in sorted(self.names)
+                            if self._patterns()[p][0].fullmatch(text)), None)
+        if with_number is not None:
+            return with_number, with_number
+        return None, next((p for p in sorted(self.names)
+                           if self._patterns()[p][1].fullmatch(text)), None)
 
     def annotate(self, text: str) -> str:
-        """`text` stripped, with its hint after `MARK` when it is one record; else as is."""
-        if not _RECORD.fullmatch(text):
-            return text
-        return f"{text.strip()} {MARK} {self.hint(_KEY.sub(segment.KEY_REPLACEMENT, text))}"
+        """`text` stripped with its hint after `MARK`, or as it is when it has none."""
+        if _RECORD.fullmatch(text):
+            hint = self.record_hint(_KEY.sub(segment.KEY_REPLACEMENT, text))
+        else:
+            hint = self.question_hint(text)
+        return text if hint is None else f"{text.strip()} {MARK} {hint}"
+
+    def _patterns(self) -> dict[str, tuple[re.Pattern, re.Pattern]]:
+        return _compiled(tuple(sorted(self.names.items())))
 
     def to_json(self) -> dict:
-        return {"params": {key: list(keys) for key, keys in sorted(self.params.items())},
-                "codes": sorted(self.codes), "prefixes": sorted(self.prefixes)}
+        return {"codes": [{"code": code, "equipment": list(on), "params": list(self.params[code])}
+                          for code, on in self.equipment.items()],
+                "names": {prefix: list(names) for prefix, names in sorted(self.names.items())}}
 
     @classmethod
-    def from_json(cls, entry: Mapping) -> RecordHints:
-        params = {str(key).upper(): tuple(str(k).upper() for k in keys)
-                  for key, keys in entry["params"].items()}
-        return cls(params, frozenset(str(c).upper() for c in entry["codes"]),
-                   frozenset(str(p).upper() for p in entry["prefixes"]))
+    def from_json(cls, entry: Mapping) -> CatalogHints:
+        codes = [(str(c["code"]).upper(), tuple(str(p).upper() for p in c["equipment"]),
+                  tuple(str(k).upper() for k in c["params"])) for c in entry["codes"]]
+        names = {str(prefix).upper(): tuple(str(n).lower() for n in spelled)
+                 for prefix, spelled in entry["names"].items()}
+        if not all(names.values()):
+            raise ValueError("every prefix needs a name")
+        return cls({code: on for code, on, _ in codes}, {code: keys for code, _, keys in codes},
+                   names)
 
 
-def load_hints(bundle_dir: str | Path) -> RecordHints | None:
+@functools.cache
+def _compiled(names: tuple[tuple[str, tuple[str, ...]], ...]):
+    return {prefix: (re.compile(unit_pattern(prefix, spelled)), re.compile(type_pattern(spelled)))
+            for prefix, spelled in names}
+
+
+def load_hints(bundle_dir: str | Path) -> CatalogHints | None:
     """The hints of a bundle or data directory, or None when it has no `HINTS_FILE`.
 
     Raises:
@@ -104,6 +192,6 @@ def load_hints(bundle_dir: str | Path) -> RecordHints | None:
     if not path.is_file():
         return None
     try:
-        return RecordHints.from_json(json.loads(path.read_text(encoding="utf-8")))
+        return CatalogHints.from_json(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        raise ValueError(f"{path}: not valid record hints ({error})") from None
+        raise ValueError(f"{path}: not valid catalog hints ({error})") from None

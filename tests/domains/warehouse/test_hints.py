@@ -8,7 +8,7 @@ from assistant.domains.warehouse import corpus, hints
 from assistant.domains.warehouse.catalog import load_catalog
 from assistant.domains.warehouse.domain import WarehouseDomain
 
-CATALOG_HINTS = hints.RecordHints.from_catalog(load_catalog())
+CATALOG_HINTS = hints.CatalogHints.from_catalog(load_catalog())
 
 ANNOTATED = [
     ("SN41:E108 B=6", "SN41:E108 B=6 § OK V"),  # valid: the code's parameter key
@@ -20,12 +20,34 @@ ANNOTATED = [
     ("CV07:E217,", "CV07:E217, § OK T"),
     ("cv 7 e217 t=85c", "cv 7 e217 t=85c § OK T"),
 ]
-AS_TYPED = ["how do I fix E108", "CV07:E217 T=85; SN02:W301", "hello", "", "  ",
-            "10:42:07 CV07:E217", "CV07", "CV07:E217 help"]
+QUESTIONS = [
+    ("what is the fix for E108 on label printer 96?",
+     "what is the fix for E108 on label printer 96? § E108 ON LP OK V"),
+    ("What is the fix for I704 on charger 62",
+     "What is the fix for I704 on charger 62 § I704 ON CH NOT VALID"),
+    ("WHAT IS THE FIX FOR I230 ON CV78?", "WHAT IS THE FIX FOR I230 ON CV78? § I230 ON CV OK H"),
+    ("I have C507, what now?", "I have C507, what now? § C507: LF SC"),
+    ("can you tell me what X431 means?", "can you tell me what X431 means? § X431 UNKNOWN"),
+    (" e422 is raised by which equipment? ",
+     "e422 is raised by which equipment? § E422: SC SH LF AG"),
+    ("which codes belong to the palletizers", "which codes belong to the palletizers § PL: E108 "
+     "E201 W205 E217 I230 C501 C502 C503 E504 C509 E710 W712 E715 W718 I724 E901 W905 I908 I914"),
+    ("10:42:07 CV07:E217", "10:42:07 CV07:E217 § E217 ON CV OK T"),  # not a record: a question
+    ("CV07:E217 help", "CV07:E217 help § E217 ON CV OK T"),
+    ("shuttle 31 w104 help", "shuttle 31 w104 help § W104 ON SH OK D"),
+    ("WS7", "WS7 § WS: E108 E801 E802 W803 I804 E805 W905 I908 E911"),  # a unit: its type's codes
+]
+AS_TYPED = ["how do I fix it?", "CV07:E217 T=85; SN02:W301", "hello", "", "  ",
+            "which one, C212 or W905?", "E2170 and XE217 are not codes"]
 
 
 @pytest.mark.parametrize(("text", "annotated"), ANNOTATED)
 def test_a_record_is_followed_by_what_the_catalog_says(text, annotated):
+    assert CATALOG_HINTS.annotate(text) == annotated
+
+
+@pytest.mark.parametrize(("text", "annotated"), QUESTIONS)
+def test_a_question_is_followed_by_what_the_catalog_says_of_its_code_or_type(text, annotated):
     assert CATALOG_HINTS.annotate(text) == annotated
 
 
@@ -47,8 +69,8 @@ def test_hints_round_trip_and_bundles_without_them_read_as_typed(tmp_path):
 
 
 def test_a_corrupt_hints_file_is_one_line_error(tmp_path):
-    (tmp_path / hints.HINTS_FILE).write_text('{"params": 3}', encoding="utf-8")
-    with pytest.raises(ValueError, match=r"record_hints.json: not valid record hints") as error:
+    (tmp_path / hints.HINTS_FILE).write_text('{"codes": 3}', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"catalog_hints.json: not valid catalog hints") as error:
         hints.load_hints(tmp_path)
     assert "\n" not in str(error.value)
 
@@ -58,8 +80,9 @@ def test_the_graph_writes_what_python_writes():
 
     from assistant.domains.warehouse.graph_segment import HintAnnotator
 
-    texts = [text for text, _ in ANNOTATED] + AS_TYPED + [
-        "CV07:E217\u00a0T=85\u3000", "pl33:e416 m=5", "SN2 : W301 N=12", "ZZ99:Z999 Q=1"]
+    texts = [text for text, _ in ANNOTATED + QUESTIONS] + AS_TYPED + [
+        "CV07:E217\u00a0T=85\u3000", "pl33:e416 m=5", "SN2 : W301 N=12", "ZZ99:Z999 Q=1",
+        "what does\u2003e217 mean on\u00a0the stacker\u3000crane 4\n", "e217\n", "door 4\n"]
     graph = HintAnnotator(CATALOG_HINTS).annotate(tf.constant(texts))
     assert [t.decode("utf-8") for t in graph.numpy()] == [CATALOG_HINTS.annotate(t)
                                                           for t in texts]
