@@ -101,6 +101,11 @@ class HintAnnotator(tf.Module):
                                for p in self.prefixes]
         self._type_patterns = [python_re(hints_lib.type_pattern(hints.names[p]))
                                for p in self.prefixes]
+        self.keys = sorted({key for keys in hints.params.values() for key in keys})
+        slots = max((len(keys) for keys in hints.params.values()), default=0)
+        self.param_slots = [_int_table({code: self.keys.index(keys[slot])
+                                        for code, keys in hints.params.items()
+                                        if len(keys) > slot}) for slot in range(slots)]
 
     def annotate(self, text):
         """string (units,): each unit stripped and followed by its hint after `hints.MARK`
@@ -108,7 +113,11 @@ class HintAnnotator(tf.Module):
         record = tf.strings.regex_full_match(text, python_re(segment.RECORD_PATTERN))
         key = tf.strings.upper(tf.strings.regex_replace(text, key_pattern(),
                                                         segment.KEY_REPLACEMENT))
-        hint = tf.where(record, self._record_hint(key), self._question_hint(text))
+        status = self._record_hint(key)
+        values = self._values(text, tf.strings.regex_replace(key, ".*:", ""))
+        status = tf.where(tf.equal(status, hints_lib.VALID) & (tf.strings.length(values) > 0),
+                          tf.strings.join([status, values], separator=" "), status)
+        hint = tf.where(record, status, self._question_hint(text))
         stripped = tf.strings.regex_replace(text, strip_pattern(), "")
         annotated = tf.strings.join([stripped, hint], separator=f" {hints_lib.MARK} ")
         return tf.where(tf.strings.length(hint) > 0, annotated, text)
@@ -120,6 +129,28 @@ class HintAnnotator(tf.Module):
         hint = self.record_hints.lookup(key)
         unknown = tf.where(known, hints_lib.UNKNOWN_CODE, hints_lib.UNKNOWN_EQUIPMENT)
         return tf.where(tf.strings.length(hint) > 0, hint, unknown)
+
+    def _values(self, text, code):
+        """string (units,): the "KEY=value" of each parameter of the unit's code that it
+        holds, space-separated, for a valid record's hint ("" for none)."""
+        if not self.keys:
+            return tf.fill(tf.shape(text), "")
+        pattern = [python_re(hints_lib.value_pattern(key)) for key in self.keys]
+        held = tf.stack([tf.strings.regex_full_match(text, p) for p in pattern], axis=1)
+        value = tf.stack([tf.strings.regex_replace(text, f"^{p}$", r"\1") for p in pattern],
+                         axis=1)  # (units, keys)
+        keys = tf.constant(self.keys)
+        out = tf.fill(tf.shape(text), "")
+        for table in self.param_slots:
+            index = table.lookup(code)  # (units,) -1: no parameter in this slot
+            safe = tf.maximum(index, 0)[:, None]
+            found = (index >= 0) & tf.gather_nd(held, safe, batch_dims=1)
+            pair = tf.strings.join([tf.gather(keys, tf.maximum(index, 0)), "=",
+                                    tf.gather_nd(value, safe, batch_dims=1)])
+            joined = tf.where(tf.strings.length(out) > 0,
+                              tf.strings.join([out, pair], separator=" "), pair)
+            out = tf.where(found, joined, out)
+        return out
 
     def _question_hint(self, text):
         """string (units,): `CatalogHints.question_hint` of each text ("" for None)."""
@@ -145,6 +176,13 @@ class HintAnnotator(tf.Module):
         listed = tf.where(has_kind, self.code_lists.lookup(kind), "")
         two = tf.strings.regex_full_match(text, python_re(hints_lib.TWO_CODES))
         return tf.where(two, "", tf.where(one, coded, listed))
+
+
+def _int_table(entries: dict[str, int]) -> tf.lookup.StaticHashTable:
+    """string -> int64, -1 for other keys."""
+    initializer = tf.lookup.KeyValueTensorInitializer(
+        tf.constant(list(entries), tf.string), tf.constant(list(entries.values()), tf.int64))
+    return tf.lookup.StaticHashTable(initializer, default_value=tf.constant(-1, tf.int64))
 
 
 def _string_table(entries: dict[str, str]) -> tf.lookup.StaticHashTable:

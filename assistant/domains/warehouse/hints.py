@@ -6,9 +6,9 @@ reply tells, whether a code a question names exists and on which equipment, whic
 type of equipment has. A model trained with hints reads them after the input (after
 `MARK`), so it copies what the catalog says instead of recalling it:
 
-    "SN41:E108 V=154 D=118"            ->  "SN41:E108 V=154 D=118 § OK V"
+    "SN41:E108 V=154 D=118"            ->  "SN41:E108 V=154 D=118 § OK V=154"
     "LF99:W311"                         ->  "LF99:W311 § UNKNOWN CODE"
-    "what is the fix for E108 on LP96?" ->  "... § E108 ON LP NOT VALID"
+    "what is the fix for I704 on CH62?" ->  "... § I704 ON CH NOT VALID"
     "I908 is raised by which equipment" ->  "... § I908: CV SN SH AG LF SC BS PL DD CH LP WS"
     "which codes belong to the sorter?" ->  "... § SN: E108 E201 W205 ..."
 
@@ -16,7 +16,8 @@ The rules, written as patterns Python's `re` and RE2 read alike so the export's 
 (`graph_segment.HintAnnotator`) writes the same text:
 
 - A unit that is one record as operators type it (`segment.RECORD_PATTERN`) gets its
-  record's hint (`record_hint`).
+  record's hint (`record_hint`) and, for a valid code, the values of the code's parameters
+  the record holds ("KEY=value", the catalog's order; `value_pattern`).
 - Any other text that names one code (a letter and three digits standing alone; two or more:
   no hint) gets "CODE UNKNOWN" for a code of no equipment, "CODE ON PREFIX" and the record
   hint when it names a unit ("lift 4", "LF04") of a type, else "CODE:" and the prefixes of
@@ -47,7 +48,7 @@ from assistant.domains.warehouse.catalog import Catalog
 
 HINTS_FILE = "catalog_hints.json"  # in data directories and bundles
 MARK = "§"  # between an input and its hint; operators do not type it
-VALID = "OK"  # followed by the catalog's parameter keys for the code, in catalog order
+VALID = "OK"  # a record's: followed by the values of the code's parameters it holds
 NOT_VALID = "NOT VALID"  # a catalog code, not on this equipment
 UNKNOWN_CODE = "UNKNOWN CODE"  # a record's code of no equipment
 UNKNOWN_EQUIPMENT = "NO EQUIPMENT"  # a prefix the catalog lacks
@@ -62,6 +63,12 @@ TWO_CODES = (rf"(?s)(?:.*[^{_ALNUM}])?[A-Za-z][0-9]{{3}}[^{_ALNUM}]"
 
 _RECORD = re.compile(segment.RECORD_PATTERN)
 _KEY = re.compile(segment.KEY_PATTERN, re.DOTALL)
+
+
+def value_pattern(key: str) -> str:
+    """A record holding parameter `key` (either case); its last value as group 1."""
+    return (rf"(?s)(?:.*[\s,])?[{key.upper()}{key.lower()}]\s*=\s*([0-9]+(?:\.[0-9]+)?)"
+            r"(?:[^0-9.].*|\.[^0-9].*|\.)?")
 
 
 def unit_pattern(prefix: str, names: tuple[str, ...]) -> str:
@@ -111,9 +118,12 @@ class CatalogHints:
             return UNKNOWN_EQUIPMENT
         if code not in self.equipment:
             return UNKNOWN_CODE
-        if prefix not in self.equipment[code]:
-            return NOT_VALID
-        return " ".join([VALID, *self.params[code]])
+        return VALID if prefix in self.equipment[code] else NOT_VALID
+
+    def values(self, text: str, code: str) -> list[str]:
+        """"KEY=value" of each parameter of catalog `code` that record `text` holds."""
+        found = ((key, re.fullmatch(value_pattern(key), text)) for key in self.params[code])
+        return [f"{key}={match.group(1)}" for key, match in found if match]
 
     def raisers(self, code: str) -> str:
         """"CODE: PREFIX ..." of a catalog code."""
@@ -151,7 +161,10 @@ class CatalogHints:
     def annotate(self, text: str) -> str:
         """`text` stripped with its hint after `MARK`, or as it is when it has none."""
         if _RECORD.fullmatch(text):
-            hint = self.record_hint(_KEY.sub(segment.KEY_REPLACEMENT, text))
+            key = _KEY.sub(segment.KEY_REPLACEMENT, text).upper()
+            hint = self.record_hint(key)
+            if hint == VALID:
+                hint = " ".join([hint, *self.values(text, key.partition(":")[2])])
         else:
             hint = self.question_hint(text)
         return text if hint is None else f"{text.strip()} {MARK} {hint}"
