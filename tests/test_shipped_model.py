@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.domains.warehouse import WarehouseDomain, faithfulness, faultcodes, segment
+from assistant.domains.warehouse import WarehouseDomain, faithfulness, faultcodes, hints, segment
 from assistant.domains.warehouse.catalog import load_catalog
 from assistant.domains.warehouse.corpus import faithfulness_settings, record_order
 from assistant.domains.warehouse.messages import render_reply
@@ -31,8 +31,9 @@ def test_shipped_model_answers_fault_lines_as_the_catalog_says(shipped):
 
 
 def test_shipped_domain_files_match_the_catalog(shipped):
-    # Regenerate them (python -m training build-corpus, then copy faithfulness.json and
-    # record_order.json into the bundle) after changing the catalog or the message wording.
+    # Regenerate them (python -m training build-corpus, then copy faithfulness.json,
+    # record_order.json and catalog_hints.json into the bundle) after changing the catalog
+    # or the message wording (a model trained with other hints must be retrained).
     assert isinstance(shipped.domain, WarehouseDomain)
     assert shipped.domain.runtime_options == ("rerank", "retry_beam", "greedy_first", "segment")
     catalog = load_catalog()
@@ -40,3 +41,6 @@ def test_shipped_domain_files_match_the_catalog(shipped):
     assert checks == json.loads(json.dumps(faithfulness_settings(catalog)))
     order = json.loads((BUNDLE / segment.RECORD_ORDER_FILE).read_text(encoding="utf-8"))
     assert order == json.loads(json.dumps(record_order(catalog).to_json()))
+    catalog_hints = json.loads((BUNDLE / hints.HINTS_FILE).read_text(encoding="utf-8"))
+    expected = hints.CatalogHints.from_catalog(catalog).to_json()
+    assert catalog_hints == json.loads(json.dumps(expected))

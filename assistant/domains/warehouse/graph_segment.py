@@ -125,9 +125,11 @@ class HintAnnotator(tf.Module):
     def _record_hint(self, key):
         """string (units,): `CatalogHints.record_hint` of each "PREFIX:CODE"."""
         prefix = tf.strings.regex_replace(key, ":.*", "")
+        code = tf.strings.regex_replace(key, ".*:", "")
         known = tf.reduce_any(tf.equal(prefix[:, None], tf.constant(self.prefixes)), axis=1)
         hint = self.record_hints.lookup(key)
-        unknown = tf.where(known, hints_lib.UNKNOWN_CODE, hints_lib.UNKNOWN_EQUIPMENT)
+        unknown = tf.where(known, tf.strings.join([hints_lib.UNKNOWN_CODE, code], " "),
+                           tf.strings.join([hints_lib.UNKNOWN_EQUIPMENT, prefix], " "))
         return tf.where(tf.strings.length(hint) > 0, hint, unknown)
 
     def _values(self, text, code):

@@ -7,7 +7,7 @@ type of equipment has. A model trained with hints reads them after the input (af
 `MARK`), so it copies what the catalog says instead of recalling it:
 
     "SN41:E108 V=154 D=118"            ->  "SN41:E108 V=154 D=118 § OK V=154"
-    "LF99:W311"                         ->  "LF99:W311 § UNKNOWN CODE"
+    "LF99:W311"                         ->  "LF99:W311 § UNKNOWN CODE W311"
     "what is the fix for I704 on CH62?" ->  "... § I704 ON CH NOT VALID"
     "I908 is raised by which equipment" ->  "... § I908: CV SN SH AG LF SC BS PL DD CH LP WS"
     "which codes belong to the sorter?" ->  "... § SN: E108 E201 W205 ..."
@@ -50,8 +50,8 @@ HINTS_FILE = "catalog_hints.json"  # in data directories and bundles
 MARK = "§"  # between an input and its hint; operators do not type it
 VALID = "OK"  # a record's: followed by the values of the code's parameters it holds
 NOT_VALID = "NOT VALID"  # a catalog code, not on this equipment
-UNKNOWN_CODE = "UNKNOWN CODE"  # a record's code of no equipment
-UNKNOWN_EQUIPMENT = "NO EQUIPMENT"  # a prefix the catalog lacks
+UNKNOWN_CODE = "UNKNOWN CODE"  # a record's code of no equipment (the code follows)
+UNKNOWN_EQUIPMENT = "NO EQUIPMENT"  # a prefix the catalog lacks (the prefix follows)
 UNKNOWN = "UNKNOWN"  # a question's code of no equipment
 
 _ALNUM = "A-Za-z0-9"
@@ -115,9 +115,9 @@ class CatalogHints:
         """The hint of a record whose `segment.record_key` is `key` ("SN:E108")."""
         prefix, _, code = key.upper().partition(":")
         if prefix not in self.names:
-            return UNKNOWN_EQUIPMENT
+            return f"{UNKNOWN_EQUIPMENT} {prefix}"
         if code not in self.equipment:
-            return UNKNOWN_CODE
+            return f"{UNKNOWN_CODE} {code}"
         return VALID if prefix in self.equipment[code] else NOT_VALID
 
     def values(self, text: str, code: str) -> list[str]:

@@ -18,8 +18,8 @@ ANNOTATED = [
     ("AG19:W811 R=4", "AG19:W811 R=4 § NOT VALID"),  # no values for a code not valid here
     ("CV45:E201", "CV45:E201 § OK"),  # a code without parameters
     ("AG19:W811", "AG19:W811 § NOT VALID"),  # a printer's code on an AGV
-    ("LF99:W311", "LF99:W311 § UNKNOWN CODE"),
-    ("XY32:h866  T=90", "XY32:h866  T=90 § NO EQUIPMENT"),
+    ("LF99:W311", "LF99:W311 § UNKNOWN CODE W311"),
+    ("XY32:h866  T=90", "XY32:h866  T=90 § NO EQUIPMENT XY"),
     ("CV07:E217,", "CV07:E217, § OK"),
     ("cv 7 e217 t=85c", "cv 7 e217 t=85c § OK T=85"),
 ]
@@ -63,7 +63,7 @@ def test_hints_round_trip_and_bundles_without_them_read_as_typed(tmp_path):
     corpus.write_domain_files(tmp_path, load_catalog())
     assert hints.load_hints(tmp_path) == CATALOG_HINTS
     assert WarehouseDomain.from_bundle(tmp_path).model_text("LF99:W311") == (
-        "LF99:W311 § UNKNOWN CODE")
+        "LF99:W311 § UNKNOWN CODE W311")
     assert hints.HINTS_FILE in json.loads((tmp_path / "domain.json").read_text())["files"]
     (tmp_path / hints.HINTS_FILE).unlink()
     domain = WarehouseDomain.from_bundle(tmp_path)
@@ -91,3 +91,27 @@ def test_the_graph_writes_what_python_writes():
     graph = HintAnnotator(CATALOG_HINTS).annotate(tf.constant(texts))
     assert [t.decode("utf-8") for t in graph.numpy()] == [CATALOG_HINTS.annotate(t)
                                                           for t in texts]
+
+
+def test_the_graph_writes_what_python_writes_on_a_corpus(tmp_path):
+    """Every unit the runtime would read of a small corpus (turns of follow-ups, records of
+    split lines, variants, questions, small talk): the graph writes what Python writes."""
+    import tensorflow as tf
+
+    from assistant.core.tokenizer import split_context
+    from assistant.domains.warehouse import segment
+    from assistant.domains.warehouse.graph_segment import HintAnnotator
+
+    corpus.build_corpus(tmp_path, seed=11, sizes=corpus.CorpusSizes(train=1500, valid=100,
+                                                                     test=100))
+    loaded = hints.load_hints(tmp_path)
+    units = set()
+    for split in corpus.SPLITS:
+        for line in (tmp_path / f"{split}.jsonl").open(encoding="utf-8"):
+            turn = split_context(json.loads(line)["source"])[1]
+            units.update(segment.split_line(turn) or [turn])
+    texts = sorted(units)
+    python = [loaded.annotate(text) for text in texts]
+    assert sum(" § " in text for text in python) > len(texts) // 2  # most units get a hint
+    graph = HintAnnotator(loaded).annotate(tf.constant(texts)).numpy()
+    assert [text.decode("utf-8") for text in graph] == python
