@@ -13,7 +13,7 @@ SHIPPED_CORPUS := build/corpus-shipped
 RUN := build/warehouse
 BUNDLE := saved_models/warehouse
 BUNDLE_FILES := config.json tokenizer.model model.weights.h5 training_log.json faithfulness.json \
-	record_order.json catalog_hints.json
+	record_order.json
 
 .PHONY: setup chat test lint format bench bench-train bench-decode bench-convert bench-export bench-product bench-beam corpus corpus-shipped train-default \
 	evaluate-default clean

@@ -32,8 +32,7 @@ def test_shipped_model_answers_fault_lines_as_the_catalog_says(shipped):
 
 def test_shipped_domain_files_match_the_catalog(shipped):
     # Regenerate them (python -m training build-corpus, then copy faithfulness.json,
-    # record_order.json and catalog_hints.json into the bundle) after changing the catalog
-    # or the message wording (a model trained with other hints must be retrained).
+    # record_order.json into the bundle) after changing the catalog or the message wording.
     assert isinstance(shipped.domain, WarehouseDomain)
     assert shipped.domain.runtime_options == ("rerank", "retry_beam", "greedy_first", "segment")
     catalog = load_catalog()
@@ -41,6 +40,8 @@ def test_shipped_domain_files_match_the_catalog(shipped):
     assert checks == json.loads(json.dumps(faithfulness_settings(catalog)))
     order = json.loads((BUNDLE / segment.RECORD_ORDER_FILE).read_text(encoding="utf-8"))
     assert order == json.loads(json.dumps(record_order(catalog).to_json()))
-    catalog_hints = json.loads((BUNDLE / hints.HINTS_FILE).read_text(encoding="utf-8"))
-    expected = hints.CatalogHints.from_catalog(catalog).to_json()
-    assert catalog_hints == json.loads(json.dumps(expected))
+    # The shipped weights (run 5) were trained before catalog hints: they read inputs as
+    # typed. A bundle trained with hints carries hints.HINTS_FILE (see warehouse_notes.md).
+    assert not (BUNDLE / hints.HINTS_FILE).exists()
+    assert shipped.domain.catalog_hints is None
+    assert shipped.domain.model_text("LF99:W311") == "LF99:W311"

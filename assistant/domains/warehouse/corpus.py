@@ -190,6 +190,7 @@ def build_corpus(
     seed: int = 0,
     catalog_path: Path | None = None,
     sizes: CorpusSizes | None = None,
+    catalog_hints: bool = False,
 ) -> dict[str, dict[str, int]]:
     """Writes train.jsonl, valid.jsonl, test.jsonl and the domain's files (see
     `write_domain_files`) into `out_dir` (atomically).
@@ -234,21 +235,25 @@ def build_corpus(
             if "family" in pair:
                 counts[pair["family"]] += 1
         summary[split] = {**counts, "total": len(pairs)}
-    write_domain_files(Path(out_dir), catalog)
+    write_domain_files(Path(out_dir), catalog, catalog_hints)
     return summary
 
 
-def write_domain_files(out_dir: Path, catalog: Catalog) -> None:
+def write_domain_files(out_dir: Path, catalog: Catalog, catalog_hints: bool = False) -> None:
     """Writes what a bundle trained on this data needs of the domain (training copies the
     files `DOMAIN_MANIFEST` names into the bundle): the check's catalog facts
-    (`faithfulness.BUNDLE_FILE`), the record order (`segment.RECORD_ORDER_FILE`) and the
-    catalog hints a model trained on it reads (`hints.HINTS_FILE`)."""
+    (`faithfulness.BUNDLE_FILE`), the record order (`segment.RECORD_ORDER_FILE`) and, with
+    `catalog_hints`, the hints a model trained on it reads (`hints.HINTS_FILE`; a stale one
+    is removed without)."""
     files = {
         faithfulness.BUNDLE_FILE: faithfulness_settings(catalog),
         segment.RECORD_ORDER_FILE: record_order(catalog).to_json(),
-        hints.HINTS_FILE: hints.CatalogHints.from_catalog(catalog).to_json(),
-        DOMAIN_MANIFEST: manifest.manifest(),
+        DOMAIN_MANIFEST: manifest.manifest(catalog_hints),
     }
+    if catalog_hints:
+        files[hints.HINTS_FILE] = hints.CatalogHints.from_catalog(catalog).to_json()
+    else:
+        (out_dir / hints.HINTS_FILE).unlink(missing_ok=True)
     for name, content in files.items():
         atomic_files.atomic_write_text(out_dir / name,
                                        json.dumps(content, indent=2, sort_keys=True) + "\n")
@@ -328,6 +333,10 @@ def register(subparsers) -> argparse.ArgumentParser:
                         help="train: no line that the runtime answers record by record "
                         "(several records with a separator it splits); the multi-record "
                         "share goes to single records")
+    parser.add_argument("--hints", action="store_true",
+                        help="write catalog_hints.json: a model trained on this data reads "
+                        "each input with what the catalog says of it (README, \"Catalog "
+                        "hints\"); the shipped bundle was trained without")
     parser.set_defaults(handler=_build_corpus_command, needs_tensorflow=False)
     return parser
 
@@ -365,7 +374,8 @@ def _build_corpus_command(args: argparse.Namespace) -> int:
                             codes_weight=args.codes_weight)
     except ValueError as error:
         raise ValueError(f"build-corpus: {error}") from None
-    summary = build_corpus(args.out, seed=args.seed, catalog_path=args.catalog, sizes=sizes)
+    summary = build_corpus(args.out, seed=args.seed, catalog_path=args.catalog, sizes=sizes,
+                           catalog_hints=args.hints)
     columns = (*CATEGORIES, *FOLLOWUP_CATEGORIES, "total")
     print(f"{'split':<6}" + "".join(f"{c.removeprefix('followup_'):>11}" for c in columns))
     for split, counts in summary.items():

@@ -60,12 +60,14 @@ def test_anything_but_one_record_is_read_as_typed(text):
 
 
 def test_hints_round_trip_and_bundles_without_them_read_as_typed(tmp_path):
-    corpus.write_domain_files(tmp_path, load_catalog())
+    corpus.write_domain_files(tmp_path, load_catalog(), catalog_hints=True)
     assert hints.load_hints(tmp_path) == CATALOG_HINTS
     assert WarehouseDomain.from_bundle(tmp_path).model_text("LF99:W311") == (
         "LF99:W311 § UNKNOWN CODE W311")
     assert hints.HINTS_FILE in json.loads((tmp_path / "domain.json").read_text())["files"]
-    (tmp_path / hints.HINTS_FILE).unlink()
+    corpus.write_domain_files(tmp_path, load_catalog())  # without hints: the file goes
+    assert not (tmp_path / hints.HINTS_FILE).exists()
+    assert hints.HINTS_FILE not in json.loads((tmp_path / "domain.json").read_text())["files"]
     domain = WarehouseDomain.from_bundle(tmp_path)
     assert domain.model_text("LF99:W311") == "LF99:W311"
     assert domain.graph_annotator() is None
@@ -103,7 +105,8 @@ def test_the_graph_writes_what_python_writes_on_a_corpus(tmp_path):
     from assistant.domains.warehouse.graph_segment import HintAnnotator
 
     corpus.build_corpus(tmp_path, seed=11, sizes=corpus.CorpusSizes(train=1500, valid=100,
-                                                                     test=100))
+                                                                     test=100),
+                        catalog_hints=True)
     loaded = hints.load_hints(tmp_path)
     units = set()
     for split in corpus.SPLITS:
