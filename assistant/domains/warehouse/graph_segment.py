@@ -175,7 +175,8 @@ class HintAnnotator(tf.Module):
         coded = tf.where(tf.strings.length(raisers) == 0,
                          tf.strings.join([code, " ", hints_lib.UNKNOWN]),
                          tf.where(has_unit, on_unit, raisers))
-        listed = tf.where(has_kind, self.code_lists.lookup(kind), "")
+        asks = tf.strings.regex_full_match(text, python_re(hints_lib.ASKS_CODES))
+        listed = tf.where(has_kind & asks, self.code_lists.lookup(kind), "")
         two = tf.strings.regex_full_match(text, python_re(hints_lib.TWO_CODES))
         return tf.where(two, "", tf.where(one, coded, listed))
 

@@ -22,8 +22,10 @@ The rules, written as patterns Python's `re` and RE2 read alike so the export's 
   no hint) gets "CODE UNKNOWN" for a code of no equipment, "CODE ON PREFIX" and the record
   hint when it names a unit ("lift 4", "LF04") of a type, else "CODE:" and the prefixes of
   the equipment that raises it.
-- A text that names no code but a type of equipment (with a unit number or without) gets
-  "PREFIX:" and the codes of that type, in catalog order.
+- A text that names no code but a type of equipment (with a unit number or without) and
+  asks for codes (the word "code", "fault", "error" or "alarm", a plural too) gets "PREFIX:"
+  and the codes of that type, in catalog order. (Session 11's run C listed them for any
+  text naming a type, and answered "my printer is not printing" with the printer's codes.)
 - Of several types named, the first prefix in alphabetical order with a unit number, else
   the first named without, is used. Anything else is read as typed.
 
@@ -57,6 +59,8 @@ UNKNOWN = "UNKNOWN"  # a question's code of no equipment
 _ALNUM = "A-Za-z0-9"
 # exactly the code of a text that names one ("what is e217?" -> "e217"), as group 1
 ONE_CODE = rf"(?s)(?:.*[^{_ALNUM}])?([A-Za-z][0-9]{{3}})(?:[^{_ALNUM}].*)?"
+# a text that asks for codes ("which codes belong to the sorter?", "lift faults")
+ASKS_CODES = r"(?is)(?:.*[^A-Za-z])?(?:codes?|faults?|errors?|alarms?)(?:[^A-Za-z].*)?"
 # a text that names two codes or more
 TWO_CODES = (rf"(?s)(?:.*[^{_ALNUM}])?[A-Za-z][0-9]{{3}}[^{_ALNUM}]"
              rf"(?:.*[^{_ALNUM}])?[A-Za-z][0-9]{{3}}(?:[^{_ALNUM}].*)?")
@@ -140,7 +144,8 @@ class CatalogHints:
         unit, kind = self.named_type(text)
         match = re.fullmatch(ONE_CODE, text)
         if match is None:
-            return None if kind is None else self.code_list(kind)
+            asks = kind is not None and re.fullmatch(ASKS_CODES, text)
+            return self.code_list(kind) if asks else None
         code = match.group(1).upper()
         if code not in self.equipment:
             return f"{code} {UNKNOWN}"

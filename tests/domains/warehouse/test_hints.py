@@ -38,9 +38,13 @@ QUESTIONS = [
     ("10:42:07 CV07:E217", "10:42:07 CV07:E217 § E217 ON CV OK"),  # not a record: a question
     ("CV07:E217 help", "CV07:E217 help § E217 ON CV OK"),
     ("shuttle 31 w104 help", "shuttle 31 w104 help § W104 ON SH OK"),
-    ("WS7", "WS7 § WS: E108 E801 E802 W803 I804 E805 W905 I908 E911"),  # a unit: its type's codes
+    ("WS7 codes?", "WS7 codes? § WS: E108 E801 E802 W803 I804 E805 W905 I908 E911"),
+    ("Which fault codes does the lift have", "Which fault codes does the lift have § LF: E108 "
+     "E201 W205 E210 C212 E217 E224 I230 W233 E317 E416 W419 E422 C501 C502 C503 E504 C507 "
+     "C509 E605 E901 W905 I908 I914"),
 ]
-AS_TYPED = ["how do I fix it?", "CV07:E217 T=85; SN02:W301", "hello", "", "  ",
+AS_TYPED = ["how do I fix it?", "CV07:E217 T=85; SN02:W301", "hello", "", "  ", "WS7",
+            "my printer is not printing", "item oversize on sn95 - help", "decode the sorter",
             "which one, C212 or W905?", "E2170 and XE217 are not codes"]
 
 
