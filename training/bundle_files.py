@@ -99,39 +99,34 @@ def decoding_defaults(train: data_lib.EncodedPairs) -> dict[str, Any]:
     return ReplyOptions.resolve(default_options(), chosen).to_dict()
 
 
-def model_sources(data: str | os.PathLike, splits: dict[str, list[data_lib.Pair]],
-                  domain: Domain | None = None) -> dict[str, list[data_lib.Pair]]:
-    """The splits with each source's turn as the model reads it (`Domain.model_text` of
-    the data directory's domain, e.g. the warehouse's catalog hints), so the model trains
-    on what the runtime and the export give it; the context part is kept as it is.
+def model_sources(data: str | os.PathLike,
+                  splits: dict[str, list[data_lib.Pair]]) -> dict[str, list[data_lib.Pair]]:
+    """The splits as the model reads them (`model_pairs` with the domain of the data
+    directory, e.g. the warehouse's catalog hints), so the model trains on what the runtime
+    and the export give it.
 
     Raises:
         DataError: the data directory's domain files are not valid.
     """
-    if domain is None:
-        try:
-            domain = load_domain(data_domain(data), data if Path(data).is_dir() else None)
-        except ValueError as error:
-            raise data_lib.DataError(str(error)) from None
+    try:
+        domain = load_domain(_manifest(Path(data))[0], data if Path(data).is_dir() else None)
+    except ValueError as error:
+        raise data_lib.DataError(str(error)) from None
+    return {name: model_pairs(pairs, domain) for name, pairs in splits.items()}
+
+
+def model_pairs(pairs: list[data_lib.Pair], domain: Domain) -> list[data_lib.Pair]:
+    """`pairs` with each source's turn as `domain` has the model read it
+    (`Domain.model_text`); the context part is kept as it is."""
     if type(domain).model_text is Domain.model_text:
-        return splits
+        return pairs
 
     def read(pair: data_lib.Pair) -> data_lib.Pair:
         context, turn = split_context(pair.source)
         source = join_context(context, domain.model_text(turn))
         return pair if source == pair.source else dataclasses.replace(pair, source=source)
 
-    return {name: [read(pair) for pair in pairs] for name, pairs in splits.items()}
-
-
-def data_domain(data: str | os.PathLike) -> str:
-    """The name of the domain a data directory was written for (`NULL_DOMAIN`: none);
-    see `copy_domain_files`.
-
-    Raises:
-        DataError: the manifest is not valid.
-    """
-    return _manifest(Path(data))[0]
+    return [read(pair) for pair in pairs]
 
 
 def _manifest(directory: Path) -> tuple[str, list[str]]:

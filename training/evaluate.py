@@ -94,11 +94,11 @@ def teacher_forced_accuracy(
     """Token accuracy with gold decoder inputs, per category and for all pairs."""
     import tensorflow as tf
 
-    from training.bundle_files import model_sources
+    from training.bundle_files import model_pairs
     from training.data import encode_pairs, make_batches
 
     groups: dict[str, list[Pair]] = defaultdict(list)
-    for pair in model_sources(None, {"pairs": list(pairs)}, assistant.domain)["pairs"]:
+    for pair in model_pairs(list(pairs), assistant.domain):
         groups[pair.category or "uncategorised"].append(pair)
     forward = tf.function(
         lambda s, t: assistant.model((s, t), training=False), reduce_retracing=True

@@ -113,8 +113,9 @@ class HintAnnotator(tf.Module):
         record = tf.strings.regex_full_match(text, python_re(segment.RECORD_PATTERN))
         key = tf.strings.upper(tf.strings.regex_replace(text, key_pattern(),
                                                         segment.KEY_REPLACEMENT))
-        status = self._record_hint(key)
-        values = self._values(text, tf.strings.regex_replace(key, ".*:", ""))
+        code = tf.strings.regex_replace(key, ".*:", "")
+        status = self._record_hint(key, code)
+        values = self._values(text, code)
         status = tf.where(tf.equal(status, hints_lib.VALID) & (tf.strings.length(values) > 0),
                           tf.strings.join([status, values], separator=" "), status)
         hint = tf.where(record, status, self._question_hint(text))
@@ -122,10 +123,9 @@ class HintAnnotator(tf.Module):
         annotated = tf.strings.join([stripped, hint], separator=f" {hints_lib.MARK} ")
         return tf.where(tf.strings.length(hint) > 0, annotated, text)
 
-    def _record_hint(self, key):
-        """string (units,): `CatalogHints.record_hint` of each "PREFIX:CODE"."""
+    def _record_hint(self, key, code):
+        """string (units,): `CatalogHints.record_hint` of each "PREFIX:CODE" (and its code)."""
         prefix = tf.strings.regex_replace(key, ":.*", "")
-        code = tf.strings.regex_replace(key, ".*:", "")
         known = tf.reduce_any(tf.equal(prefix[:, None], tf.constant(self.prefixes)), axis=1)
         hint = self.record_hints.lookup(key)
         unknown = tf.where(known, tf.strings.join([hints_lib.UNKNOWN_CODE, code], " "),

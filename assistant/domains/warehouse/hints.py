@@ -69,6 +69,7 @@ _RECORD = re.compile(segment.RECORD_PATTERN)
 _KEY = re.compile(segment.KEY_PATTERN, re.DOTALL)
 
 
+@functools.cache
 def value_pattern(key: str) -> str:
     """A record holding parameter `key` (either case); its last value as group 1."""
     return (rf"(?s)(?:.*[\s,])?[{key.upper()}{key.lower()}]\s*=\s*([0-9]+(?:\.[0-9]+)?)"
@@ -141,11 +142,12 @@ class CatalogHints:
         """The hint of a text that is not one record (see the module), or None."""
         if re.fullmatch(TWO_CODES, text):
             return None
-        unit, kind = self.named_type(text)
         match = re.fullmatch(ONE_CODE, text)
+        if match is None and not re.fullmatch(ASKS_CODES, text):
+            return None
+        unit, kind = self.named_type(text)
         if match is None:
-            asks = kind is not None and re.fullmatch(ASKS_CODES, text)
-            return self.code_list(kind) if asks else None
+            return None if kind is None else self.code_list(kind)
         code = match.group(1).upper()
         if code not in self.equipment:
             return f"{code} {UNKNOWN}"
@@ -156,12 +158,11 @@ class CatalogHints:
     def named_type(self, text: str) -> tuple[str | None, str | None]:
         """(the prefix of a unit `text` names with its number, that or else the prefix of
         a type it names without one); None for none."""
-        with_number = next((p for p in sorted(self.names)
-                            if self._patterns()[p][0].fullmatch(text)), None)
+        patterns = self._patterns
+        with_number = next((p for p, (unit, _) in patterns if unit.fullmatch(text)), None)
         if with_number is not None:
             return with_number, with_number
-        return None, next((p for p in sorted(self.names)
-                           if self._patterns()[p][1].fullmatch(text)), None)
+        return None, next((p for p, (_, kind) in patterns if kind.fullmatch(text)), None)
 
     def annotate(self, text: str) -> str:
         """`text` stripped with its hint after `MARK`, or as it is when it has none."""
@@ -174,8 +175,12 @@ class CatalogHints:
             hint = self.question_hint(text)
         return text if hint is None else f"{text.strip()} {MARK} {hint}"
 
-    def _patterns(self) -> dict[str, tuple[re.Pattern, re.Pattern]]:
-        return _compiled(tuple(sorted(self.names.items())))
+    @functools.cached_property
+    def _patterns(self) -> tuple[tuple[str, tuple[re.Pattern, re.Pattern]], ...]:
+        """(prefix, (`unit_pattern`, `type_pattern`)) compiled, prefixes in order."""
+        return tuple((prefix, (re.compile(unit_pattern(prefix, spelled)),
+                               re.compile(type_pattern(spelled))))
+                     for prefix, spelled in sorted(self.names.items()))
 
     def to_json(self) -> dict:
         return {"codes": [{"code": code, "equipment": list(on), "params": list(self.params[code])}
@@ -192,12 +197,6 @@ class CatalogHints:
             raise ValueError("every prefix needs a name")
         return cls({code: on for code, on, _ in codes}, {code: keys for code, _, keys in codes},
                    names)
-
-
-@functools.cache
-def _compiled(names: tuple[tuple[str, tuple[str, ...]], ...]):
-    return {prefix: (re.compile(unit_pattern(prefix, spelled)), re.compile(type_pattern(spelled)))
-            for prefix, spelled in names}
 
 
 def load_hints(bundle_dir: str | Path) -> CatalogHints | None:
