@@ -30,6 +30,12 @@ class ModelConfig:
     # vocabulary softmax with the attention scattered onto the source's piece ids, weighted
     # by a learned gate, so numbers and codes can be copied from the input.
     copy: bool = False
+    # The state the attention reads at step t: "previous" scores s_{t-1}, before the decoder
+    # has read y_{t-1} (Bahdanau et al. 2015; bundles before this option); "current" scores
+    # s_t, after it (Luong et al. 2015, See et al. 2017), the previous context fed as input.
+    # A copy model copies the first piece of a span ("Equipment VW 41") only with
+    # "current": with "previous" the step that emits it does not know the piece before it.
+    attention_query: str = "previous"
 
     def __post_init__(self) -> None:
         if self.rnn_type not in ("gru", "lstm"):
@@ -46,6 +52,9 @@ class ModelConfig:
                 raise ValueError(f"{name} must be a positive integer, not {getattr(self, name)!r}")
         if self.source_case not in ("keep", "upper"):
             raise ValueError(f"source_case must be 'keep' or 'upper', not {self.source_case!r}")
+        if self.attention_query not in ("previous", "current"):
+            raise ValueError("attention_query must be 'previous' or 'current', "
+                             f"not {self.attention_query!r}")
         if not isinstance(self.copy, bool):
             raise ValueError(f"copy must be true or false, not {self.copy!r}")
         if not 0.0 <= self.dropout < 1.0:

@@ -19,19 +19,26 @@ class DecoderWeights(NamedTuple):
     state (attention query and recurrence) run as one matrix product.
     """
 
-    state_kernel: object  # (units, attention_units + gates x units): [W2 | U]
-    state_bias: object  # (attention_units + gates x units,)
+    state_kernel: object  # (units, attention_units + gates x units): [W2 | U]; "current": U
+    state_bias: object  # (attention_units + gates x units,); "current": (gates x units,)
     context_kernel: object  # (value_dim, gates x units)
     score_vector: object  # (attention_units,)
+    query_kernel: object = None  # "current" only: W2 (units, attention_units), on s_t
+    query_bias: object = None  # "current" only: (attention_units,)
 
 
 @keras.saving.register_keras_serializable(package="assistant")
 class AttentionDecoder(keras.layers.Layer):
     """A GRU or LSTM decoder with Bahdanau attention and input feeding.
 
-    At step t the attention scores the previous state s_{t-1} against the encoder outputs
-    to get the context c_t; the RNN reads [embedding(y_{t-1}); c_t] (input feeding) and
-    updates its state to s_t; the layer outputs [s_t; c_t] for the output projection.
+    With `attention_query="previous"` (Bahdanau et al. 2015), at step t the attention scores
+    the previous state s_{t-1} against the encoder outputs to get the context c_t; the RNN
+    reads [embedding(y_{t-1}); c_t] (input feeding) and updates its state to s_t. With
+    "current" (Luong et al. 2015; the order of See et al.'s pointer-generator) the RNN first
+    reads [embedding(y_{t-1}); c_{t-1}] (the previous context, kept in the state as
+    "context") to get s_t, and the attention scores s_t: the step that emits a piece knows
+    the piece before it, which copying the first piece of a span needs. Either way the
+    layer outputs [s_t; c_t] for the output projection.
     The input-to-gate product of the embeddings does not depend on the recurrence, so
     teacher forcing computes it for all steps in one matrix product before the loop.
 
@@ -41,6 +48,7 @@ class AttentionDecoder(keras.layers.Layer):
         rnn_type: "gru" (Keras' reset_after formulation) or "lstm".
         embedding_dim: width of the target embeddings.
         value_dim: width of the encoder outputs.
+        attention_query: "previous" or "current" (`ModelConfig.attention_query`).
     """
 
     def __init__(
@@ -50,9 +58,11 @@ class AttentionDecoder(keras.layers.Layer):
         rnn_type: str,
         embedding_dim: int,
         value_dim: int,
+        attention_query: str = "previous",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        self.attention_query = attention_query
         self.units = units
         self.attention_units = attention_units
         self.rnn_type = rnn_type
@@ -84,12 +94,29 @@ class AttentionDecoder(keras.layers.Layer):
             self.attention.build()
 
     def state_keys(self) -> tuple[str, ...]:
-        """Names of the state tensors: ("h",) for a GRU, ("h", "c") for an LSTM."""
-        return ("h",) if self.rnn_type == "gru" else ("h", "c")
+        """Names of the state tensors: ("h",) for a GRU, ("h", "c") for an LSTM, and
+        "context" (the previous step's, (batch, value_dim)) with `attention_query="current"`."""
+        rnn = ("h",) if self.rnn_type == "gru" else ("h", "c")
+        return (*rnn, "context") if self.attention_query == "current" else rnn
+
+    def initial_context(self, state):
+        """The "context" entry of the initial state (zeros like the encoder's), or None."""
+        if self.attention_query != "current":
+            return None
+        return keras.ops.zeros((keras.ops.shape(state["h"])[0], self.value_dim), state["h"].dtype)
 
     def read_weights(self) -> DecoderWeights:
         """Reads the variables `step` needs; call once per sequence, outside any loop."""
         attention = self.attention
+        if self.attention_query == "current":
+            return DecoderWeights(
+                state_kernel=tf.identity(self.recurrent_kernel),
+                state_bias=tf.identity(self.recurrent_bias),
+                context_kernel=tf.identity(self.context_kernel),
+                score_vector=tf.identity(attention.score_vector),
+                query_kernel=tf.identity(attention.query_kernel),
+                query_bias=tf.identity(attention.query_bias),
+            )
         return DecoderWeights(
             state_kernel=keras.ops.concatenate(
                 [attention.query_kernel, self.recurrent_kernel], axis=-1
@@ -116,6 +143,8 @@ class AttentionDecoder(keras.layers.Layer):
             (output, new_state, attention): output (batch, units + value_dim) is [s_t; c_t],
             attention (batch, src_len).
         """
+        if self.attention_query == "current":
+            return self._step_current(projected_input, state, keys, values, mask, weights)
         h = state["h"]
         from_state = keras.ops.matmul(h, weights.state_kernel) + weights.state_bias
         query = from_state[:, : self.attention_units]  # (batch, attention_units)
@@ -125,6 +154,17 @@ class AttentionDecoder(keras.layers.Layer):
         new_state = rnn_update(self.rnn_type, gate_inputs, recurrent, state)
         output = keras.ops.concatenate([new_state["h"], context], axis=-1)
         return output, new_state, attention
+
+    def _step_current(self, projected_input, state, keys, values, mask, weights):
+        """`step` with `attention_query="current"`: the RNN reads the previous context, then
+        the attention scores the new state."""
+        recurrent = keras.ops.matmul(state["h"], weights.state_kernel) + weights.state_bias
+        gate_inputs = projected_input + keras.ops.matmul(state["context"], weights.context_kernel)
+        new_state = rnn_update(self.rnn_type, gate_inputs, recurrent, state)
+        query = keras.ops.matmul(new_state["h"], weights.query_kernel) + weights.query_bias
+        context, attention = attend(query, keys, values, mask, weights.score_vector)
+        output = keras.ops.concatenate([new_state["h"], context], axis=-1)
+        return output, {**new_state, "context": context}, attention
 
     def call(self, embeddings, initial_state, values, mask):
         """Teacher-forced decoding over a whole target sequence.
@@ -183,6 +223,7 @@ class AttentionDecoder(keras.layers.Layer):
             "rnn_type": self.rnn_type,
             "embedding_dim": self.embedding_dim,
             "value_dim": self.value_dim,
+            "attention_query": self.attention_query,
         }
 
     def _bias_initializer(self, shape, dtype=None):

@@ -78,6 +78,7 @@ class Seq2Seq(keras.Model):
             config.rnn_type,
             embedding_dim=config.embedding_dim,
             value_dim=2 * config.encoder_units,
+            attention_query=config.attention_query,
             name="decoder",
         )
         self.decoder.build()  # `encode` uses its attention keys before the decoder is called
@@ -117,6 +118,9 @@ class Seq2Seq(keras.Model):
             x, final_states = rnn(x, mask)
         # The bridge maps the last layer's [forward; backward] final states to the decoder's.
         state = {key: bridge(final_states[key]) for key, bridge in self.bridges.items()}
+        context = self.decoder.initial_context(state)
+        if context is not None:
+            state["context"] = context
         memory = Memory(values=x, keys=self.decoder.attention.keys(x), source=source)
         return memory, mask, state
 

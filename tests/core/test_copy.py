@@ -22,9 +22,11 @@ SEEN = np.arange(10, 25)  # ids the echo task trains on
 UNSEEN = np.arange(25, 40)  # ids it is tested on: never in a training target
 
 
-def model_with(copy: bool, vocab_size: int = 40, seed: int = 0) -> Seq2Seq:
+def model_with(copy: bool, vocab_size: int = 40, seed: int = 0,
+               attention_query: str = "previous") -> Seq2Seq:
     keras.utils.set_random_seed(seed)
-    model = Seq2Seq(ModelConfig(vocab_size=vocab_size, copy=copy, **SMALL))
+    model = Seq2Seq(ModelConfig(vocab_size=vocab_size, copy=copy,
+                                attention_query=attention_query, **SMALL))
     model.build()
     return model
 
@@ -67,14 +69,17 @@ def test_the_distribution_is_the_hand_computed_mixture_and_sums_to_one():
     assert gate.min() > 0.0 and gate.max() < 1.0
 
 
-def test_a_decoding_step_equals_teacher_forcing():
-    model = model_with(copy=True)
+@pytest.mark.parametrize("query", ["previous", "current"])
+def test_decoding_steps_equal_teacher_forcing(query):
+    model = model_with(copy=True, attention_query=query)
     source, target_in = batch()
     teacher = model((source, target_in)).numpy()
     memory, mask, state = model.encode(source)
     assert memory.source is not None
-    step_logits, _, _ = model.decode_step(tf.constant(target_in[:, 0]), state, memory, mask)
-    np.testing.assert_allclose(step_logits.numpy(), teacher[:, 0], rtol=1e-4, atol=1e-5)
+    for t in range(target_in.shape[1]):
+        step_logits, state, _ = model.decode_step(tf.constant(target_in[:, t]), state, memory,
+                                                  mask)
+        np.testing.assert_allclose(step_logits.numpy(), teacher[:, t], rtol=1e-4, atol=1e-5)
 
 
 def test_a_model_without_copy_is_unchanged():

@@ -10,11 +10,16 @@ from assistant.core.model import Seq2Seq
 from tests.conftest import TINY_MODEL
 
 
-def tiny_model(rnn_type="gru", vocab_size=40, seed=0):
+RNN_AND_QUERY = [("gru", "previous"), ("lstm", "previous"), ("gru", "current"),
+                 ("lstm", "current")]
+
+
+def tiny_model(rnn_type="gru", vocab_size=40, seed=0, attention_query="previous"):
     import keras
 
     keras.utils.set_random_seed(seed)
-    model = Seq2Seq(ModelConfig(vocab_size=vocab_size, rnn_type=rnn_type, **TINY_MODEL))
+    model = Seq2Seq(ModelConfig(vocab_size=vocab_size, rnn_type=rnn_type,
+                                attention_query=attention_query, **TINY_MODEL))
     model.build()
     return model
 
@@ -32,9 +37,9 @@ def padded_batch():
     return source, target_in
 
 
-@pytest.mark.parametrize("rnn_type", ["gru", "lstm"])
-def test_attention_sums_to_one_and_is_zero_on_padding(rnn_type):
-    model = tiny_model(rnn_type)
+@pytest.mark.parametrize(("rnn_type", "query"), RNN_AND_QUERY)
+def test_attention_sums_to_one_and_is_zero_on_padding(rnn_type, query):
+    model = tiny_model(rnn_type, attention_query=query)
     source, target_in = padded_batch()
     logits, attention = model((source, target_in), return_attention=True)
     assert logits.shape == (3, 4, 40)
@@ -62,19 +67,19 @@ def test_bahdanau_attention_matches_formula():
     np.testing.assert_allclose(np.asarray(context)[0], expected @ values[0, :2], rtol=1e-5)
 
 
-@pytest.mark.parametrize("rnn_type", ["gru", "lstm"])
-def test_padding_does_not_change_a_sequence_result(rnn_type):
+@pytest.mark.parametrize(("rnn_type", "query"), RNN_AND_QUERY)
+def test_padding_does_not_change_a_sequence_result(rnn_type, query):
     """A row's logits are the same whether or not the batch pads its source."""
-    model = tiny_model(rnn_type)
+    model = tiny_model(rnn_type, attention_query=query)
     source, target_in = padded_batch()
     batched = np.asarray(model((source, target_in)))
     alone = np.asarray(model((source[1:2, :3], target_in[1:2, :3])))
     np.testing.assert_allclose(batched[1, :3], alone[0], rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("rnn_type", ["gru", "lstm"])
-def test_decode_step_reproduces_teacher_forcing(rnn_type):
-    model = tiny_model(rnn_type)
+@pytest.mark.parametrize(("rnn_type", "query"), RNN_AND_QUERY)
+def test_decode_step_reproduces_teacher_forcing(rnn_type, query):
+    model = tiny_model(rnn_type, attention_query=query)
     source, target_in = padded_batch()
     logits, attention = model((source, target_in), return_attention=True)
     memory, mask, state = model.encode(source)
@@ -86,6 +91,36 @@ def test_decode_step_reproduces_teacher_forcing(rnn_type):
         np.testing.assert_allclose(
             np.asarray(step_attention), np.asarray(attention)[:, t], rtol=1e-4, atol=1e-6
         )
+
+
+def test_current_query_attends_after_the_rnn_reads_the_previous_context():
+    """attention_query="current": s_t = RNN([x_t; c_{t-1}], s_{t-1}), then the attention
+    scores s_t; the state carries c_t, zeros before the first step."""
+    model = tiny_model("gru", attention_query="current")
+    source, target_in = padded_batch()
+    memory, mask, state = model.encode(source)
+    assert sorted(state) == ["context", "h"]
+    np.testing.assert_array_equal(np.asarray(state["context"]), 0.0)
+    decoder, attention = model.decoder, model.decoder.attention
+    h0 = np.asarray(state["h"])
+    _, state, step_attention = model.decode_step(target_in[:, 0], state, memory, mask)
+    x = np.asarray(model.embedding(target_in[:, 0])) @ decoder.embedding_kernel.numpy()
+    x += decoder.input_bias.numpy()
+    r = h0 @ decoder.recurrent_kernel.numpy() + decoder.recurrent_bias.numpy()
+    x_z, x_r, x_h = np.split(x, 3, axis=-1)  # the previous context is zero: no context term
+    h_z, h_r, h_h = np.split(r, 3, axis=-1)
+    z, reset = 1 / (1 + np.exp(-(x_z + h_z))), 1 / (1 + np.exp(-(x_r + h_r)))
+    h1 = z * h0 + (1 - z) * np.tanh(x_h + reset * h_h)
+    np.testing.assert_allclose(np.asarray(state["h"]), h1, rtol=1e-4, atol=1e-5)
+    context, expected = attention(h1, memory.keys, memory.values, mask)
+    np.testing.assert_allclose(np.asarray(step_attention), np.asarray(expected), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(state["context"]), np.asarray(context), atol=1e-6)
+
+
+def test_bundles_before_the_option_attend_with_the_previous_state():
+    assert ModelConfig.from_dict({"vocab_size": 40}).attention_query == "previous"
+    with pytest.raises(ValueError, match="attention_query must be 'previous' or 'current'"):
+        ModelConfig(attention_query="next")
 
 
 def test_bidirectional_final_states_ignore_padding():
@@ -129,9 +164,9 @@ def test_model_config_rejects_bad_values(tmp_path):
         load_bundle_config(bad)
 
 
-@pytest.mark.parametrize("rnn_type", ["gru", "lstm"])
-def test_get_config_from_config_round_trip(rnn_type):
-    model = tiny_model(rnn_type)
+@pytest.mark.parametrize(("rnn_type", "query"), RNN_AND_QUERY)
+def test_get_config_from_config_round_trip(rnn_type, query):
+    model = tiny_model(rnn_type, attention_query=query)
     clone = Seq2Seq.from_config(model.get_config())
     clone.build()
     assert clone.config == model.config

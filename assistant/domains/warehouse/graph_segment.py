@@ -95,6 +95,7 @@ class HintAnnotator(tf.Module):
             f"{prefix}:{code}": hints.record_hint(f"{prefix}:{code}")
             for prefix in self.prefixes for code in hints.equipment})
         self.raisers = _string_table({code: hints.raisers(code) for code in hints.equipment})
+        self.named = _string_table({code: hints.named(code) for code in hints.equipment})
         self.code_lists = _string_table({prefix: hints.code_list(prefix)
                                          for prefix in self.prefixes})
         self._unit_patterns = [python_re(hints_lib.unit_pattern(p, hints.names[p]))
@@ -129,7 +130,7 @@ class HintAnnotator(tf.Module):
         known = tf.reduce_any(tf.equal(prefix[:, None], tf.constant(self.prefixes)), axis=1)
         hint = self.record_hints.lookup(key)
         unknown = tf.where(known, tf.strings.join([hints_lib.UNKNOWN_CODE, code], " "),
-                           tf.strings.join([hints_lib.UNKNOWN_EQUIPMENT, prefix], " "))
+                           tf.strings.join([hints_lib.UNKNOWN_EQUIPMENT, prefix, code], " "))
         return tf.where(tf.strings.length(hint) > 0, hint, unknown)
 
     def _values(self, text, code):
@@ -170,7 +171,7 @@ class HintAnnotator(tf.Module):
         code = tf.strings.upper(tf.strings.regex_replace(
             text, "^" + python_re(hints_lib.ONE_CODE) + "$", r"\1"))
         raisers = self.raisers.lookup(code)
-        on_unit = tf.strings.join([code, " ON ", unit, " ",
+        on_unit = tf.strings.join([self.named.lookup(code), " ON ", unit, " ",
                                    self.record_hints.lookup(tf.strings.join([unit, ":", code]))])
         coded = tf.where(tf.strings.length(raisers) == 0,
                          tf.strings.join([code, " ", hints_lib.UNKNOWN]),

@@ -8,8 +8,9 @@ type of equipment has. A model trained with hints reads them after the input (af
 
     "SN41:E108 V=154 D=118"            ->  "SN41:E108 V=154 D=118 § OK V=154"
     "LF99:W311"                         ->  "LF99:W311 § UNKNOWN CODE W311"
-    "what is the fix for I704 on CH62?" ->  "... § I704 ON CH NOT VALID"
-    "I908 is raised by which equipment" ->  "... § I908: CV SN SH AG LF SC BS PL DD CH LP WS"
+    "XY32:h866"                         ->  "XY32:h866 § NO EQUIPMENT XY H866"
+    "what is the fix for I704 on CH62?" ->  "... § I704 door open too long ON CH NOT VALID"
+    "I908 is raised by which equipment" ->  "... § I908 software update available: CV SN ..."
     "which codes belong to the sorter?" ->  "... § SN: E108 E201 W205 ..."
 
 The rules, written as patterns Python's `re` and RE2 read alike so the export's graph
@@ -18,10 +19,15 @@ The rules, written as patterns Python's `re` and RE2 read alike so the export's 
 - A unit that is one record as operators type it (`segment.RECORD_PATTERN`) gets its
   record's hint (`record_hint`) and, for a valid code, the values of the code's parameters
   the record holds ("KEY=value", the catalog's order; `value_pattern`).
+- A record's code and an unknown prefix are restated with a space before them: a model
+  copies "▁H" of "H866" to its reply ("report code H866") from the hint, not from the
+  record's "H" that follows a colon (another piece).
 - Any other text that names one code (a letter and three digits standing alone; two or more:
-  no hint) gets "CODE UNKNOWN" for a code of no equipment, "CODE ON PREFIX" and the record
-  hint when it names a unit ("lift 4", "LF04") of a type, else "CODE:" and the prefixes of
-  the equipment that raises it.
+  no hint) gets "CODE UNKNOWN" for a code of no equipment, else the code and its meaning
+  ("E422 load sensor fault": the key the model recalls the fix by; without it, "what is the
+  fix for E422 on lift 76?" got the lift's most frequent fix) followed by "ON PREFIX" and
+  the record hint when it names a unit ("lift 4", "LF04") of a type, else ":" and the
+  prefixes of the equipment that raises it.
 - A text that names no code but a type of equipment (with a unit number or without) and
   asks for codes (the word "code", "fault", "error" or "alarm", a plural too) gets "PREFIX:"
   and the codes of that type, in catalog order. (Session 11's run C listed them for any
@@ -102,11 +108,14 @@ class CatalogHints:
             every code of the catalog, in catalog order.
         params: code -> its parameter keys (upper case, catalog order; empty: none).
         names: prefix -> what operators call that equipment (lower case), every prefix.
+        meanings: code -> its meaning ("load sensor fault"); none in hint files written
+            before session 12 (their questions' hints name the code alone).
     """
 
     equipment: Mapping[str, tuple[str, ...]]
     params: Mapping[str, tuple[str, ...]]
     names: Mapping[str, tuple[str, ...]]
+    meanings: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_catalog(cls, catalog: Catalog) -> CatalogHints:
@@ -114,13 +123,14 @@ class CatalogHints:
                    {code: tuple(p.name.upper() for p in entry.params)
                     for code, entry in catalog.entries.items()},
                    {prefix: tuple(catalog.aliases.get(prefix) or (name,))
-                    for prefix, name in catalog.equipment.items()})
+                    for prefix, name in catalog.equipment.items()},
+                   {code: entry.meaning for code, entry in catalog.entries.items()})
 
     def record_hint(self, key: str) -> str:
         """The hint of a record whose `segment.record_key` is `key` ("SN:E108")."""
         prefix, _, code = key.upper().partition(":")
         if prefix not in self.names:
-            return f"{UNKNOWN_EQUIPMENT} {prefix}"
+            return f"{UNKNOWN_EQUIPMENT} {prefix} {code}"
         if code not in self.equipment:
             return f"{UNKNOWN_CODE} {code}"
         return VALID if prefix in self.equipment[code] else NOT_VALID
@@ -130,9 +140,14 @@ class CatalogHints:
         found = ((key, re.fullmatch(value_pattern(key), text)) for key in self.params[code])
         return [f"{key}={match.group(1)}" for key, match in found if match]
 
+    def named(self, code: str) -> str:
+        """"CODE meaning" of a catalog code (the code alone without meanings)."""
+        meaning = self.meanings.get(code)
+        return f"{code} {meaning}" if meaning else code
+
     def raisers(self, code: str) -> str:
-        """"CODE: PREFIX ..." of a catalog code."""
-        return f"{code}: {' '.join(self.equipment[code])}"
+        """"CODE meaning: PREFIX ..." of a catalog code."""
+        return f"{self.named(code)}: {' '.join(self.equipment[code])}"
 
     def code_list(self, prefix: str) -> str:
         """"PREFIX: CODE ..." of a catalog prefix, its codes in catalog order."""
@@ -152,7 +167,7 @@ class CatalogHints:
         if code not in self.equipment:
             return f"{code} {UNKNOWN}"
         if unit is not None:
-            return f"{code} ON {unit} {self.record_hint(f'{unit}:{code}')}"
+            return f"{self.named(code)} ON {unit} {self.record_hint(f'{unit}:{code}')}"
         return self.raisers(code)
 
     def named_type(self, text: str) -> tuple[str | None, str | None]:
@@ -183,7 +198,8 @@ class CatalogHints:
                      for prefix, spelled in sorted(self.names.items()))
 
     def to_json(self) -> dict:
-        return {"codes": [{"code": code, "equipment": list(on), "params": list(self.params[code])}
+        return {"codes": [{"code": code, "equipment": list(on), "params": list(self.params[code]),
+                           **({"meaning": self.meanings[code]} if code in self.meanings else {})}
                           for code, on in self.equipment.items()],
                 "names": {prefix: list(names) for prefix, names in sorted(self.names.items())}}
 
@@ -195,8 +211,10 @@ class CatalogHints:
                  for prefix, spelled in entry["names"].items()}
         if not all(names.values()):
             raise ValueError("every prefix needs a name")
+        meanings = {str(c["code"]).upper(): " ".join(str(c["meaning"]).split())
+                    for c in entry["codes"] if c.get("meaning")}
         return cls({code: on for code, on, _ in codes}, {code: keys for code, _, keys in codes},
-                   names)
+                   names, meanings)
 
 
 def load_hints(bundle_dir: str | Path) -> CatalogHints | None:

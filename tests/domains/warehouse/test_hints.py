@@ -19,25 +19,25 @@ ANNOTATED = [
     ("CV45:E201", "CV45:E201 § OK"),  # a code without parameters
     ("AG19:W811", "AG19:W811 § NOT VALID"),  # a printer's code on an AGV
     ("LF99:W311", "LF99:W311 § UNKNOWN CODE W311"),
-    ("XY32:h866  T=90", "XY32:h866  T=90 § NO EQUIPMENT XY"),
+    ("XY32:h866  T=90", "XY32:h866  T=90 § NO EQUIPMENT XY H866"),
     ("CV07:E217,", "CV07:E217, § OK"),
     ("cv 7 e217 t=85c", "cv 7 e217 t=85c § OK T=85"),
 ]
 QUESTIONS = [
     ("what is the fix for E108 on label printer 96?",
-     "what is the fix for E108 on label printer 96? § E108 ON LP OK"),
+     "what is the fix for E108 on label printer 96? § E108 supply undervoltage ON LP OK"),
     ("What is the fix for I704 on charger 62",
-     "What is the fix for I704 on charger 62 § I704 ON CH NOT VALID"),
-    ("WHAT IS THE FIX FOR I230 ON CV78?", "WHAT IS THE FIX FOR I230 ON CV78? § I230 ON CV OK"),
-    ("I have C507, what now?", "I have C507, what now? § C507: LF SC"),
+     "What is the fix for I704 on charger 62 § I704 door open too long ON CH NOT VALID"),
+    ("WHAT IS THE FIX FOR I230 ON CV78?", "WHAT IS THE FIX FOR I230 ON CV78? § I230 service interval due ON CV OK"),
+    ("I have C507, what now?", "I have C507, what now? § C507 load over capacity: LF SC"),
     ("can you tell me what X431 means?", "can you tell me what X431 means? § X431 UNKNOWN"),
     (" e422 is raised by which equipment? ",
-     "e422 is raised by which equipment? § E422: SC SH LF AG"),
+     "e422 is raised by which equipment? § E422 load sensor fault: SC SH LF AG"),
     ("which codes belong to the palletizers", "which codes belong to the palletizers § PL: E108 "
      "E201 W205 E217 I230 C501 C502 C503 E504 C509 E710 W712 E715 W718 I724 E901 W905 I908 I914"),
-    ("10:42:07 CV07:E217", "10:42:07 CV07:E217 § E217 ON CV OK"),  # not a record: a question
-    ("CV07:E217 help", "CV07:E217 help § E217 ON CV OK"),
-    ("shuttle 31 w104 help", "shuttle 31 w104 help § W104 ON SH OK"),
+    ("10:42:07 CV07:E217", "10:42:07 CV07:E217 § E217 motor over-temperature ON CV OK"),  # not a record: a question
+    ("CV07:E217 help", "CV07:E217 help § E217 motor over-temperature ON CV OK"),
+    ("shuttle 31 w104 help", "shuttle 31 w104 help § W104 battery cell imbalance ON SH OK"),
     ("WS7 codes?", "WS7 codes? § WS: E108 E801 E802 W803 I804 E805 W905 I908 E911"),
     ("Which fault codes does the lift have", "Which fault codes does the lift have § LF: E108 "
      "E201 W205 E210 C212 E217 E224 I230 W233 E317 E416 W419 E422 C501 C502 C503 E504 C507 "
@@ -75,6 +75,19 @@ def test_hints_round_trip_and_bundles_without_them_read_as_typed(tmp_path):
     domain = WarehouseDomain.from_bundle(tmp_path)
     assert domain.model_text("LF99:W311") == "LF99:W311"
     assert domain.graph_annotator() is None
+
+
+def test_a_hints_file_without_meanings_names_a_questions_code_alone(tmp_path):
+    """Hint files of session 11 (bundles trained then) have no meanings: their questions'
+    hints stay what those models read."""
+    entry = CATALOG_HINTS.to_json()
+    for code in entry["codes"]:
+        del code["meaning"]
+    old = hints.CatalogHints.from_json(entry)
+    assert old.annotate("I have C507, what now?") == "I have C507, what now? § C507: LF SC"
+    assert old.annotate("what is e217 on cv7") == "what is e217 on cv7 § E217 ON CV OK"
+    assert CATALOG_HINTS.annotate("what is e217 on cv7") == (
+        "what is e217 on cv7 § E217 motor over-temperature ON CV OK")
 
 
 def test_a_corrupt_hints_file_is_one_line_error(tmp_path):
