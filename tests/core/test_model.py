@@ -9,7 +9,6 @@ from assistant.core.encoder import BidirectionalRNN
 from assistant.core.model import Seq2Seq
 from tests.conftest import TINY_MODEL
 
-
 RNN_AND_QUERY = [("gru", "previous"), ("lstm", "previous"), ("gru", "current"),
                  ("lstm", "current")]
 

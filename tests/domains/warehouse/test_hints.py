@@ -28,14 +28,16 @@ QUESTIONS = [
      "what is the fix for E108 on label printer 96? § E108 supply undervoltage ON LP OK"),
     ("What is the fix for I704 on charger 62",
      "What is the fix for I704 on charger 62 § I704 door open too long ON CH NOT VALID"),
-    ("WHAT IS THE FIX FOR I230 ON CV78?", "WHAT IS THE FIX FOR I230 ON CV78? § I230 service interval due ON CV OK"),
+    ("WHAT IS THE FIX FOR I230 ON CV78?",
+     "WHAT IS THE FIX FOR I230 ON CV78? § I230 service interval due ON CV OK"),
     ("I have C507, what now?", "I have C507, what now? § C507 load over capacity: LF SC"),
     ("can you tell me what X431 means?", "can you tell me what X431 means? § X431 UNKNOWN"),
     (" e422 is raised by which equipment? ",
      "e422 is raised by which equipment? § E422 load sensor fault: SC SH LF AG"),
     ("which codes belong to the palletizers", "which codes belong to the palletizers § PL: E108 "
      "E201 W205 E217 I230 C501 C502 C503 E504 C509 E710 W712 E715 W718 I724 E901 W905 I908 I914"),
-    ("10:42:07 CV07:E217", "10:42:07 CV07:E217 § E217 motor over-temperature ON CV OK"),  # not a record: a question
+    # not a record: a question
+    ("10:42:07 CV07:E217", "10:42:07 CV07:E217 § E217 motor over-temperature ON CV OK"),
     ("CV07:E217 help", "CV07:E217 help § E217 motor over-temperature ON CV OK"),
     ("shuttle 31 w104 help", "shuttle 31 w104 help § W104 battery cell imbalance ON SH OK"),
     ("WS7 codes?", "WS7 codes? § WS: E108 E801 E802 W803 I804 E805 W905 I908 E911"),
