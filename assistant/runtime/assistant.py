@@ -293,8 +293,9 @@ class Assistant:
         if request.rerank and runtime.greedy_first and request.n_best == 1:
             greedy = dataclasses.replace(request.search, strategy="greedy", beam_width=1,
                                          n_best=1)
-            self._decode_all(encoded, answers, greedy, request)
-            encoded = [unit for unit in encoded if answers[unit.index].flags]
+            judged = {u.index for u in encoded if self.domain.judges(u.turn.text)}
+            self._decode_all([u for u in encoded if u.index in judged], answers, greedy, request)
+            encoded = [u for u in encoded if u.index not in judged or answers[u.index].flags]
         self._decode_all(encoded, answers, request.search, request)
         if request.rerank and runtime.retry_beam > request.options.decoding.beam_width:
             flagged = [unit for unit in encoded if answers[unit.index].flags]

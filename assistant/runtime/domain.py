@@ -132,6 +132,13 @@ class Domain:
         passes it against the input as typed. The model alone never sees it."""
         return None
 
+    def judges(self, text: str) -> bool:
+        """Whether `check` can tell a wrong reply to the unit `text` from a right one (the
+        unit names what replies are checked against). With greedy-first only such units
+        keep an unflagged greedy reply; the others get the beam's best (a greedy small-talk
+        reply the check cannot fault is no better than the beam's)."""
+        return True
+
     def model_text(self, text: str) -> str:
         """The text the model reads for a unit (an input, or a unit of `split`): the unit
         itself, or the unit with what the domain knows of it written after it, when the

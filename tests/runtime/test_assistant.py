@@ -196,6 +196,28 @@ def test_greedy_first_searches_the_beam_only_for_a_flagged_greedy_reply(assistan
     assert checking.reply(text, **beam, rerank=False).text == plain.text
 
 
+def test_greedy_first_keeps_greedy_only_for_units_the_check_judges(assistant, monkeypatch):
+    """A unit the domain's check cannot judge (`Domain.judges`: small talk) gets the beam."""
+    domain = CheckingDomain(lambda source, reply: [])
+    domain.judges = lambda text: text.startswith("CV")
+    checking = Assistant(assistant.model, assistant.tokenizer, defaults=assistant.defaults,
+                         domain=domain)
+    decoded = []
+    original = checking._decode_all
+
+    def spy(units, answers, search, request, **kwargs):
+        decoded.append((search.strategy, sorted(unit.turn.text for unit in units)))
+        return original(units, answers, search, request, **kwargs)
+
+    monkeypatch.setattr(checking, "_decode_all", spy)
+    texts = ["CV07:E217 T=85", "hello there", "SN02:W301 N=12"]
+    replies = checking.reply_batch(texts, strategy="beam", beam_width=3, retry_beam=0)
+    assert decoded == [("greedy", ["CV07:E217 T=85"]), ("beam", ["SN02:W301 N=12", "hello there"])]
+    beam = assistant.reply_batch(texts[1:], strategy="beam", beam_width=3, rerank=False)
+    assert [r.text for r in replies] == [assistant.reply(texts[0], strategy="greedy").text,
+                                         *(r.text for r in beam)]
+
+
 def test_retry_beam_answers_a_flagged_input_with_a_wider_search(assistant):
     text = "CV07:E217 T=85"
     narrow = assistant.reply(text, strategy="beam", beam_width=3, n_best=3, rerank=False)

@@ -96,6 +96,8 @@ def _equipment_list_flags(reply: str, phrase: str, catalog: _Catalog) -> list[st
         listed = [item.strip().lower() for item in _LIST_SPLIT.split(match.group(2))]
         flags += [f"{code} cannot be raised by the {item}" for item in listed
                   if catalog.by_name.get(item) not in entry.equipment]
+        flags += [f"equipment of {code}: {item} repeated" for item in
+                  dict.fromkeys(item for i, item in enumerate(listed) if item in listed[:i])]
         told = {catalog.by_name.get(item) for item in listed}
         missing = [catalog.names[prefix] for prefix in sorted(entry.equipment)
                    if prefix not in told and prefix in catalog.names]

@@ -219,16 +219,22 @@ def _phrase_flags(
         }
         if key in values and values[key] not in found and values[key] in numbers:
             flags.append(f"{key}={values[key]} not told as \"{phrase}\" for {record.label}")
-        elif key not in values and found:
+        elif key not in values and (found or any(_phrase_pattern(phrase.lower(), lead=True)
+                                                  .search(sentence) for sentence in told)):
             flags.append(f"\"{phrase}\" told for {record.label}, which has no {key}")
     return flags
 
 
 @functools.lru_cache(maxsize=1024)
-def _phrase_pattern(phrase: str) -> re.Pattern:
-    """A catalog phrase ("off by {value} %") as a regex whose group is the value."""
+def _phrase_pattern(phrase: str, lead: bool = False) -> re.Pattern:
+    """A catalog phrase ("off by {value} %") as a regex whose group is the value; `lead`:
+    its words before the value and a number, any unit after ("off by 24.05 kg"; a phrase
+    that starts with its value matches nothing)."""
     before, _, after = phrase.partition("{value}")
     number = r"([0-9]+(?:\.[0-9]+)?)"
+    if lead:
+        return re.compile(rf"(?<![0-9A-Za-z]){re.escape(before)}{number}" if before.strip()
+                          else r"(?!)")
     return re.compile(rf"(?<![0-9A-Za-z]){re.escape(before)}{number}{re.escape(after)}")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from assistant.domains.warehouse import context as context_lib
 from assistant.domains.warehouse import detector as detector_lib
-from assistant.domains.warehouse import faithfulness, hints, manifest, segment
+from assistant.domains.warehouse import faithfulness, grounding, hints, manifest, mentions, segment
 from assistant.domains.warehouse import respell as respell_lib
 from assistant.domains.warehouse import unreadable as unreadable_lib
 from assistant.runtime.domain import Domain
@@ -192,6 +192,15 @@ class WarehouseDomain(Domain):
         """The catalog's detector; without one (no faithfulness.json), one that reads the
         canonical grammar's records only."""
         return self.detector or detector_lib.Detector({})
+
+    def judges(self, text: str) -> bool:
+        """A unit that names a code, a unit or a type of equipment (the detector's reading)."""
+        if not isinstance(self.checker, faithfulness.Checker):
+            return True
+        reading = grounding.read_source(text, self.checker.equipment_names,
+                                        self.checker.equipment_aliases)
+        return bool(reading.records or reading.units or reading.prefixes
+                    or mentions.extract_codes(text))
 
     def model_text(self, text: str) -> str:
         """A unit that is one record, with its catalog hint (`hints`), for a bundle trained

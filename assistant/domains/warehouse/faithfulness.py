@@ -61,6 +61,7 @@ public names of both are importable from here too.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Collection, Iterable, Mapping
 
 from assistant.domains.warehouse import (
@@ -69,6 +70,7 @@ from assistant.domains.warehouse import (
     faultcodes,
     grounding,
     referents,
+    reply_form,
 )
 from assistant.domains.warehouse import detector as detector_lib
 from assistant.domains.warehouse.catalog_checks import (
@@ -247,14 +249,17 @@ class Checker:
     equipment_aliases: Mapping[str, tuple[str, ...]]  # empty: a file written before aliases
 
     def __call__(self, source: str, reply: str, context: str = "") -> list[str]:
-        return check_reply(source, reply, self.allowed_numbers, self.allowed_codes,
-                           self.equipment_names, self.code_table, self.message_phrases,
-                           self.equipment_aliases, context)
+        flags = check_reply(source, reply, self.allowed_numbers, self.allowed_codes,
+                            self.equipment_names, self.code_table, self.message_phrases,
+                            self.equipment_aliases, context)
+        return unique([*flags, *reply_form.form_flags(reply, self.message_phrases, self._caps)])
 
-    def reply_bound(self, source: str) -> str | None:
-        """`reply_bound` bound to this catalog."""
-        return reply_bound(source, self.equipment_names, self.code_table,
-                           self.equipment_aliases)
+    @functools.cached_property
+    def _caps(self) -> frozenset[str]:
+        return reply_form.catalog_capitals(self.code_table, self.equipment_names)
+
+    def reply_bound(self, source: str) -> str | None:  # `reply_bound` bound to this catalog
+        return reply_bound(source, self.equipment_names, self.code_table, self.equipment_aliases)
 
     def detector(self) -> detector_lib.Detector:
         """The record detector of this catalog (names and aliases), as the check reads."""

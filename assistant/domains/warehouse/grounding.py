@@ -16,11 +16,11 @@ equipment types it names by prefix, name or alias. On that reading:
   the action for a unit. It needs the actions in the code table (`CatalogCode.action`;
   files written before they existed skip this rule);
 - `without_panel_text`: a code followed by its catalog meaning, as panels print it, is a
-  record (the meaning is not read as words of a question);
-- `question_type_flags`: "which equipment raises <code>" is answered with equipment;
-- `action_question_flags`: "I have <code>, what now?" is answered with what to do;
-- `meaning_flags`: an input without records that names a code by its meaning is answered
-  about that code (the reply names it).
+  record (its meaning is not read as words of a question);
+- `question_type_flags`: "which equipment raises <code>" is answered with equipment, "is
+  <code> a big deal" with the severity; `action_question_flags`: "I have <code>, what now?"
+  with what to do; `meaning_flags`: an input without records that names a code by its
+  meaning is answered about that code (the reply names it).
 """
 
 from __future__ import annotations
@@ -126,9 +126,8 @@ def codes_named_by_meaning(source: str, code_table: Mapping | None) -> set[str]:
 
 def without_panel_text(source: str, code_table: Mapping | None) -> str:
     """`source` without the catalog meaning a panel prints after a code ("LF3 E422 - LOAD
-    SENSOR FAULT", "PL88 I724 pallet complete" read as "LF3 E422", "PL88 I724"), so that
-    such a line reads as the fault line it is, with or without parameters after the text.
-    Other words after a code are kept (the detector reads alarm text it does not know only
+    SENSOR FAULT" read as "LF3 E422"): such a line reads as the fault line it is, parameters
+    after the text or not. Other words are kept (the detector reads unknown alarm text only
     when parameters follow)."""
     if not code_table:
         return source
@@ -204,28 +203,34 @@ _WHAT_IT_MEANS = re.compile(
 # "what is I821", "wat's C505?", or a code alone: also what it means.
 _WHAT_IS_A_CODE = re.compile(r"^\W*(?:wh?at(?:'?s|\s+is)\s+)?[A-Za-z][0-9]{3}\W*$",
                              flags=re.IGNORECASE)
-# The answers of each: the equipment, the meaning, or why there is none.
+# "is w902 a big deal", "should I worry about it?": how serious ("W902 is a warning code.")
+_HOW_SERIOUS = re.compile(r"(?<![A-Za-z])(?:serious|severity|severe|how\s+bad|urgent|worry|big\s+"
+                          r"deal|dangerous)(?![A-Za-z])", flags=re.I)
+# The answers of each: the equipment, the meaning, the severity, or why there is none.
 _QUESTION_TYPES = ((_WHICH_EQUIPMENT, "which equipment raises", "equipment_of"),
-                   (_WHAT_IT_MEANS, "what", "means"), (_WHAT_IS_A_CODE, "what", "means"))
+                   (_WHAT_IT_MEANS, "what", "means"), (_WHAT_IS_A_CODE, "what", "means"),
+                   (_HOW_SERIOUS, "how serious", "severity"))
 
 
 def question_type_flags(source: str, reply: str, phrases: Mapping[str, str]) -> list[str]:
-    """A question that asks which equipment raises a code ("which machine throws W602",
-    "where would W602 come from") is answered with the equipment ("Equipment that can raise
-    W602: AGV."), one that asks what a code means ("W608? never seen it") with its meaning
-    ("W608 means ..."); either may say the code is not in the catalog, or ask which one is
-    meant. "W602 is a warning code." is flagged "the question asks which equipment raises
-    W602; the reply does not say"."""
+    """A question that asks which equipment raises a code ("where would W602 come from") is
+    answered with the equipment ("Equipment that can raise W602: AGV."), one that asks what
+    a code means ("W608? never seen it") with its meaning ("W608 means ..."), one that asks
+    how serious it is with its severity; any may say the code is not in the catalog, or ask
+    which one is meant. "W602 is a warning code." is flagged "the question asks which
+    equipment raises W602; the reply does not say"."""
     codes = extract_codes(source)
     if not codes or reply.startswith(ASK_WHICH):
         return []
     for pattern, asked, answer in _QUESTION_TYPES:
         wanted = [phrases.get(answer), phrases.get("not_in_catalog")]
-        if None in wanted or not pattern.search(source):
+        if None in wanted or not pattern.search(source) or (
+                answer == "severity" and asks_action(source)):  # the fix answers both
             continue
+        wanted[0] += "." * (answer == "severity")  # "E702 is a fault code.": "code."
         if not any(phrase.lower() in reply.lower() for phrase in wanted):
-            return [f"the question asks {asked} {codes[0]}{' means' * (answer == 'means')}; "
-                    "the reply does not say"]
+            return [f"the question asks {asked} {codes[0]}{' means' * (answer == 'means')}"
+                    f"{' is' * (answer == 'severity')}; the reply does not say"]
     return []
 
 
@@ -253,8 +258,7 @@ def ask_which_flags(source: str, reply: str, turn: Reading,
 
 
 def codes_called_unknown(reply: str, phrase: str) -> list[str]:
-    """The codes the reply says are not in the catalog ("E999 is not in the fault catalog"):
-    an answer about such a code on a unit need not name the unit."""
+    """The codes the reply says are not in the catalog (its answer need not name a unit)."""
     pattern = rf"(?<![0-9A-Za-z])([A-Za-z][0-9]{{3}})\s+{re.escape(phrase)}"
     return unique(code.upper() for code in re.findall(pattern, reply, flags=re.IGNORECASE))
 
