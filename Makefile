@@ -13,7 +13,7 @@ SHIPPED_CORPUS := build/corpus-shipped
 RUN := build/warehouse
 BUNDLE := saved_models/warehouse
 BUNDLE_FILES := config.json tokenizer.model model.weights.h5 training_log.json faithfulness.json \
-	record_order.json
+	record_order.json catalog_hints.json
 
 .PHONY: setup chat test lint format bench bench-train bench-decode bench-convert bench-export bench-product bench-beam corpus corpus-shipped train-default \
 	evaluate-default clean
@@ -91,7 +91,7 @@ corpus: $(STAMP)
 # realistic-input variants, small talk and follow-ups with their context.
 corpus-shipped: $(STAMP)
 	$(PY) -m training build-corpus --out $(SHIPPED_CORPUS) --one-record-lines --codes-weight 5 \
-		--train-shares 0.24,0,0.13,0.30,0.09,0.24
+		--train-shares 0.24,0,0.13,0.30,0.09,0.24 --hints
 
 # Builds the corpus, trains the reference model (seeded; resumes if interrupted), evaluates it
 # on the test split and copies the bundle (without checkpoints and logs) to saved_models/.
