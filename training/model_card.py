@@ -272,11 +272,16 @@ def _model_lines(config: dict[str, Any], log: dict[str, Any]) -> list[str]:
         f" of {log['vocab_size']:,} pieces (digits split, byte fallback)",
         f"- embedding {model['embedding_dim']}, encoder bi-{rnn} "
         f"{model['encoder_layers']} x {model['encoder_units']}, decoder {rnn} "
-        f"{model['decoder_units']} with additive attention ({model['attention_units']}) and "
-        "input feeding",
+        f"{model['decoder_units']} with additive attention ({model['attention_units']}"
+        f"{_QUERIES[model.get('attention_query', 'previous')]}) and input feeding"
+        f"{', copy attention' * bool(model.get('copy'))}",
         f"- inputs: {case}, stripped; at most 256 pieces",
         f"- decoding defaults: `{json.dumps(config.get('decoding', {}), sort_keys=True)}`",
     ]
+
+
+_QUERIES = {"previous": ", on the state before the previous piece",
+            "current": ", on the state after the previous piece"}
 
 
 def _training_lines(log: dict[str, Any]) -> list[str]:

@@ -129,8 +129,9 @@ def _compare(assistant, sources: list[str], tmp: Path, jit_compile: bool,
         f"beam {defaults.get('beam_width', 5)}": {},
         "greedy": {"strategy": "greedy"},
     }
-    ids = [assistant.tokenizer.encode(normalize_source(text, assistant.config.source_case))
-           for text in sources]
+    ids = [assistant.tokenizer.encode(normalize_source(assistant.domain.model_text(text),
+                                                       assistant.config.source_case))
+           for text in sources]  # what the runtime encodes (with a bundle's catalog hints)
     print(f"{len(sources)} lines; model {assistant.name}; defaults {defaults}; records "
           f"{'segmented' if segmented else 'not segmented'}")
     for name, overrides in settings.items():
