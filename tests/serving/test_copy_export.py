@@ -17,9 +17,10 @@ from tests.serving.support import TEXTS
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def copying(tmp_path_factory):
-    """A tiny bundle trained for two epochs with `model.copy: true`."""
+@pytest.fixture(scope="module", params=["previous", "current"])
+def copying(tmp_path_factory, request):
+    """A tiny bundle trained for two epochs with `model.copy: true`, with either attention
+    order (`model.attention_query`; the shipped bundle's is "current")."""
     from training.config import load_run_config
     from training.trainer import train
 
@@ -28,10 +29,11 @@ def copying(tmp_path_factory):
              for u, t in zip(range(1, 61), range(30, 90), strict=True)]
     (root / "pairs.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     train(root / "pairs.tsv", root / "model",
-          load_run_config(overrides=[*TINY_OVERRIDES, "train.epochs=2", "model.copy=true"]),
+          load_run_config(overrides=[*TINY_OVERRIDES, "train.epochs=2", "model.copy=true",
+                                     f"model.attention_query={request.param}"]),
           console=Console(file=io.StringIO()))
     assistant = Assistant.load(root / "model")
-    assert assistant.config.copy
+    assert assistant.config.copy and assistant.config.attention_query == request.param
     return assistant
 
 
