@@ -256,7 +256,7 @@ class Checker:
 
     @functools.cached_property
     def _caps(self) -> frozenset[str]:
-        return reply_form.catalog_capitals(self.code_table, self.equipment_names)
+        return reply_form.written_capitals(self.code_table, self.equipment_names)
 
     def reply_bound(self, source: str) -> str | None:  # `reply_bound` bound to this catalog
         return reply_bound(source, self.equipment_names, self.code_table, self.equipment_aliases)

@@ -33,9 +33,8 @@ MAINTENANCE = "to maintenance"  # "report it to maintenance": said of a code
 def form_flags(reply: str, phrases: Mapping[str, str],
                written: frozenset[str] = frozenset()) -> list[str]:
     """"COMPUTER is not a word replies write in capitals", "a catalog sentence without a
-    code"; [] for a reply of the domain's form. `written`: the catalog's words in capitals
-    (`catalog_capitals`); the small-talk replies' are added."""
-    written = written | _smalltalk_capitals()
+    code"; [] for a reply of the domain's form. `written`: the words replies may write in
+    capitals (`written_capitals`, computed once per catalog)."""
     flags = [f"{word} is not a word replies write in capitals"
              for word in dict.fromkeys(_CAPITALS.findall(reply)) if word not in written]
     lower = reply.lower()
@@ -45,15 +44,16 @@ def form_flags(reply: str, phrases: Mapping[str, str],
     return flags
 
 
-@functools.cache
-def _smalltalk_capitals() -> frozenset[str]:
-    return frozenset(word for _, reply in load_smalltalk() for word in _CAPITALS.findall(reply))
-
-
-def catalog_capitals(code_table: Mapping | None, equipment_names: Mapping[str, str]
+def written_capitals(code_table: Mapping | None, equipment_names: Mapping[str, str]
                      ) -> frozenset[str]:
-    """The words in capitals of the catalog's meanings, actions and equipment names."""
-    texts: list[str] = list(equipment_names.values())
+    """The words in capitals of the catalog's meanings, actions and equipment names and of
+    the small-talk replies."""
+    texts: list[str] = [*equipment_names.values(), *_smalltalk_replies()]
     for entry in (code_table or {}).values():
         texts += [entry.meaning, entry.action, *(phrase for _, phrase in entry.phrases)]
     return frozenset(word for text in texts for word in _CAPITALS.findall(text))
+
+
+@functools.cache
+def _smalltalk_replies() -> tuple[str, ...]:
+    return tuple(reply for _, reply in load_smalltalk())
