@@ -117,12 +117,14 @@ def model_sources(data: str | os.PathLike,
 
 def model_pairs(pairs: list[data_lib.Pair], domain: Domain) -> list[data_lib.Pair]:
     """`pairs` with each source's turn as `domain` has the model read it
-    (`Domain.model_text`); the context part is kept as it is."""
-    if type(domain).model_text is Domain.model_text:
+    (`Domain.model_text`) after its context as the model reads it (`Domain.model_context`)."""
+    if (type(domain).model_text is Domain.model_text
+            and type(domain).model_context is Domain.model_context):
         return pairs
 
     def read(pair: data_lib.Pair) -> data_lib.Pair:
         context, turn = split_context(pair.source)
+        context = domain.model_context(context) if context is not None else None
         source = join_context(context, domain.model_text(turn))
         return pair if source == pair.source else dataclasses.replace(pair, source=source)
 

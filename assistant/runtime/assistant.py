@@ -280,7 +280,8 @@ class Assistant:
         encoded = []
         for index, turn in enumerate(units):
             ids, error = encode_turn(turn, self.tokenizer, self.reads_context,
-                                     self.config.source_case, self.domain.model_text)
+                                     self.config.source_case, self.domain.model_text,
+                                     self.domain.model_context)
             if error is not None:
                 answers[index] = Reply(text="", score=float("nan"), error=error)
             elif request.rerank and (flag := self.domain.unreadable(turn.text,

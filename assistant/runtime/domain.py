@@ -58,6 +58,9 @@ class GraphAnnotator(Protocol):
     def annotate(self, text: Any) -> Any:
         """string (units,): the text the model reads for each unit."""
 
+    def annotate_context(self, context: Any) -> Any:
+        """string (batch,): the text the model reads for each context (`model_context`)."""
+
 
 class Domain:
     """The domain interface, with the null behaviour as defaults.
@@ -147,6 +150,12 @@ class Domain:
         typed. The null domain reads every unit as it is."""
         return text
 
+    def model_context(self, context: str) -> str:
+        """The text the model reads for a follow-up's context, as `model_text` for a unit
+        (and `GraphAnnotator.annotate_context` in the export). The null domain reads it as
+        it is."""
+        return context
+
     def template(self, text: str) -> tuple[str, tuple[str, ...]] | None:
         """A unit (an input, or a unit of `split`) with its values taken out, and the
         values, when the reply to it depends on them only by copying them ("CV07:E217
@@ -189,7 +198,8 @@ class Domain:
         return None
 
     def graph_annotator(self) -> GraphAnnotator | None:
-        """The in-graph `model_text` for the export, or None (units are read as they are)."""
+        """The in-graph `model_text` and `model_context` for the export, or None (units and
+        contexts are read as they are)."""
         return None
 
     def score(self, source: str, reference: str, reply: str) -> dict[str, int]:

@@ -74,11 +74,14 @@ def unusable_text(text: str) -> str | None:
 
 
 def encode_turn(turn: Turn, tokenizer, reads_context: bool, source_case: str,
-                model_text: Callable[[str], str] | None = None) -> tuple[list[int], str | None]:
+                model_text: Callable[[str], str] | None = None,
+                model_context: Callable[[str], str] | None = None,
+                ) -> tuple[list[int], str | None]:
     """The pieces of one unit (after its context, for a bundle that `reads_context`), or
     the one-line reason it cannot be answered; never raises, so one bad input cannot take
-    its batch down. `model_text` (the domain's `Domain.model_text`) gives the text the
-    model reads for the unit's text."""
+    its batch down. `model_text` and `model_context` (the domain's `Domain.model_text`
+    and `Domain.model_context`) give the text the model reads for the unit's text and
+    context."""
     text = turn.text
     if not isinstance(text, str):
         return [], f"input must be text, not {type(text).__name__}"
@@ -88,6 +91,8 @@ def encode_turn(turn: Turn, tokenizer, reads_context: bool, source_case: str,
     context = turn.context if reads_context else None
     try:
         read = model_text(text) if model_text is not None else text
+        if context is not None and model_context is not None:
+            context = model_context(context)
         ids = tokenizer.encode(model_source(read, context, source_case))
     except Exception as error:  # the tokenizer is C++: whatever it refuses is this input's
         return [], f"cannot tokenize the input: {type(error).__name__}: {first_line(error)}"

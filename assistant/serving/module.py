@@ -119,8 +119,8 @@ class TextServingModule(IdsServingModule):
         reads_context: the model was trained with contexts (`Assistant.reads_context`):
             `generate` reads the context before the text; else it ignores it.
         annotator: the domain's `GraphAnnotator` (`Domain.graph_annotator`); when given,
-            the model reads each unit as it writes it, as the runtime reads
-            `Domain.model_text` (the context is read as it is).
+            the model reads each unit and context as it writes them, as the runtime
+            reads `Domain.model_text` and `Domain.model_context`.
     """
 
     def __init__(self, model, options: decoding.DecodingOptions, tokenizer_proto: bytes,
@@ -278,6 +278,8 @@ class TextServingModule(IdsServingModule):
         text = self._normalized(text)
         source = text
         if context is not None and self._reads_context:
+            if hasattr(self.annotator, "annotate_context"):
+                context = self.annotator.annotate_context(context)
             context = self._normalized(context)
             source = tf.where(tf.strings.length(context) > 0,
                               tf.strings.join([context, text], separator=_CONTEXT_JOINER), text)

@@ -207,6 +207,11 @@ class WarehouseDomain(Domain):
         with hints."""
         return text if self.catalog_hints is None else self.catalog_hints.annotate(text)
 
+    def model_context(self, context: str) -> str:
+        """A context with its records' hints, for a bundle trained with context hints."""
+        return (context if self.catalog_hints is None
+                else self.catalog_hints.annotate_context(context))
+
     def graph_annotator(self):
         if self.catalog_hints is None:
             return None

@@ -3,8 +3,9 @@
 `RecordSplitter` is the warehouse's `GraphSplitter` (`assistant.runtime.domain`): the export
 (`assistant.serving`) uses it to answer a line of several records one record at a time,
 exactly as the runtime does with `segment.split_line` and `RecordOrder.order`.
-`HintAnnotator` is its `GraphAnnotator`: each unit with its catalog hint, exactly as
-`hints.CatalogHints.annotate` writes it.
+`HintAnnotator` is its `GraphAnnotator`: each unit with its catalog hint, and each
+follow-up's context with its records' hints, exactly as `hints.CatalogHints.annotate` and
+`annotate_context` write them.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import functools
 
 import tensorflow as tf
 
+from assistant.domains.warehouse import faultcodes, segment
 from assistant.domains.warehouse import hints as hints_lib
-from assistant.domains.warehouse import segment
 from assistant.serving.re2 import python_re, spaces, strip_pattern
 
 
@@ -59,6 +60,12 @@ def key_pattern() -> str:
     return "(?s)" + python_re(segment.KEY_PATTERN)
 
 
+@functools.cache
+def parts_pattern() -> str:
+    """`hints.RECORD_PARTS` for RE2, with Python's DOTALL."""
+    return "(?s)" + python_re(hints_lib.RECORD_PARTS)
+
+
 class RecordSplitter(tf.Module):
     """`segment`'s split and order in the graph, with the record order as a lookup table.
 
@@ -98,6 +105,9 @@ class HintAnnotator(tf.Module):
         self.named = _string_table({code: hints.named(code) for code in hints.equipment})
         self.code_lists = _string_table({prefix: hints.code_list(prefix)
                                          for prefix in self.prefixes})
+        self.first_names = _string_table({prefix: hints.names[prefix][0]
+                                          for prefix in self.prefixes})
+        self.contexts = hints.contexts
         self._unit_patterns = [python_re(hints_lib.unit_pattern(p, hints.names[p]))
                                for p in self.prefixes]
         self._type_patterns = [python_re(hints_lib.type_pattern(hints.names[p]))
@@ -112,14 +122,95 @@ class HintAnnotator(tf.Module):
         """string (units,): each unit stripped and followed by its hint after `hints.MARK`
         when it has one; the others as they are."""
         record = tf.strings.regex_full_match(text, python_re(segment.RECORD_PATTERN))
+        hint = tf.where(record, self._status(text), self._question_hint(text))
+        return self._marked(text, hint)
+
+    def annotate_context(self, context):
+        """string (batch,): each context with its records' hints after `hints.MARK`
+        (`CatalogHints.annotate_context`); the others, and all without context hints, as
+        they are."""
+        if not self.contexts:
+            return context
+        text = tf.strings.regex_replace(context, strip_pattern(), "")
+        marked = tf.strings.regex_full_match(text, f"(?s).*?{hints_lib.FOCUS}.*")
+        line = tf.strings.regex_replace(text, f"(?s)^(.*?){hints_lib.FOCUS}.*$", r"\1")
+        focus = tf.where(marked, tf.strings.regex_replace(
+            text, f"(?s)^.*?{hints_lib.FOCUS}(.*)$", r"\1"), "")
+        records = tf.strings.split(line, sep=faultcodes.RECORD_SEPARATOR)
+        is_record = tf.strings.regex_full_match(records.flat_values,
+                                                python_re(segment.RECORD_PATTERN))
+        all_records = tf.reduce_all(records.with_flat_values(is_record), axis=1)
+        focus_form = tf.strings.regex_full_match(focus, hints_lib.FOCUS_PATTERN)
+        line_focus = (~all_records & ~marked
+                      & tf.strings.regex_full_match(line, hints_lib.FOCUS_PATTERN))
+        with_line = all_records & (~marked | focus_form)
+        focus = tf.where(line_focus, line, focus)
+        records = tf.ragged.boolean_mask(records, records.with_flat_values(
+            tf.gather(with_line, records.value_rowids())))
+        items, outside = self._context_items(records, focus)
+        items = tf.where(outside, tf.strings.join(
+            [items, self._focus_item(focus)],
+            separator=hints_lib.ITEM_SEPARATOR), items)
+        items = tf.strings.regex_replace(items, f"^{hints_lib.ITEM_SEPARATOR}", "")
+        keep = (with_line | line_focus) & (tf.strings.length(items) > 0)
+        annotated = tf.strings.join([text, items], separator=f" {hints_lib.MARK} ")
+        return tf.where(keep, annotated, context)
+
+    def _context_items(self, records, focus):
+        """(string (batch,) the records' items joined, bool (batch,) the focus is one more
+        item) of each context's records (ragged) and focus ("" for none)."""
+        rows = records.value_rowids()
+        text = records.flat_values
+        prefix, unit, code = (tf.strings.regex_replace(text, parts_pattern(), group)
+                              for group in (r"\1", r"\2", r"\3"))
+        prefix, code = tf.strings.upper(prefix), tf.strings.upper(code)
+        picked = _picks(tf.gather(focus, rows), prefix, unit, code)
+        any_picked = tf.reduce_any(records.with_flat_values(picked), axis=1)
+        outside = ~any_picked & (tf.strings.regex_full_match(focus, "[A-Z][0-9]{3}")
+                                 | tf.strings.regex_full_match(focus, "(?s).*:.*"))
+        subject = tf.where(tf.gather(any_picked, rows), picked, ~tf.gather(outside, rows))
+        count = (tf.reduce_sum(records.with_flat_values(tf.cast(subject, tf.int32)), axis=1)
+                 + tf.cast(outside, tf.int32))
+        alone = tf.gather(count == 1, rows)
+        index = tf.ragged.range(records.row_lengths()).flat_values
+        length = tf.gather(records.row_lengths(), rows)
+        ordinal = tf.gather(tf.constant([*hints_lib.ORDINAL_WORDS, ""]),
+                            tf.minimum(index, len(hints_lib.ORDINAL_WORDS)))
+        position = _words(ordinal, tf.where(index == length - 1, hints_lib.LAST_WORD, ""))
+        position = tf.where(length >= 2, position, "")
+        item = self._item(text, prefix, unit, code, position, subject, alone)
+        return tf.strings.reduce_join(records.with_flat_values(item), axis=1,
+                                      separator=hints_lib.ITEM_SEPARATOR), outside
+
+    def _item(self, text, prefix, unit, code, position, subject, alone):
+        """string (records,): `CatalogHints._item` of each record."""
+        name = self.first_names.lookup(prefix)
+        name = tf.where(tf.strings.length(name) > 0, name, prefix)
+        named = self.named.lookup(code)
+        said = tf.where(subject & alone & (tf.strings.length(named) > 0), named, code)
+        return _words(position, name, unit, tf.where(subject, hints_lib.SUBJECT, ""), said,
+                      self._status(text))
+
+    def _focus_item(self, focus):
+        """string (batch,): the item of each focus outside its line (`_focus_item`)."""
+        prefix, unit, code = (tf.strings.upper(tf.strings.regex_replace(
+            focus, parts_pattern(), group)) for group in (r"\1", r"\2", r"\3"))
+        true = tf.fill(tf.shape(focus), True)
+        record = self._item(focus, prefix, unit, code, tf.fill(tf.shape(focus), ""), true, true)
+        asked = _words(tf.fill(tf.shape(focus), hints_lib.SUBJECT), self._question_hint(focus))
+        return tf.where(tf.strings.regex_full_match(focus, "(?s).*:.*"), record, asked)
+
+    def _status(self, text):
+        """string (units,): `CatalogHints.status` of each unit (a record)."""
         key = tf.strings.upper(tf.strings.regex_replace(text, key_pattern(),
                                                         segment.KEY_REPLACEMENT))
         code = tf.strings.regex_replace(key, ".*:", "")
         status = self._record_hint(key, code)
         values = self._values(text, code)
-        status = tf.where(tf.equal(status, hints_lib.VALID) & (tf.strings.length(values) > 0),
-                          tf.strings.join([status, values], separator=" "), status)
-        hint = tf.where(record, status, self._question_hint(text))
+        return tf.where(tf.equal(status, hints_lib.VALID) & (tf.strings.length(values) > 0),
+                        tf.strings.join([status, values], separator=" "), status)
+
+    def _marked(self, text, hint):
         stripped = tf.strings.regex_replace(text, strip_pattern(), "")
         annotated = tf.strings.join([stripped, hint], separator=f" {hints_lib.MARK} ")
         return tf.where(tf.strings.length(hint) > 0, annotated, text)
@@ -180,6 +271,27 @@ class HintAnnotator(tf.Module):
         listed = tf.where(has_kind & asks, self.code_lists.lookup(kind), "")
         two = tf.strings.regex_full_match(text, python_re(hints_lib.TWO_CODES))
         return tf.where(two, "", tf.where(one, coded, listed))
+
+
+def _picks(focus, prefix, unit, code):
+    """bool (records,): `hints._picks` of each record's focus ("": False)."""
+    label = tf.strings.regex_replace(focus, ":.*", "")
+    focus_prefix = tf.strings.regex_replace(label, "(?s)^(.{0,2}).*$", r"\1")
+    focus_unit = tf.strings.regex_replace(label, "(?s)^.{0,2}0*([0-9])", r"\1")
+    focus_code = tf.strings.regex_replace(focus, "^[^:]*:?", "")
+    by_code = tf.strings.regex_full_match(focus, "[A-Z][0-9]{3}")
+    by_unit = (tf.equal(focus_prefix, prefix) & tf.equal(focus_unit, unit)
+               & (tf.equal(focus_code, "") | tf.equal(focus_code, code)))
+    return (tf.strings.length(focus) > 0) & tf.where(by_code, tf.equal(focus, code), by_unit)
+
+
+def _words(*words):
+    """string: the non-empty words of each row joined by spaces (" ".join of Python's)."""
+    out = words[0]
+    for word in words[1:]:
+        out = tf.where(tf.strings.length(word) == 0, out, tf.where(
+            tf.strings.length(out) == 0, word, tf.strings.join([out, word], separator=" ")))
+    return out
 
 
 def _int_table(entries: dict[str, int]) -> tf.lookup.StaticHashTable:

@@ -51,7 +51,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from assistant.domains.warehouse import segment
+from assistant.domains.warehouse import faultcodes, segment
 from assistant.domains.warehouse.catalog import Catalog
 
 HINTS_FILE = "catalog_hints.json"  # in data directories and bundles
@@ -61,6 +61,16 @@ NOT_VALID = "NOT VALID"  # a catalog code, not on this equipment
 UNKNOWN_CODE = "UNKNOWN CODE"  # a record's code of no equipment (the code follows)
 UNKNOWN_EQUIPMENT = "NO EQUIPMENT"  # a prefix the catalog lacks (the prefix follows)
 UNKNOWN = "UNKNOWN"  # a question's code of no equipment
+SUBJECT = "IT"  # a context's record (or focus) a pronoun in the next turn may mean
+ORDINAL_WORDS = ("FIRST", "SECOND", "THIRD", "FOURTH")  # a context's records by position
+LAST_WORD = "LAST"
+ITEM_SEPARATOR = " ; "  # between a context hint's items
+FOCUS = " >> "  # between a context's line and its focus (`context.FOCUS_MARK`)
+# a context's focus as `context.Context.text` writes it: a code, a unit or both
+FOCUS_PATTERN = r"[A-Z][0-9]{3}|[A-Z]{2}[0-9]{2}(?::[A-Z][0-9]{3})?"
+# a record's prefix, unit number (leading zeros dropped: "CV07" -> "7") and code
+RECORD_PARTS = (r"^\s*([A-Za-z]{2})\s*[-#_]?\s*0*([0-9]+)\s*[:-]?\s*"
+                r"([A-Za-z][0-9]{3}).*$")
 
 _ALNUM = "A-Za-z0-9"
 # exactly the code of a text that names one ("what is e217?" -> "e217"), as group 1
@@ -73,6 +83,8 @@ TWO_CODES = (rf"(?s)(?:.*[^{_ALNUM}])?[A-Za-z][0-9]{{3}}[^{_ALNUM}]"
 
 _RECORD = re.compile(segment.RECORD_PATTERN)
 _KEY = re.compile(segment.KEY_PATTERN, re.DOTALL)
+_PARTS = re.compile(RECORD_PARTS, re.DOTALL)
+_CODE = re.compile(r"[A-Z][0-9]{3}")
 
 
 @functools.cache
@@ -110,12 +122,15 @@ class CatalogHints:
         names: prefix -> what operators call that equipment (lower case), every prefix.
         meanings: code -> its meaning ("load sensor fault"); none in hint files written
             before session 12 (their questions' hints name the code alone).
+        contexts: a follow-up's context is annotated too (`annotate_context`); hint files
+            written before session 13 read contexts as they are.
     """
 
     equipment: Mapping[str, tuple[str, ...]]
     params: Mapping[str, tuple[str, ...]]
     names: Mapping[str, tuple[str, ...]]
     meanings: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    contexts: bool = False
 
     @classmethod
     def from_catalog(cls, catalog: Catalog) -> CatalogHints:
@@ -124,7 +139,7 @@ class CatalogHints:
                     for code, entry in catalog.entries.items()},
                    {prefix: tuple(catalog.aliases.get(prefix) or (name,))
                     for prefix, name in catalog.equipment.items()},
-                   {code: entry.meaning for code, entry in catalog.entries.items()})
+                   {code: entry.meaning for code, entry in catalog.entries.items()}, True)
 
     def record_hint(self, key: str) -> str:
         """The hint of a record whose `segment.record_key` is `key` ("SN:E108")."""
@@ -181,14 +196,65 @@ class CatalogHints:
 
     def annotate(self, text: str) -> str:
         """`text` stripped with its hint after `MARK`, or as it is when it has none."""
-        if _RECORD.fullmatch(text):
-            key = _KEY.sub(segment.KEY_REPLACEMENT, text).upper()
-            hint = self.record_hint(key)
-            if hint == VALID:
-                hint = " ".join([hint, *self.values(text, key.partition(":")[2])])
-        else:
-            hint = self.question_hint(text)
+        hint = self.status(text) if _RECORD.fullmatch(text) else self.question_hint(text)
         return text if hint is None else f"{text.strip()} {MARK} {hint}"
+
+    def status(self, record: str) -> str:
+        """A record's hint: `record_hint`, and the values it holds of a valid code."""
+        key = _KEY.sub(segment.KEY_REPLACEMENT, record).upper()
+        hint = self.record_hint(key)
+        return " ".join([hint, *self.values(record, key.partition(":")[2])]) \
+            if hint == VALID else hint
+
+    def annotate_context(self, context: str) -> str:
+        """A follow-up's context stripped, with what each of its records is after `MARK`
+        (see `context_items`), or as it is (no `contexts` hints, or not a context
+        `context.Context.text` writes)."""
+        items = self.context_items(context.strip()) if self.contexts else None
+        return context if items is None else f"{context.strip()} {MARK} {items}"
+
+    def context_items(self, context: str) -> str | None:
+        """The hint of a context "LINE >> FOCUS" ("LINE", "FOCUS"), or None.
+
+        One item a record: its position when the line has two or more ("FIRST", "SECOND
+        LAST"), its equipment's name, unit number and code, `SUBJECT` when "it" may mean it,
+        and its `status`; the code's meaning when it is the only subject. A focus that picks
+        no record of the line (a code, or a unit and its code) is one more item, a subject.
+        """
+        line, mark, focus = context.partition(FOCUS)
+        records = line.split(faultcodes.RECORD_SEPARATOR)
+        if not all(_RECORD.fullmatch(record) for record in records):
+            if mark or not re.fullmatch(FOCUS_PATTERN, line):
+                return None
+            records, focus = [], line
+        elif mark and not re.fullmatch(FOCUS_PATTERN, focus):
+            return None
+        parts = [_PARTS.fullmatch(record).groups() for record in records]
+        picked = [bool(focus) and _picks(focus, part) for part in parts]
+        # as `Context.subjects`: the records the focus picks, else a focus that names a
+        # code, else (no focus, or a unit outside the line) every record
+        outside = not any(picked) and (":" in focus or _CODE.fullmatch(focus) is not None)
+        subjects = picked if any(picked) else [not outside] * len(parts)
+        alone = sum(subjects) + outside == 1
+        items = [self._item(record, parts[index], _position(index, len(records)),
+                            subjects[index], alone) for index, record in enumerate(records)]
+        if outside:
+            items.append(self._focus_item(focus))
+        return ITEM_SEPARATOR.join(items) or None
+
+    def _item(self, record: str, part: tuple[str, str, str], position: str, subject: bool,
+              alone: bool) -> str:
+        prefix, unit, code = part[0].upper(), part[1], part[2].upper()
+        name = self.names[prefix][0] if prefix in self.names else prefix
+        said = self.named(code) if subject and alone and code in self.equipment else code
+        return " ".join(word for word in (position, name, unit, SUBJECT if subject else "",
+                                          said, self.status(record)) if word)
+
+    def _focus_item(self, focus: str) -> str:
+        """The item of a focus outside the line: a record's, or a code's question hint."""
+        if ":" in focus:
+            return self._item(focus, _PARTS.fullmatch(focus).groups(), "", True, True)
+        return f"{SUBJECT} {self.question_hint(focus)}"
 
     @functools.cached_property
     def _patterns(self) -> tuple[tuple[str, tuple[re.Pattern, re.Pattern]], ...]:
@@ -201,7 +267,8 @@ class CatalogHints:
         return {"codes": [{"code": code, "equipment": list(on), "params": list(self.params[code]),
                            **({"meaning": self.meanings[code]} if code in self.meanings else {})}
                           for code, on in self.equipment.items()],
-                "names": {prefix: list(names) for prefix, names in sorted(self.names.items())}}
+                "names": {prefix: list(names) for prefix, names in sorted(self.names.items())},
+                **({"contexts": True} if self.contexts else {})}
 
     @classmethod
     def from_json(cls, entry: Mapping) -> CatalogHints:
@@ -214,7 +281,24 @@ class CatalogHints:
         meanings = {str(c["code"]).upper(): " ".join(str(c["meaning"]).split())
                     for c in entry["codes"] if c.get("meaning")}
         return cls({code: on for code, on, _ in codes}, {code: keys for code, _, keys in codes},
-                   names, meanings)
+                   names, meanings, entry.get("contexts") is True)
+
+
+def _picks(focus: str, part: tuple[str, str, str]) -> bool:
+    """Whether a context's focus (a code, a unit or both) picks the record of `part`."""
+    if _CODE.fullmatch(focus):
+        return part[2].upper() == focus
+    label, _, code = focus.partition(":")
+    return (label[:2] == part[0].upper() and (label[2:].lstrip("0") or "0") == part[1]
+            and code in ("", part[2].upper()))
+
+
+def _position(index: int, count: int) -> str:
+    """"FIRST", "SECOND LAST", ... of a line's record; "" in a line of one record."""
+    if count < 2:
+        return ""
+    words = [ORDINAL_WORDS[index]] if index < len(ORDINAL_WORDS) else []
+    return " ".join(words + [LAST_WORD] * (index == count - 1))
 
 
 def load_hints(bundle_dir: str | Path) -> CatalogHints | None:
