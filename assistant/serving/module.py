@@ -278,17 +278,25 @@ class TextServingModule(IdsServingModule):
         text = self._normalized(text)
         source = text
         if context is not None and self._reads_context:
+            source = self._in_context(text, self._normalized(context))
             if hasattr(self.annotator, "annotate_context"):
-                context = self.annotator.annotate_context(context)
-            context = self._normalized(context)
-            source = tf.where(tf.strings.length(context) > 0,
-                              tf.strings.join([context, text], separator=_CONTEXT_JOINER), text)
+                # as `encode_turn`: a context too long to read with its hints is read as is
+                annotated = self._in_context(
+                    text, self._normalized(self.annotator.annotate_context(context)))
+                fits = self.tokenizer.tokenize(annotated).row_lengths() <= MAX_SOURCE_PIECES
+                source = tf.where(fits, annotated, source)
         pieces = self.tokenizer.tokenize(source)  # (batch, None)
         lengths = tf.cast(pieces.row_lengths(), tf.int32)
         valid = (tf.strings.length(text) > 0) & (lengths > 0) & (lengths <= MAX_SOURCE_PIECES)
         ids = pieces.to_tensor(default_value=constants.PAD_ID)  # (batch, longest)
         tokens, scores = self._decoders.decode_rows(ids, lengths, valid, decode_chunk)
         return tf.where(valid, self._detokenize(tokens), ""), scores, valid
+
+    @staticmethod
+    def _in_context(text, context):
+        """string (batch,): each text after its context ("": the text alone)."""
+        return tf.where(tf.strings.length(context) > 0,
+                        tf.strings.join([context, text], separator=_CONTEXT_JOINER), text)
 
     def _normalized(self, text):
         """string (batch,): `tokenizer.normalize_source` in the graph."""

@@ -35,11 +35,25 @@ The rules, written as patterns Python's `re` and RE2 read alike so the export's 
 - Of several types named, the first prefix in alphabetical order with a unit number, else
   the first named without, is used. Anything else is read as typed.
 
+A follow-up's context (`context.Context.text`: "LINE", "LINE >> FOCUS" or a focus alone) is
+read with one item a record (`annotate_context`), so a turn is matched to a record by the
+words operators use ("and the lift?", "the second one", "what about W301?"):
+
+    "CV07:E217 T=85; SN02:W301 N=12 >> W301"  ->  "... § FIRST conveyor 7 E217 OK T=85 ;
+                                                   SECOND LAST sorter 2 IT W301 repeated
+                                                   jams OK N=12"
+
+`IT` marks what "it" may mean (`Context.subjects`: the records the focus picks, else the
+focus, else every record); the only subject also gets its code's meaning. Any other context
+is read as typed, and so is one too long to read with its items (the runtime's
+`inputs.encode_turn` and the export check the pieces). Hint files written before session 13
+(without "contexts") read every context as typed.
+
 The hints come from the bundle's `HINTS_FILE`, which the corpus builder writes from the
 catalog and training copies into the bundle: a bundle without it (trained before hints)
-reads every input as typed. The runtime (`WarehouseDomain.model_text`), training (the
-sources of a data directory with the file) and the export all write the same text; the
-context of a follow-up is read as it is.
+reads every input as typed. The runtime (`WarehouseDomain.model_text` and `model_context`),
+training (the sources of a data directory with the file) and the export all write the same
+text.
 """
 
 from __future__ import annotations

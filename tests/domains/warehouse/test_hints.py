@@ -1,5 +1,6 @@
 """Catalog hints: what the catalog says of a record, in Python and in the export's graph."""
 
+import dataclasses
 import json
 
 import pytest
@@ -45,6 +46,37 @@ QUESTIONS = [
      "E201 W205 E210 C212 E217 E224 I230 W233 E317 E416 W419 E422 C501 C502 C503 E504 C507 "
      "C509 E605 E901 W905 I908 I914"),
 ]
+CONTEXT_HINTS = CATALOG_HINTS  # a corpus's hints annotate contexts
+BEFORE_CONTEXTS = dataclasses.replace(CATALOG_HINTS, contexts=False)  # session 11-12 files
+CONTEXTS = [
+    # two records, no focus: "it" may mean either
+    ("CV07:E217 T=85; SN02:W301 N=12", "CV07:E217 T=85; SN02:W301 N=12 § FIRST conveyor 7 IT "
+     "E217 OK T=85 ; SECOND LAST sorter 2 IT W301 OK N=12"),
+    # a focus that picks one record: it alone is "it", with its code's meaning
+    ("CV07:E217 T=85; SN02:W301 N=12 >> W301", "CV07:E217 T=85; SN02:W301 N=12 >> W301 § "
+     "FIRST conveyor 7 E217 OK T=85 ; SECOND LAST sorter 2 IT W301 repeated jams OK N=12"),
+    ("cv07:e217 t=85; sn2:w301 >> SN02", "cv07:e217 t=85; sn2:w301 >> SN02 § FIRST conveyor "
+     "7 E217 OK T=85 ; SECOND LAST sorter 2 IT W301 repeated jams OK"),
+    # a focus outside the line is one more item: a record, or a code's raisers
+    ("SH56:C101 N=41; DD07:I704 >> CH31:R973", "SH56:C101 N=41; DD07:I704 >> CH31:R973 § "
+     "FIRST shuttle 56 C101 OK ; SECOND LAST dock door 7 I704 OK ; charger 31 IT R973 UNKNOWN "
+     "CODE R973"),
+    ("AG06:W620 Q=19; DD80:C707 >> C708", "AG06:W620 Q=19; DD80:C707 >> C708 § FIRST agv 6 "
+     "W620 OK Q=19 ; SECOND LAST dock door 80 C707 OK ; IT C708 UNKNOWN"),
+    ("  E217 ", "E217 § IT E217 motor over-temperature: CV SN SH LF SC PL"),
+    # a unit outside the line picks nothing: every record is "it" (as `Context.subjects`)
+    ("SN41:E305 V=44.5 >> CV07", "SN41:E305 V=44.5 >> CV07 § sorter 41 IT E305 sorter chute "
+     "full OK"),
+    ("XY12:E101", "XY12:E101 § XY 12 IT E101 NO EQUIPMENT XY E101"),
+    # five records: positions up to the fourth, and the last
+    ("CV07:E217; SN02:W301; LF01:E416; AG02:I107; PL03:W712 F=8.0 >> LF01",
+     "CV07:E217; SN02:W301; LF01:E416; AG02:I107; PL03:W712 F=8.0 >> LF01 § FIRST conveyor 7 "
+     "E217 OK ; SECOND sorter 2 W301 OK ; THIRD lift 1 IT E416 position sensor fault OK ; "
+     "FOURTH agv 2 I107 OK ; LAST palletizer 3 W712 OK F=8.0"),
+]
+CONTEXTS_AS_TYPED = ["", "  ", "CV07", "hello there", "q123", "x >> E217", "CV07:E217 >> hi",
+                     "cv7:e217;sn2:w301", "CV07:E217 T=85; SN02:W301 N=12 >> SN2",
+                     "CV100:E217 >> CV100:E217"]
 AS_TYPED = ["how do I fix it?", "CV07:E217 T=85; SN02:W301", "hello", "", "  ", "WS7",
             "my printer is not printing", "item oversize on sn95 - help", "decode the sorter",
             "which one, C212 or W905?", "E2170 and XE217 are not codes"]
@@ -99,6 +131,46 @@ def test_a_corrupt_hints_file_is_one_line_error(tmp_path):
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize(("context", "annotated"), CONTEXTS)
+def test_a_context_is_followed_by_what_its_records_are(context, annotated):
+    assert CONTEXT_HINTS.annotate_context(context) == annotated
+
+
+@pytest.mark.parametrize("context", CONTEXTS_AS_TYPED)
+def test_a_context_no_line_or_focus_reads_is_read_as_typed(context):
+    assert CONTEXT_HINTS.annotate_context(context) == context
+
+
+def test_hints_files_before_context_hints_read_contexts_as_typed(tmp_path):
+    corpus.write_domain_files(tmp_path, load_catalog(), catalog_hints=True)
+    entry = json.loads((tmp_path / hints.HINTS_FILE).read_text(encoding="utf-8"))
+    assert entry["contexts"] is True
+    context, annotated = CONTEXTS[0]
+    assert WarehouseDomain.from_bundle(tmp_path).model_context(context) == annotated
+    del entry["contexts"]  # a file of session 11 or 12 (the run E bundle's)
+    (tmp_path / hints.HINTS_FILE).write_text(json.dumps(entry), encoding="utf-8")
+    assert hints.load_hints(tmp_path) == BEFORE_CONTEXTS
+    domain = WarehouseDomain.from_bundle(tmp_path)
+    assert domain.model_context(context) == context
+    assert domain.model_text("LF99:W311") == "LF99:W311 § UNKNOWN CODE W311"
+
+
+def test_the_graph_writes_what_python_writes_of_contexts():
+    import tensorflow as tf
+
+    from assistant.domains.warehouse.graph_segment import HintAnnotator
+
+    contexts = [context for context, _ in CONTEXTS] + CONTEXTS_AS_TYPED + [
+        "\tCV07:E217 T=85\n", "CV00:E217 >> CV00", "CV07:E217 T=85 >> CV07:E999",
+        "CV07:E217;  SN02:W301", "E217 >> E217", "CV07:E217\u00a0T=85; SN02:W301 >> W301",
+        "\u00e9 >> CV07", "CV07:E217 >> CV07:E217 >> E217"]
+    graph = HintAnnotator(CONTEXT_HINTS).annotate_context(tf.constant(contexts)).numpy()
+    assert [text.decode("utf-8") for text in graph] == [CONTEXT_HINTS.annotate_context(c)
+                                                         for c in contexts]
+    graph = HintAnnotator(BEFORE_CONTEXTS).annotate_context(tf.constant(contexts)).numpy()
+    assert [text.decode("utf-8") for text in graph] == contexts
+
+
 def test_the_graph_writes_what_python_writes():
     import tensorflow as tf
 
@@ -127,13 +199,20 @@ def test_the_graph_writes_what_python_writes_on_a_corpus(tmp_path):
                                                                      test=100),
                         catalog_hints=True)
     loaded = hints.load_hints(tmp_path)
-    units = set()
+    units, contexts = set(), set()
     for split in corpus.SPLITS:
         for line in (tmp_path / f"{split}.jsonl").open(encoding="utf-8"):
-            turn = split_context(json.loads(line)["source"])[1]
+            context, turn = split_context(json.loads(line)["source"])
             units.update(segment.split_line(turn) or [turn])
+            contexts.update([context] if context else [])
     texts = sorted(units)
     python = [loaded.annotate(text) for text in texts]
     assert sum(" § " in text for text in python) > len(texts) // 2  # most units get a hint
-    graph = HintAnnotator(loaded).annotate(tf.constant(texts)).numpy()
+    annotator = HintAnnotator(loaded)
+    graph = annotator.annotate(tf.constant(texts)).numpy()
+    assert [text.decode("utf-8") for text in graph] == python
+    contexts = sorted(contexts)
+    python = [loaded.annotate_context(context) for context in contexts]
+    assert len(contexts) > 100 and all(" § " in text for text in python)
+    graph = annotator.annotate_context(tf.constant(contexts)).numpy()
     assert [text.decode("utf-8") for text in graph] == python
