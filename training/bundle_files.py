@@ -124,7 +124,7 @@ def model_pairs(pairs: list[data_lib.Pair], domain: Domain) -> list[data_lib.Pai
 
     def read(pair: data_lib.Pair) -> data_lib.Pair:
         context, turn = split_context(pair.source)
-        context = domain.model_context(context) if context is not None else None
+        context = domain.model_context(context, turn) if context is not None else None
         source = join_context(context, domain.model_text(turn))
         return pair if source == pair.source else dataclasses.replace(pair, source=source)
 

@@ -58,8 +58,9 @@ class GraphAnnotator(Protocol):
     def annotate(self, text: Any) -> Any:
         """string (units,): the text the model reads for each unit."""
 
-    def annotate_context(self, context: Any) -> Any:
-        """string (batch,): the text the model reads for each context (`model_context`)."""
+    def annotate_context(self, context: Any, text: Any) -> Any:
+        """string (batch,): the text the model reads for each context, said before each
+        text (`model_context`)."""
 
 
 class Domain:
@@ -150,10 +151,10 @@ class Domain:
         typed. The null domain reads every unit as it is."""
         return text
 
-    def model_context(self, context: str) -> str:
-        """The text the model reads for a follow-up's context, as `model_text` for a unit
-        (and `GraphAnnotator.annotate_context` in the export). The null domain reads it as
-        it is."""
+    def model_context(self, context: str, text: str) -> str:
+        """The text the model reads for a follow-up's context, said before the unit `text`,
+        as `model_text` for a unit (and `GraphAnnotator.annotate_context` in the export).
+        The null domain reads it as it is."""
         return context
 
     def template(self, text: str) -> tuple[str, tuple[str, ...]] | None:

@@ -75,7 +75,7 @@ def unusable_text(text: str) -> str | None:
 
 def encode_turn(turn: Turn, tokenizer, reads_context: bool, source_case: str,
                 model_text: Callable[[str], str] | None = None,
-                model_context: Callable[[str], str] | None = None,
+                model_context: Callable[[str, str], str] | None = None,
                 ) -> tuple[list[int], str | None]:
     """The pieces of one unit (after its context, for a bundle that `reads_context`), or
     the one-line reason it cannot be answered; never raises, so one bad input cannot take
@@ -91,7 +91,7 @@ def encode_turn(turn: Turn, tokenizer, reads_context: bool, source_case: str,
     context = turn.context if reads_context else None
     try:
         read = model_text(text) if model_text is not None else text
-        read_context = (model_context(context) if context is not None
+        read_context = (model_context(context, text) if context is not None
                         and model_context is not None else context)
         ids = tokenizer.encode(model_source(read, read_context, source_case))
         if len(ids) > MAX_SOURCE_PIECES and read_context != context:

@@ -273,6 +273,7 @@ class TextServingModule(IdsServingModule):
         """Tokenizes (each text after its context, for a model that reads context), decodes
         by chunks and detokenizes: reply string (batch,), score float32 (batch,) and valid
         bool (batch,) (False: "" and -inf); see `serve`."""
+        typed = text
         if self.annotator is not None:
             text = self.annotator.annotate(text)
         text = self._normalized(text)
@@ -281,8 +282,8 @@ class TextServingModule(IdsServingModule):
             source = self._in_context(text, self._normalized(context))
             if hasattr(self.annotator, "annotate_context"):
                 # as `encode_turn`: a context too long to read with its hints is read as is
-                annotated = self._in_context(
-                    text, self._normalized(self.annotator.annotate_context(context)))
+                annotated = self._in_context(text, self._normalized(
+                    self.annotator.annotate_context(context, typed)))
                 fits = self.tokenizer.tokenize(annotated).row_lengths() <= MAX_SOURCE_PIECES
                 source = tf.where(fits, annotated, source)
         pieces = self.tokenizer.tokenize(source)  # (batch, None)

@@ -207,10 +207,10 @@ class WarehouseDomain(Domain):
         with hints."""
         return text if self.catalog_hints is None else self.catalog_hints.annotate(text)
 
-    def model_context(self, context: str) -> str:
+    def model_context(self, context: str, text: str) -> str:
         """A context with its records' hints, for a bundle trained with context hints."""
         return (context if self.catalog_hints is None
-                else self.catalog_hints.annotate_context(context))
+                else self.catalog_hints.annotate_context(context, text))
 
     def graph_annotator(self):
         if self.catalog_hints is None:

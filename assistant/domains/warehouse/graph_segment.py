@@ -125,12 +125,13 @@ class HintAnnotator(tf.Module):
         hint = tf.where(record, self._status(text), self._question_hint(text))
         return self._marked(text, hint)
 
-    def annotate_context(self, context):
+    def annotate_context(self, context, text):
         """string (batch,): each context with its records' hints after `hints.MARK`
-        (`CatalogHints.annotate_context`); the others, and all without context hints, as
-        they are."""
+        (`CatalogHints.annotate_context` of the context and the `text` said after it); the
+        others, and all without context hints, as they are."""
         if not self.contexts:
             return context
+        own_hint = tf.not_equal(self.annotate(text), text)  # the turn is about what it names
         text = tf.strings.regex_replace(context, strip_pattern(), "")
         marked = tf.strings.regex_full_match(text, f"(?s).*?{hints_lib.FOCUS}.*")
         line = tf.strings.regex_replace(text, f"(?s)^(.*?){hints_lib.FOCUS}.*$", r"\1")
@@ -152,7 +153,7 @@ class HintAnnotator(tf.Module):
             [items, self._focus_item(focus)],
             separator=hints_lib.ITEM_SEPARATOR), items)
         items = tf.strings.regex_replace(items, f"^{hints_lib.ITEM_SEPARATOR}", "")
-        keep = (with_line | line_focus) & (tf.strings.length(items) > 0)
+        keep = (with_line | line_focus) & (tf.strings.length(items) > 0) & ~own_hint
         annotated = tf.strings.join([text, items], separator=f" {hints_lib.MARK} ")
         return tf.where(keep, annotated, context)
 
@@ -178,25 +179,26 @@ class HintAnnotator(tf.Module):
                             tf.minimum(index, len(hints_lib.ORDINAL_WORDS)))
         position = _words(ordinal, tf.where(index == length - 1, hints_lib.LAST_WORD, ""))
         position = tf.where(length >= 2, position, "")
-        item = self._item(text, prefix, unit, code, position, subject, alone)
+        item = self._item(prefix, unit, code, position, subject, alone)
         return tf.strings.reduce_join(records.with_flat_values(item), axis=1,
                                       separator=hints_lib.ITEM_SEPARATOR), outside
 
-    def _item(self, text, prefix, unit, code, position, subject, alone):
+    def _item(self, prefix, unit, code, position, subject, alone):
         """string (records,): `CatalogHints._item` of each record."""
         name = self.first_names.lookup(prefix)
         name = tf.where(tf.strings.length(name) > 0, name, prefix)
         named = self.named.lookup(code)
         said = tf.where(subject & alone & (tf.strings.length(named) > 0), named, code)
+        key = tf.strings.join([prefix, code], separator=":")
         return _words(position, name, unit, tf.where(subject, hints_lib.SUBJECT, ""), said,
-                      self._status(text))
+                      self._record_hint(key, code))
 
     def _focus_item(self, focus):
         """string (batch,): the item of each focus outside its line (`_focus_item`)."""
         prefix, unit, code = (tf.strings.upper(tf.strings.regex_replace(
             focus, parts_pattern(), group)) for group in (r"\1", r"\2", r"\3"))
         true = tf.fill(tf.shape(focus), True)
-        record = self._item(focus, prefix, unit, code, tf.fill(tf.shape(focus), ""), true, true)
+        record = self._item(prefix, unit, code, tf.fill(tf.shape(focus), ""), true, true)
         asked = _words(tf.fill(tf.shape(focus), hints_lib.SUBJECT), self._question_hint(focus))
         return tf.where(tf.strings.regex_full_match(focus, "(?s).*:.*"), record, asked)
 

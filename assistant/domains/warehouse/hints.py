@@ -39,13 +39,16 @@ A follow-up's context (`context.Context.text`: "LINE", "LINE >> FOCUS" or a focu
 read with one item a record (`annotate_context`), so a turn is matched to a record by the
 words operators use ("and the lift?", "the second one", "what about W301?"):
 
-    "CV07:E217 T=85; SN02:W301 N=12 >> W301"  ->  "... § FIRST conveyor 7 E217 OK T=85 ;
+    "CV07:E217 T=85; SN02:W301 N=12 >> W301"  ->  "... § FIRST conveyor 7 E217 OK ;
                                                    SECOND LAST sorter 2 IT W301 repeated
-                                                   jams OK N=12"
+                                                   jams OK"
 
 `IT` marks what "it" may mean (`Context.subjects`: the records the focus picks, else the
-focus, else every record); the only subject also gets its code's meaning. Any other context
-is read as typed, and so is one too long to read with its items (the runtime's
+focus, else every record); the only subject also gets its code's meaning. A turn with a hint
+of its own ("what codes does the sorter have?", "what about W301?", a fault line) reads its
+context as typed: it is about what it names, and the items would only lengthen the source
+(session 13's run F annotated every context and trained 18 % slower). Any other context is
+read as typed, and so is one too long to read with its items (the runtime's
 `inputs.encode_turn` and the export check the pieces). Hint files written before session 13
 (without "contexts") read every context as typed.
 
@@ -220,11 +223,14 @@ class CatalogHints:
         return " ".join([hint, *self.values(record, key.partition(":")[2])]) \
             if hint == VALID else hint
 
-    def annotate_context(self, context: str) -> str:
+    def annotate_context(self, context: str, text: str | None = None) -> str:
         """A follow-up's context stripped, with what each of its records is after `MARK`
-        (see `context_items`), or as it is (no `contexts` hints, or not a context
-        `context.Context.text` writes)."""
-        items = self.context_items(context.strip()) if self.contexts else None
+        (see `context_items`), or as it is: without `contexts` hints, for a turn `text`
+        with a hint of its own (it is about what it names), or a context not of the form
+        `context.Context.text` writes."""
+        if not self.contexts or (text is not None and self.annotate(text) != text):
+            return context
+        items = self.context_items(context.strip())
         return context if items is None else f"{context.strip()} {MARK} {items}"
 
     def context_items(self, context: str) -> str | None:
@@ -232,7 +238,8 @@ class CatalogHints:
 
         One item a record: its position when the line has two or more ("FIRST", "SECOND
         LAST"), its equipment's name, unit number and code, `SUBJECT` when "it" may mean it,
-        and its `status`; the code's meaning when it is the only subject. A focus that picks
+        and its `record_hint` (without values: the record holds them); the code's meaning
+        when it is the only subject. A focus that picks
         no record of the line (a code, or a unit and its code) is one more item, a subject.
         """
         line, mark, focus = context.partition(FOCUS)
@@ -262,7 +269,7 @@ class CatalogHints:
         name = self.names[prefix][0] if prefix in self.names else prefix
         said = self.named(code) if subject and alone and code in self.equipment else code
         return " ".join(word for word in (position, name, unit, SUBJECT if subject else "",
-                                          said, self.status(record)) if word)
+                                          said, self.record_hint(f"{prefix}:{code}")) if word)
 
     def _focus_item(self, focus: str) -> str:
         """The item of a focus outside the line: a record's, or a code's question hint."""
