@@ -26,12 +26,7 @@ import numpy as np
 from assistant.core import constants
 from assistant.core.config import ModelConfig
 from assistant.core.tokenizer import Tokenizer
-from assistant.decoding.buckets import (
-    batch_bucket,
-    bounded_limit,
-    source_bucket,
-    step_budget,
-)
+from assistant.decoding.buckets import batch_bucket, bounded_limit, source_bucket, step_budget
 from assistant.runtime.bundle import BundleError, load_bundle
 from assistant.runtime.cache import DEFAULT_CACHE_SIZE, ReplyCache, new_cache, options_key
 from assistant.runtime.domain import Domain, NullDomain, takes_context
@@ -235,11 +230,11 @@ class Assistant:
 
     def _respelled(self, inputs: Sequence[Turn], replies: list[Reply],
                    request: _Request) -> list[Reply]:
-        """Each input whose reply stays flagged answered again as `Domain.respell` writes
-        it; the new reply replaces the old when the check passes it against the input."""
-        again = [(index, Turn(spelled, turn.context)) for index, (turn, reply)
+        """Each input whose reply stays flagged answered again (`_again`); the new reply
+        replaces the old when the check passes it against the input as it was."""
+        again = [(index, retry) for index, (turn, reply)
                  in enumerate(zip(inputs, replies, strict=True)) if reply.flags
-                 and isinstance(turn.text, str) and (spelled := self.domain.respell(turn.text))]
+                 and isinstance(turn.text, str) and (retry := self._again(turn))]
         if not again:
             return replies
         replies = list(replies)
@@ -249,6 +244,14 @@ class Assistant:
                                                                           answer.text):
                 replies[index] = answer
         return replies
+
+    def _again(self, turn: Turn) -> Turn | None:
+        """A flagged turn as `Domain.respell` writes it, else said in the context it leaves
+        (`Domain.remember`: "and the sorter?" read with the sorter's record as the focus)."""
+        if spelled := self.domain.respell(turn.text):
+            return Turn(spelled, turn.context)
+        moved = self.domain.remember(turn.context, turn.text) if turn.context else None
+        return Turn(turn.text, moved) if moved and moved != turn.context else None
 
     def _request(self, options: dict[str, Any], batch_size: int) -> _Request:
         resolved = ReplyOptions.resolve(self.defaults, options)

@@ -75,3 +75,50 @@ def test_an_unflagged_reply_and_the_model_alone_are_not_respelled(assistant):
 
     assert assistant.domain.respelled == []
     assert alone.text != f"could not read {TYPED}"  # the model alone has no fallback either
+
+
+CONTEXT = "CV07:E217 T=85; SN02:W301 N=12"
+MOVED = "CV07:E217 T=85; SN02:W301 N=12 >> SN02:W301"
+TURN = "and the sorter?"
+
+
+class Refocusing(Respelling):
+    """Flags every reply to TURN in CONTEXT but `good`; TURN moves CONTEXT to MOVED."""
+
+    def __init__(self, good: str) -> None:
+        super().__init__(good)
+        self.remembered: list[tuple[str, str]] = []
+
+    def check(self, source, reply, context=""):
+        return ["the turn means the sorter"] if (source, context) == (TURN, CONTEXT) \
+            and reply != self.good else []
+
+    def remember(self, context, text):
+        self.remembered.append((context, text))
+        return MOVED if context == CONTEXT else context
+
+
+@pytest.fixture
+def in_context(context_bundle):
+    assistant = Assistant.load(context_bundle, cache_size=0)
+    assistant.domain = Refocusing(good="")
+    assistant.domain.good = assistant.reply(TURN, context=MOVED).text
+    assert assistant.reply(TURN, context=CONTEXT, rerank=False).text != assistant.domain.good
+    assistant.domain.remembered.clear()
+    return assistant
+
+
+def test_a_flagged_follow_up_is_answered_in_the_context_it_leaves(in_context):
+    reply = in_context.reply(TURN, context=CONTEXT)
+
+    assert (reply.text, reply.flags) == (in_context.domain.good, ())
+    assert in_context.domain.remembered[0] == (CONTEXT, TURN)
+
+
+def test_the_refocused_reply_must_pass_the_check_in_the_context_as_it_was(in_context):
+    in_context.domain.good = "nothing the model says"
+
+    reply = in_context.reply(TURN, context=CONTEXT)
+
+    assert (reply.text, reply.flags) == (f"could not read {TURN}",
+                                         ("the turn means the sorter",))

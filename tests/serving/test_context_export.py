@@ -103,9 +103,10 @@ def test_the_runtime_reads_a_context_with_its_hints(hinted_runtime, runtime):
     assert reply.source_pieces != runtime.reply("fix?", context="E217",
                                                 rerank=False).source_pieces
     # a context too long to read with its hints is read as typed, not refused
-    annotated = model_source("fix?", HINTS.annotate_context(LONG_CONTEXT), "upper")
+    case = hinted_runtime.config.source_case
+    annotated = model_source("fix?", HINTS.annotate_context(LONG_CONTEXT, "fix?"), case)
     assert len(tokenizer.encode(annotated)) > MAX_SOURCE_PIECES
-    plain = model_source("fix?", LONG_CONTEXT, "upper")
+    plain = model_source("fix?", LONG_CONTEXT, case)
     assert len(tokenizer.encode(plain)) <= MAX_SOURCE_PIECES
     long = hinted_runtime.reply("fix?", context=LONG_CONTEXT, rerank=False)
     assert long.error is None

@@ -51,18 +51,18 @@ BEFORE_CONTEXTS = dataclasses.replace(CATALOG_HINTS, contexts=False)  # session 
 CONTEXTS = [
     # two records, no focus: "it" may mean either
     ("CV07:E217 T=85; SN02:W301 N=12", "CV07:E217 T=85; SN02:W301 N=12 § FIRST conveyor 7 IT "
-     "E217 OK T=85 ; SECOND LAST sorter 2 IT W301 OK N=12"),
+     "E217 OK ; SECOND LAST sorter 2 IT W301 OK"),
     # a focus that picks one record: it alone is "it", with its code's meaning
     ("CV07:E217 T=85; SN02:W301 N=12 >> W301", "CV07:E217 T=85; SN02:W301 N=12 >> W301 § "
-     "FIRST conveyor 7 E217 OK T=85 ; SECOND LAST sorter 2 IT W301 repeated jams OK N=12"),
+     "FIRST conveyor 7 E217 OK ; SECOND LAST sorter 2 IT W301 repeated jams OK"),
     ("cv07:e217 t=85; sn2:w301 >> SN02", "cv07:e217 t=85; sn2:w301 >> SN02 § FIRST conveyor "
-     "7 E217 OK T=85 ; SECOND LAST sorter 2 IT W301 repeated jams OK"),
+     "7 E217 OK ; SECOND LAST sorter 2 IT W301 repeated jams OK"),
     # a focus outside the line is one more item: a record, or a code's raisers
     ("SH56:C101 N=41; DD07:I704 >> CH31:R973", "SH56:C101 N=41; DD07:I704 >> CH31:R973 § "
      "FIRST shuttle 56 C101 OK ; SECOND LAST dock door 7 I704 OK ; charger 31 IT R973 UNKNOWN "
      "CODE R973"),
     ("AG06:W620 Q=19; DD80:C707 >> C708", "AG06:W620 Q=19; DD80:C707 >> C708 § FIRST agv 6 "
-     "W620 OK Q=19 ; SECOND LAST dock door 80 C707 OK ; IT C708 UNKNOWN"),
+     "W620 OK ; SECOND LAST dock door 80 C707 OK ; IT C708 UNKNOWN"),
     ("  E217 ", "E217 § IT E217 motor over-temperature: CV SN SH LF SC PL"),
     # a unit outside the line picks nothing: every record is "it" (as `Context.subjects`)
     ("SN41:E305 V=44.5 >> CV07", "SN41:E305 V=44.5 >> CV07 § sorter 41 IT E305 sorter chute "
@@ -72,8 +72,10 @@ CONTEXTS = [
     ("CV07:E217; SN02:W301; LF01:E416; AG02:I107; PL03:W712 F=8.0 >> LF01",
      "CV07:E217; SN02:W301; LF01:E416; AG02:I107; PL03:W712 F=8.0 >> LF01 § FIRST conveyor 7 "
      "E217 OK ; SECOND sorter 2 W301 OK ; THIRD lift 1 IT E416 position sensor fault OK ; "
-     "FOURTH agv 2 I107 OK ; LAST palletizer 3 W712 OK F=8.0"),
+     "FOURTH agv 2 I107 OK ; LAST palletizer 3 W712 OK"),
 ]
+# a turn with a hint of its own is about what it names: its context is read as typed
+OWN_HINT_TURNS = ["CV08:E217 T=9", "what about W301?", "which codes belong to the sorter?"]
 CONTEXTS_AS_TYPED = ["", "  ", "CV07", "hello there", "q123", "x >> E217", "CV07:E217 >> hi",
                      "cv7:e217;sn2:w301", "CV07:E217 T=85; SN02:W301 N=12 >> SN2",
                      "CV100:E217 >> CV100:E217"]
@@ -141,17 +143,26 @@ def test_a_context_no_line_or_focus_reads_is_read_as_typed(context):
     assert CONTEXT_HINTS.annotate_context(context) == context
 
 
+def test_a_turn_with_its_own_hint_reads_its_context_as_typed():
+    context, annotated = CONTEXTS[0]
+    for turn in OWN_HINT_TURNS:
+        assert CONTEXT_HINTS.annotate(turn) != turn
+        assert CONTEXT_HINTS.annotate_context(context, turn) == context
+    for turn in ("how do I fix it?", "and the sorter?", "the second one please"):
+        assert CONTEXT_HINTS.annotate_context(context, turn) == annotated
+
+
 def test_hints_files_before_context_hints_read_contexts_as_typed(tmp_path):
     corpus.write_domain_files(tmp_path, load_catalog(), catalog_hints=True)
     entry = json.loads((tmp_path / hints.HINTS_FILE).read_text(encoding="utf-8"))
     assert entry["contexts"] is True
     context, annotated = CONTEXTS[0]
-    assert WarehouseDomain.from_bundle(tmp_path).model_context(context) == annotated
+    assert WarehouseDomain.from_bundle(tmp_path).model_context(context, "fix?") == annotated
     del entry["contexts"]  # a file of session 11 or 12 (the run E bundle's)
     (tmp_path / hints.HINTS_FILE).write_text(json.dumps(entry), encoding="utf-8")
     assert hints.load_hints(tmp_path) == BEFORE_CONTEXTS
     domain = WarehouseDomain.from_bundle(tmp_path)
-    assert domain.model_context(context) == context
+    assert domain.model_context(context, "fix?") == context
     assert domain.model_text("LF99:W311") == "LF99:W311 § UNKNOWN CODE W311"
 
 
@@ -164,10 +175,15 @@ def test_the_graph_writes_what_python_writes_of_contexts():
         "\tCV07:E217 T=85\n", "CV00:E217 >> CV00", "CV07:E217 T=85 >> CV07:E999",
         "CV07:E217;  SN02:W301", "E217 >> E217", "CV07:E217\u00a0T=85; SN02:W301 >> W301",
         "\u00e9 >> CV07", "CV07:E217 >> CV07:E217 >> E217"]
-    graph = HintAnnotator(CONTEXT_HINTS).annotate_context(tf.constant(contexts)).numpy()
-    assert [text.decode("utf-8") for text in graph] == [CONTEXT_HINTS.annotate_context(c)
-                                                         for c in contexts]
-    graph = HintAnnotator(BEFORE_CONTEXTS).annotate_context(tf.constant(contexts)).numpy()
+    turns = ["how do I fix it?", *OWN_HINT_TURNS, " cv07:e217 ", "and the lift?", ""]
+    turns = [turns[index % len(turns)] for index in range(len(contexts))]
+    python = [CONTEXT_HINTS.annotate_context(c, t) for c, t in zip(contexts, turns, strict=True)]
+    assert 8 < sum(a != c for a, c in zip(python, contexts, strict=True)) < len(contexts) - 8
+    graph = HintAnnotator(CONTEXT_HINTS).annotate_context(tf.constant(contexts),
+                                                          tf.constant(turns)).numpy()
+    assert [text.decode("utf-8") for text in graph] == python
+    graph = HintAnnotator(BEFORE_CONTEXTS).annotate_context(tf.constant(contexts),
+                                                            tf.constant(turns)).numpy()
     assert [text.decode("utf-8") for text in graph] == contexts
 
 
@@ -204,15 +220,16 @@ def test_the_graph_writes_what_python_writes_on_a_corpus(tmp_path):
         for line in (tmp_path / f"{split}.jsonl").open(encoding="utf-8"):
             context, turn = split_context(json.loads(line)["source"])
             units.update(segment.split_line(turn) or [turn])
-            contexts.update([context] if context else [])
+            contexts.update([(context, turn)] if context else [])
     texts = sorted(units)
     python = [loaded.annotate(text) for text in texts]
     assert sum(" § " in text for text in python) > len(texts) // 2  # most units get a hint
     annotator = HintAnnotator(loaded)
     graph = annotator.annotate(tf.constant(texts)).numpy()
     assert [text.decode("utf-8") for text in graph] == python
-    contexts = sorted(contexts)
-    python = [loaded.annotate_context(context) for context in contexts]
-    assert len(contexts) > 100 and all(" § " in text for text in python)
-    graph = annotator.annotate_context(tf.constant(contexts)).numpy()
+    contexts, turns = zip(*sorted(contexts), strict=True)
+    python = [loaded.annotate_context(c, t) for c, t in zip(contexts, turns, strict=True)]
+    annotated = sum(" § " in text for text in python)
+    assert len(contexts) > 100 and len(contexts) // 2 < annotated < len(contexts)
+    graph = annotator.annotate_context(tf.constant(contexts), tf.constant(turns)).numpy()
     assert [text.decode("utf-8") for text in graph] == python
