@@ -246,12 +246,12 @@ class Assistant:
         return replies
 
     def _again(self, turn: Turn) -> Turn | None:
-        """A flagged turn as `Domain.respell` writes it, else said in the context it leaves
-        (`Domain.remember`: "and the sorter?" read with the sorter's record as the focus)."""
+        """A flagged turn as `Domain.respell` writes it, else said in the context the
+        domain narrows to what it refers to (`Domain.refocus`)."""
         if spelled := self.domain.respell(turn.text):
             return Turn(spelled, turn.context)
-        moved = self.domain.remember(turn.context, turn.text) if turn.context else None
-        return Turn(turn.text, moved) if moved and moved != turn.context else None
+        narrowed = self.domain.refocus(turn.context, turn.text) if turn.context else None
+        return Turn(turn.text, narrowed) if narrowed else None
 
     def _request(self, options: dict[str, Any], batch_size: int) -> _Request:
         resolved = ReplyOptions.resolve(self.defaults, options)

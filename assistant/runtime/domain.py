@@ -190,6 +190,12 @@ class Domain:
         remembers the last text as it is."""
         return text.strip() or context
 
+    def refocus(self, context: str, text: str) -> str | None:
+        """The context a flagged follow-up is answered once more in (rerank on): `context`
+        narrowed to what `text` refers to in it, so the model reads only that; None for no
+        second try (the null domain never narrows)."""
+        return None
+
     def describe_context(self, context: str) -> str:
         """A few words saying what "it" means in `context`, for surfaces ("" for none)."""
         return context.strip()

@@ -1,6 +1,7 @@
-"""`Domain.respell`: with the rerank, an input whose reply stays flagged is answered again in
-the spelling the domain gives; that reply is kept only when the check passes it against the
-input as typed. The model alone never respells."""
+"""`Domain.respell` and `Domain.refocus`: with the rerank, an input whose reply stays flagged
+is answered again in the spelling the domain gives, or (a follow-up) in the context the
+domain narrows to what it refers to; that reply is kept only when the check passes it against
+the input as typed, in its context as it was. The model alone never does either."""
 
 from __future__ import annotations
 
@@ -78,41 +79,42 @@ def test_an_unflagged_reply_and_the_model_alone_are_not_respelled(assistant):
 
 
 CONTEXT = "CV07:E217 T=85; SN02:W301 N=12"
-MOVED = "CV07:E217 T=85; SN02:W301 N=12 >> SN02:W301"
+NARROWED = "SN02:W301 N=12"
 TURN = "and the sorter?"
 
 
 class Refocusing(Respelling):
-    """Flags every reply to TURN in CONTEXT but `good`; TURN moves CONTEXT to MOVED."""
+    """Flags every reply to TURN in CONTEXT but `good`; narrows CONTEXT to NARROWED."""
 
     def __init__(self, good: str) -> None:
         super().__init__(good)
-        self.remembered: list[tuple[str, str]] = []
+        self.refocused: list[tuple[str, str]] = []
 
     def check(self, source, reply, context=""):
         return ["the turn means the sorter"] if (source, context) == (TURN, CONTEXT) \
             and reply != self.good else []
 
-    def remember(self, context, text):
-        self.remembered.append((context, text))
-        return MOVED if context == CONTEXT else context
+    def refocus(self, context, text):
+        self.refocused.append((context, text))
+        return NARROWED if context == CONTEXT else None
 
 
 @pytest.fixture
 def in_context(context_bundle):
     assistant = Assistant.load(context_bundle, cache_size=0)
     assistant.domain = Refocusing(good="")
-    assistant.domain.good = assistant.reply(TURN, context=MOVED).text
+    assistant.defaults = {**assistant.defaults, "rerank": True}  # off in the bundle's config
+    assistant.domain.good = assistant.reply(TURN, context=NARROWED).text
     assert assistant.reply(TURN, context=CONTEXT, rerank=False).text != assistant.domain.good
-    assistant.domain.remembered.clear()
+    assistant.domain.refocused.clear()
     return assistant
 
 
-def test_a_flagged_follow_up_is_answered_in_the_context_it_leaves(in_context):
+def test_a_flagged_follow_up_is_answered_in_the_context_narrowed_to_its_subject(in_context):
     reply = in_context.reply(TURN, context=CONTEXT)
 
     assert (reply.text, reply.flags) == (in_context.domain.good, ())
-    assert in_context.domain.remembered[0] == (CONTEXT, TURN)
+    assert in_context.domain.refocused == [(CONTEXT, TURN)]  # not again in NARROWED: passed
 
 
 def test_the_refocused_reply_must_pass_the_check_in_the_context_as_it_was(in_context):
@@ -122,3 +124,10 @@ def test_the_refocused_reply_must_pass_the_check_in_the_context_as_it_was(in_con
 
     assert (reply.text, reply.flags) == (f"could not read {TURN}",
                                          ("the turn means the sorter",))
+
+
+def test_the_model_alone_and_an_unflagged_follow_up_are_not_refocused(in_context):
+    in_context.reply(TURN, context=CONTEXT, rerank=False)
+    in_context.reply("hello", context=CONTEXT)
+
+    assert in_context.domain.refocused == []

@@ -191,6 +191,7 @@ def build_corpus(
     catalog_path: Path | None = None,
     sizes: CorpusSizes | None = None,
     catalog_hints: bool = False,
+    context_hints: bool = False,
 ) -> dict[str, dict[str, int]]:
     """Writes train.jsonl, valid.jsonl, test.jsonl and the domain's files (see
     `write_domain_files`) into `out_dir` (atomically).
@@ -235,23 +236,25 @@ def build_corpus(
             if "family" in pair:
                 counts[pair["family"]] += 1
         summary[split] = {**counts, "total": len(pairs)}
-    write_domain_files(Path(out_dir), catalog, catalog_hints)
+    write_domain_files(Path(out_dir), catalog, catalog_hints, context_hints)
     return summary
 
 
-def write_domain_files(out_dir: Path, catalog: Catalog, catalog_hints: bool = False) -> None:
+def write_domain_files(out_dir: Path, catalog: Catalog, catalog_hints: bool = False,
+                       context_hints: bool = False) -> None:
     """Writes what a bundle trained on this data needs of the domain (training copies the
     files `DOMAIN_MANIFEST` names into the bundle): the check's catalog facts
     (`faithfulness.BUNDLE_FILE`), the record order (`segment.RECORD_ORDER_FILE`) and, with
     `catalog_hints`, the hints a model trained on it reads (`hints.HINTS_FILE`; a stale one
-    is removed without)."""
+    is removed without), of contexts too with `context_hints`."""
     files = {
         faithfulness.BUNDLE_FILE: faithfulness_settings(catalog),
         segment.RECORD_ORDER_FILE: record_order(catalog).to_json(),
         DOMAIN_MANIFEST: manifest.manifest(catalog_hints),
     }
     if catalog_hints:
-        files[hints.HINTS_FILE] = hints.CatalogHints.from_catalog(catalog).to_json()
+        files[hints.HINTS_FILE] = hints.CatalogHints.from_catalog(catalog,
+                                                                  context_hints).to_json()
     else:
         (out_dir / hints.HINTS_FILE).unlink(missing_ok=True)
     for name, content in files.items():
@@ -336,7 +339,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--hints", action="store_true",
                         help="write catalog_hints.json: a model trained on this data reads "
                         "each input with what the catalog says of it (README, \"Catalog "
-                        "hints\"); the shipped bundle was trained without")
+                        "hints\"); the shipped bundle was trained with them")
+    parser.add_argument("--context-hints", action="store_true",
+                        help="--hints, and a follow-up's context is read with what each of "
+                        "its records is too (README, \"Catalog hints\"); the shipped bundle "
+                        "was trained without")
     parser.set_defaults(handler=_build_corpus_command, needs_tensorflow=False)
     return parser
 
@@ -375,7 +382,8 @@ def _build_corpus_command(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise ValueError(f"build-corpus: {error}") from None
     summary = build_corpus(args.out, seed=args.seed, catalog_path=args.catalog, sizes=sizes,
-                           catalog_hints=args.hints)
+                           catalog_hints=args.hints or args.context_hints,
+                           context_hints=args.context_hints)
     columns = (*CATEGORIES, *FOLLOWUP_CATEGORIES, "total")
     print(f"{'split':<6}" + "".join(f"{c.removeprefix('followup_'):>11}" for c in columns))
     for split, counts in summary.items():

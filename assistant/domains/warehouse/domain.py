@@ -9,6 +9,7 @@ from pathlib import Path
 from assistant.domains.warehouse import context as context_lib
 from assistant.domains.warehouse import detector as detector_lib
 from assistant.domains.warehouse import faithfulness, grounding, hints, manifest, mentions, segment
+from assistant.domains.warehouse import referents as referents_lib
 from assistant.domains.warehouse import respell as respell_lib
 from assistant.domains.warehouse import unreadable as unreadable_lib
 from assistant.runtime.domain import Domain
@@ -178,6 +179,16 @@ class WarehouseDomain(Domain):
         the text a model trained with context reads: "CV07:E217 T=85; SN02:W301 N=12 >>
         W301"."""
         return context_lib.remember(self._context(context), text, self._reader()).text
+
+    def refocus(self, context: str, text: str) -> str | None:
+        """The records of the context's line the turn refers to (`referents.referents`:
+        "and the sorter?" -> the sorter's record, "how do I fix it?" -> the focus's), as a
+        line, or the focus's code alone; None when it refers to nothing or to the context
+        as it is."""
+        subjects = referents_lib.referents(text, context, self._reader())
+        narrowed = "; ".join(subject.format() if subject.prefix else subject.code
+                             for subject in subjects)
+        return narrowed if narrowed and narrowed != context.strip() else None
 
     def describe_context(self, context: str) -> str:
         """What "it" means: "E217 on conveyor 7", or "E217 on conveyor 7 or W301 on sorter

@@ -50,7 +50,9 @@ context as typed: it is about what it names, and the items would only lengthen t
 (session 13's run F annotated every context and trained 18 % slower). Any other context is
 read as typed, and so is one too long to read with its items (the runtime's
 `inputs.encode_turn` and the export check the pieces). Hint files written before session 13
-(without "contexts") read every context as typed.
+(without "contexts") read every context as typed, and so does a corpus built without
+`build-corpus --context-hints` (the shipped bundle's: runs F and G of session 13 were trained
+with them and not shipped; `warehouse_notes.md`).
 
 The hints come from the bundle's `HINTS_FILE`, which the corpus builder writes from the
 catalog and training copies into the bundle: a bundle without it (trained before hints)
@@ -150,13 +152,13 @@ class CatalogHints:
     contexts: bool = False
 
     @classmethod
-    def from_catalog(cls, catalog: Catalog) -> CatalogHints:
+    def from_catalog(cls, catalog: Catalog, contexts: bool = False) -> CatalogHints:
         return cls({code: tuple(entry.equipment) for code, entry in catalog.entries.items()},
                    {code: tuple(p.name.upper() for p in entry.params)
                     for code, entry in catalog.entries.items()},
                    {prefix: tuple(catalog.aliases.get(prefix) or (name,))
                     for prefix, name in catalog.equipment.items()},
-                   {code: entry.meaning for code, entry in catalog.entries.items()}, True)
+                   {code: entry.meaning for code, entry in catalog.entries.items()}, contexts)
 
     def record_hint(self, key: str) -> str:
         """The hint of a record whose `segment.record_key` is `key` ("SN:E108")."""

@@ -46,8 +46,8 @@ QUESTIONS = [
      "E201 W205 E210 C212 E217 E224 I230 W233 E317 E416 W419 E422 C501 C502 C503 E504 C507 "
      "C509 E605 E901 W905 I908 I914"),
 ]
-CONTEXT_HINTS = CATALOG_HINTS  # a corpus's hints annotate contexts
-BEFORE_CONTEXTS = dataclasses.replace(CATALOG_HINTS, contexts=False)  # session 11-12 files
+CONTEXT_HINTS = hints.CatalogHints.from_catalog(load_catalog(), contexts=True)
+BEFORE_CONTEXTS = dataclasses.replace(CONTEXT_HINTS, contexts=False)  # the shipped bundle's
 CONTEXTS = [
     # two records, no focus: "it" may mean either
     ("CV07:E217 T=85; SN02:W301 N=12", "CV07:E217 T=85; SN02:W301 N=12 § FIRST conveyor 7 IT "
@@ -154,6 +154,8 @@ def test_a_turn_with_its_own_hint_reads_its_context_as_typed():
 
 def test_hints_files_before_context_hints_read_contexts_as_typed(tmp_path):
     corpus.write_domain_files(tmp_path, load_catalog(), catalog_hints=True)
+    assert "contexts" not in json.loads((tmp_path / hints.HINTS_FILE).read_text("utf-8"))
+    corpus.write_domain_files(tmp_path, load_catalog(), catalog_hints=True, context_hints=True)
     entry = json.loads((tmp_path / hints.HINTS_FILE).read_text(encoding="utf-8"))
     assert entry["contexts"] is True
     context, annotated = CONTEXTS[0]
@@ -178,7 +180,7 @@ def test_the_graph_writes_what_python_writes_of_contexts():
     turns = ["how do I fix it?", *OWN_HINT_TURNS, " cv07:e217 ", "and the lift?", ""]
     turns = [turns[index % len(turns)] for index in range(len(contexts))]
     python = [CONTEXT_HINTS.annotate_context(c, t) for c, t in zip(contexts, turns, strict=True)]
-    assert 8 < sum(a != c for a, c in zip(python, contexts, strict=True)) < len(contexts) - 8
+    assert 5 < sum(a != c for a, c in zip(python, contexts, strict=True)) < len(contexts) - 5
     graph = HintAnnotator(CONTEXT_HINTS).annotate_context(tf.constant(contexts),
                                                           tf.constant(turns)).numpy()
     assert [text.decode("utf-8") for text in graph] == python
@@ -213,7 +215,7 @@ def test_the_graph_writes_what_python_writes_on_a_corpus(tmp_path):
 
     corpus.build_corpus(tmp_path, seed=11, sizes=corpus.CorpusSizes(train=1500, valid=100,
                                                                      test=100),
-                        catalog_hints=True)
+                        catalog_hints=True, context_hints=True)
     loaded = hints.load_hints(tmp_path)
     units, contexts = set(), set()
     for split in corpus.SPLITS:

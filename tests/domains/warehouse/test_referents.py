@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from assistant.domains.warehouse import faithfulness, messages, referents
@@ -157,3 +159,24 @@ def test_a_turn_with_its_own_subject_is_not_answered_about_the_context(check):
     assert check("what does E108 mean?", "E217 means motor over-temperature.") == [
         "the turn asks about E108; the reply is about E217"]
 
+
+
+@pytest.mark.parametrize(("context", "turn", "narrowed"), [
+    ("SH39:C101; WS07:E801 W=2.75 D=25", "What's up with the shuttle?", "SH39:C101"),
+    ("SC61:W233 V=19; LP50:I704 >> LP50:I704", "What can I do about it?", "LP50:I704"),
+    ("AG78:C101 B=6 F=6; CV62:I314 Z=28 >> C101", "what can I do about it?",
+     "AG78:C101 B=6 F=6"),  # the record keeps its values
+    ("DD70:E702 P=7; DD86:I704; SH28:E721 S=16", "and for the dock door?",
+     "DD70:E702 P=7; DD86:I704"),  # two subjects: the reply must still ask which
+    ("SH56:C101 N=41; DD07:I704 >> CH31:R973", "where else can that come from?", "CH31:R973"),
+    ("CV07:E217 T=85 >> E901", "how bad is it?", "E901"),  # a focus outside the line
+    ("LP41:W811 R=11; SC81:C505 G=251", "what does yolo mean", None),  # refers to nothing
+    ("LP41:W811 R=11; SC81:C505 G=251", "what codes can the sorter raise?", None),
+    ("SN48:W301", "should I worry about it", None),  # the context is what it refers to
+    ("C101", "what can I do about it?", None),
+])
+def test_refocus_narrows_a_context_to_what_the_turn_refers_to(context, turn, narrowed):
+    from assistant.domains.warehouse.domain import WarehouseDomain
+
+    domain = WarehouseDomain.from_bundle(Path(__file__).parents[3] / "saved_models" / "warehouse")
+    assert domain.refocus(context, turn) == narrowed
