@@ -309,13 +309,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--catalog", type=Path, help="fault catalog YAML (default: built-in)")
     for split in SPLITS:
         what = "pairs" if split == "train" else "canonical pairs"
-        parser.add_argument(
-            f"--{split}",
-            type=int,
-            default=getattr(defaults, split),
-            metavar="N",
-            help=f"{what} in {split}.jsonl (default: {getattr(defaults, split)})",
-        )
+        parser.add_argument(f"--{split}", type=int, default=getattr(defaults, split),
+                            metavar="N", help=f"{what} in {split}.jsonl (default: "
+                            f"{getattr(defaults, split)})")
     parser.add_argument("--variants", type=float, default=defaults.variants, metavar="X",
                         help="valid/test: variant pairs added per canonical pair "
                         f"(default: {defaults.variants})")
@@ -326,8 +322,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                         metavar="S,S,...",
                         help="the train split's category shares, in the order "
                         f"{', '.join(CATEGORIES)} (default: "
-                        f"{','.join(map(str, defaults.train_shares))}; the shipped bundle's "
-                        "corpus: 0.33,0.05,0.24,0.32,0.06,0 with --variants 0 --followups 0)")
+                        f"{','.join(map(str, defaults.train_shares))}; `make corpus-shipped`: "
+                        "0.24,0,0.13,0.30,0.09,0.24)")
     parser.add_argument("--codes-weight", type=float, default=defaults.codes_weight,
                         metavar="W", help="train: how many times as often as each other "
                         "question type a question asks for an equipment type's code list "
@@ -340,10 +336,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                         help="write catalog_hints.json: a model trained on this data reads "
                         "each input with what the catalog says of it (README, \"Catalog "
                         "hints\"); the shipped bundle was trained with them")
-    parser.add_argument("--context-hints", action="store_true",
-                        help="--hints, and a follow-up's context is read with what each of "
-                        "its records is too (README, \"Catalog hints\"); the shipped bundle "
-                        "was trained without")
+    parser.add_argument("--context-hints", action="store_true", help="--hints, and of each "
+                        "record of a follow-up's context too; the shipped bundle: without")
     parser.set_defaults(handler=_build_corpus_command, needs_tensorflow=False)
     return parser
 
