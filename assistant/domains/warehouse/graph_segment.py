@@ -132,11 +132,11 @@ class HintAnnotator(tf.Module):
         if not self.contexts:
             return context
         own_hint = tf.not_equal(self.annotate(text), text)  # the turn is about what it names
-        text = tf.strings.regex_replace(context, strip_pattern(), "")
-        marked = tf.strings.regex_full_match(text, f"(?s).*?{hints_lib.FOCUS}.*")
-        line = tf.strings.regex_replace(text, f"(?s)^(.*?){hints_lib.FOCUS}.*$", r"\1")
+        stripped = tf.strings.regex_replace(context, strip_pattern(), "")
+        marked = tf.strings.regex_full_match(stripped, f"(?s).*?{hints_lib.FOCUS}.*")
+        line = tf.strings.regex_replace(stripped, f"(?s)^(.*?){hints_lib.FOCUS}.*$", r"\1")
         focus = tf.where(marked, tf.strings.regex_replace(
-            text, f"(?s)^.*?{hints_lib.FOCUS}(.*)$", r"\1"), "")
+            stripped, f"(?s)^.*?{hints_lib.FOCUS}(.*)$", r"\1"), "")
         records = tf.strings.split(line, sep=faultcodes.RECORD_SEPARATOR)
         is_record = tf.strings.regex_full_match(records.flat_values,
                                                 python_re(segment.RECORD_PATTERN))
@@ -154,7 +154,7 @@ class HintAnnotator(tf.Module):
             separator=hints_lib.ITEM_SEPARATOR), items)
         items = tf.strings.regex_replace(items, f"^{hints_lib.ITEM_SEPARATOR}", "")
         keep = (with_line | line_focus) & (tf.strings.length(items) > 0) & ~own_hint
-        annotated = tf.strings.join([text, items], separator=f" {hints_lib.MARK} ")
+        annotated = tf.strings.join([stripped, items], separator=f" {hints_lib.MARK} ")
         return tf.where(keep, annotated, context)
 
     def _context_items(self, records, focus):
