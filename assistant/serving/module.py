@@ -280,10 +280,11 @@ class TextServingModule(IdsServingModule):
         source = text
         if context is not None and self._reads_context:
             source = self._in_context(text, self._normalized(context))
-            if hasattr(self.annotator, "annotate_context"):
+            annotate = getattr(self.annotator, "annotate_context", None)
+            read = context if annotate is None else annotate(context, typed)
+            if read is not context:  # the domain annotates contexts (known when tracing)
                 # as `encode_turn`: a context too long to read with its hints is read as is
-                annotated = self._in_context(text, self._normalized(
-                    self.annotator.annotate_context(context, typed)))
+                annotated = self._in_context(text, self._normalized(read))
                 fits = self.tokenizer.tokenize(annotated).row_lengths() <= MAX_SOURCE_PIECES
                 source = tf.where(fits, annotated, source)
         pieces = self.tokenizer.tokenize(source)  # (batch, None)

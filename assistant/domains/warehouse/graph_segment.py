@@ -161,13 +161,10 @@ class HintAnnotator(tf.Module):
         """(string (batch,) the records' items joined, bool (batch,) the focus is one more
         item) of each context's records (ragged) and focus ("" for none)."""
         rows = records.value_rowids()
-        text = records.flat_values
-        prefix, unit, code = (tf.strings.regex_replace(text, parts_pattern(), group)
-                              for group in (r"\1", r"\2", r"\3"))
-        prefix, code = tf.strings.upper(prefix), tf.strings.upper(code)
+        prefix, unit, code = _record_parts(records.flat_values)
         picked = _picks(tf.gather(focus, rows), prefix, unit, code)
         any_picked = tf.reduce_any(records.with_flat_values(picked), axis=1)
-        outside = ~any_picked & (tf.strings.regex_full_match(focus, "[A-Z][0-9]{3}")
+        outside = ~any_picked & (tf.strings.regex_full_match(focus, hints_lib.CODE_FOCUS)
                                  | tf.strings.regex_full_match(focus, "(?s).*:.*"))
         subject = tf.where(tf.gather(any_picked, rows), picked, ~tf.gather(outside, rows))
         count = (tf.reduce_sum(records.with_flat_values(tf.cast(subject, tf.int32)), axis=1)
@@ -195,8 +192,7 @@ class HintAnnotator(tf.Module):
 
     def _focus_item(self, focus):
         """string (batch,): the item of each focus outside its line (`_focus_item`)."""
-        prefix, unit, code = (tf.strings.upper(tf.strings.regex_replace(
-            focus, parts_pattern(), group)) for group in (r"\1", r"\2", r"\3"))
+        prefix, unit, code = _record_parts(focus)
         true = tf.fill(tf.shape(focus), True)
         record = self._item(prefix, unit, code, tf.fill(tf.shape(focus), ""), true, true)
         asked = _words(tf.fill(tf.shape(focus), hints_lib.SUBJECT), self._question_hint(focus))
@@ -275,13 +271,19 @@ class HintAnnotator(tf.Module):
         return tf.where(two, "", tf.where(one, coded, listed))
 
 
+def _record_parts(text):
+    """(prefix, unit number, code) of each record (`hints.RECORD_PARTS`), letters upper."""
+    return tuple(tf.strings.upper(tf.strings.regex_replace(text, parts_pattern(), group))
+                 for group in (r"\1", r"\2", r"\3"))
+
+
 def _picks(focus, prefix, unit, code):
     """bool (records,): `hints._picks` of each record's focus ("": False)."""
     label = tf.strings.regex_replace(focus, ":.*", "")
     focus_prefix = tf.strings.regex_replace(label, "(?s)^(.{0,2}).*$", r"\1")
     focus_unit = tf.strings.regex_replace(label, "(?s)^.{0,2}0*([0-9])", r"\1")
     focus_code = tf.strings.regex_replace(focus, "^[^:]*:?", "")
-    by_code = tf.strings.regex_full_match(focus, "[A-Z][0-9]{3}")
+    by_code = tf.strings.regex_full_match(focus, hints_lib.CODE_FOCUS)
     by_unit = (tf.equal(focus_prefix, prefix) & tf.equal(focus_unit, unit)
                & (tf.equal(focus_code, "") | tf.equal(focus_code, code)))
     return (tf.strings.length(focus) > 0) & tf.where(by_code, tf.equal(focus, code), by_unit)

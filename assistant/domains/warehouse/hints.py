@@ -86,7 +86,8 @@ LAST_WORD = "LAST"
 ITEM_SEPARATOR = " ; "  # between a context hint's items
 FOCUS = " >> "  # between a context's line and its focus (`context.FOCUS_MARK`)
 # a context's focus as `context.Context.text` writes it: a code, a unit or both
-FOCUS_PATTERN = r"[A-Z][0-9]{3}|[A-Z]{2}[0-9]{2}(?::[A-Z][0-9]{3})?"
+CODE_FOCUS = r"[A-Z][0-9]{3}"  # a focus that is a code alone
+FOCUS_PATTERN = rf"{CODE_FOCUS}|[A-Z]{{2}}[0-9]{{2}}(?::{CODE_FOCUS})?"
 # a record's prefix, unit number (leading zeros dropped: "CV07" -> "7") and code
 RECORD_PARTS = (r"^\s*([A-Za-z]{2})\s*[-#_]?\s*0*([0-9]+)\s*[:-]?\s*"
                 r"([A-Za-z][0-9]{3}).*$")
@@ -103,7 +104,7 @@ TWO_CODES = (rf"(?s)(?:.*[^{_ALNUM}])?[A-Za-z][0-9]{{3}}[^{_ALNUM}]"
 _RECORD = re.compile(segment.RECORD_PATTERN)
 _KEY = re.compile(segment.KEY_PATTERN, re.DOTALL)
 _PARTS = re.compile(RECORD_PARTS, re.DOTALL)
-_CODE = re.compile(r"[A-Z][0-9]{3}")
+_CODE = re.compile(CODE_FOCUS)
 
 
 @functools.cache
@@ -241,8 +242,8 @@ class CatalogHints:
         One item a record: its position when the line has two or more ("FIRST", "SECOND
         LAST"), its equipment's name, unit number and code, `SUBJECT` when "it" may mean it,
         and its `record_hint` (without values: the record holds them); the code's meaning
-        when it is the only subject. A focus that picks
-        no record of the line (a code, or a unit and its code) is one more item, a subject.
+        when it is the only subject. A focus that picks no record of the line (a code, or a
+        unit and its code) is one more item, a subject.
         """
         line, mark, focus = context.partition(FOCUS)
         records = line.split(faultcodes.RECORD_SEPARATOR)
@@ -259,13 +260,13 @@ class CatalogHints:
         outside = not any(picked) and (":" in focus or _CODE.fullmatch(focus) is not None)
         subjects = picked if any(picked) else [not outside] * len(parts)
         alone = sum(subjects) + outside == 1
-        items = [self._item(record, parts[index], _position(index, len(records)),
-                            subjects[index], alone) for index, record in enumerate(records)]
+        items = [self._item(part, _position(index, len(parts)), subjects[index], alone)
+                 for index, part in enumerate(parts)]
         if outside:
             items.append(self._focus_item(focus))
         return ITEM_SEPARATOR.join(items) or None
 
-    def _item(self, record: str, part: tuple[str, str, str], position: str, subject: bool,
+    def _item(self, part: tuple[str, str, str], position: str, subject: bool,
               alone: bool) -> str:
         prefix, unit, code = part[0].upper(), part[1], part[2].upper()
         name = self.names[prefix][0] if prefix in self.names else prefix
@@ -276,7 +277,7 @@ class CatalogHints:
     def _focus_item(self, focus: str) -> str:
         """The item of a focus outside the line: a record's, or a code's question hint."""
         if ":" in focus:
-            return self._item(focus, _PARTS.fullmatch(focus).groups(), "", True, True)
+            return self._item(_PARTS.fullmatch(focus).groups(), "", True, True)
         return f"{SUBJECT} {self.question_hint(focus)}"
 
     @functools.cached_property
