@@ -20,12 +20,15 @@ from assistant.runtime.domain import (
     LEGACY_DOMAIN_FILE,
     NULL_DOMAIN,
     Domain,
+    domain_class,
     load_domain,
 )
 from assistant.runtime.options import ReplyOptions, default_options
 from training import data as data_lib
 from training.config import RunConfig
 from training.tokenizer_training import train_tokenizer
+
+NEIGHBOURS = "neighbours"  # the domain `train.neighbours` builds from the train split
 
 
 def bundle_tokenizer(
@@ -46,16 +49,21 @@ def bundle_tokenizer(
 
 
 def write_bundle_files(
-    data, out_dir: Path, config: RunConfig, splits, tokenizer: Tokenizer, console: Console
+    data, out_dir: Path, config: RunConfig, splits, tokenizer: Tokenizer, console: Console,
+    built: Domain | None = None,
 ) -> tuple[dict[str, data_lib.EncodedPairs], ModelConfig]:
-    """Copies the domain's files, encodes the train and valid pairs, writes config.json and
-    warns about cut pairs.
+    """Copies the domain's files (or writes those of a domain `built` from the train pairs),
+    encodes the train and valid pairs, writes config.json and warns about cut pairs.
 
     Returns:
         (encoded "train" and "valid" pairs, the model configuration with the vocabulary size).
     """
     train_config = config.train
-    domain = copy_domain_files(data, out_dir)
+    if built is None:
+        domain = copy_domain_files(data, out_dir)
+    else:
+        built.save_files(out_dir)
+        domain = built.name
     encoded = {
         name: data_lib.encode_pairs(
             pairs,
@@ -99,20 +107,43 @@ def decoding_defaults(train: data_lib.EncodedPairs) -> dict[str, Any]:
     return ReplyOptions.resolve(default_options(), chosen).to_dict()
 
 
-def model_sources(data: str | os.PathLike,
-                  splits: dict[str, list[data_lib.Pair]]) -> dict[str, list[data_lib.Pair]]:
+def model_sources(data: str | os.PathLike, splits: dict[str, list[data_lib.Pair]],
+                  neighbours: bool = False) -> tuple[dict[str, list[data_lib.Pair]],
+                                                     Domain | None]:
     """The splits as the model reads them (`model_pairs` with the domain of the data
     directory, e.g. the warehouse's catalog hints), so the model trains on what the runtime
-    and the export give it.
+    and the export give it; with `neighbours` (`train.neighbours`), with the domain built
+    from the train pairs (`neighbours_domain`).
+
+    Returns:
+        (the splits, the domain built from the train pairs or None).
 
     Raises:
-        DataError: the data directory's domain files are not valid.
+        DataError: the data directory's domain files are not valid, or it has a domain and
+            `neighbours` is on.
     """
+    built = neighbours_domain(data, splits["train"]) if neighbours else None
     try:
-        domain = load_domain(_manifest(Path(data))[0], data if Path(data).is_dir() else None)
+        domain = built or load_domain(_manifest(Path(data))[0],
+                                      data if Path(data).is_dir() else None)
     except ValueError as error:
         raise data_lib.DataError(str(error)) from None
-    return {name: model_pairs(pairs, domain) for name, pairs in splits.items()}
+    return {name: model_pairs(pairs, domain) for name, pairs in splits.items()}, built
+
+
+def neighbours_domain(data: str | os.PathLike, train: list[data_lib.Pair]) -> Domain:
+    """The domain of a run with `train.neighbours`: the train pairs (each source's turn and
+    its target) that the model reads its sources with (`assistant.domains.neighbours`).
+
+    Raises:
+        DataError: the data directory has a domain of its own.
+    """
+    name = _manifest(Path(data))[0]
+    if name != NULL_DOMAIN:
+        raise data_lib.DataError(f"{data}: train.neighbours is for pairs without a domain; "
+                                 f"this data is the {name} domain's")
+    return domain_class(NEIGHBOURS).from_pairs(
+        [(split_context(p.source)[1], p.target) for p in train])
 
 
 def model_pairs(pairs: list[data_lib.Pair], domain: Domain) -> list[data_lib.Pair]:
@@ -122,13 +153,16 @@ def model_pairs(pairs: list[data_lib.Pair], domain: Domain) -> list[data_lib.Pai
             and type(domain).model_context is Domain.model_context):
         return pairs
 
-    def read(pair: data_lib.Pair) -> data_lib.Pair:
-        context, turn = split_context(pair.source)
-        context = domain.model_context(context, turn) if context is not None else None
-        source = join_context(context, domain.model_text(turn))
+    turns = [split_context(pair.source) for pair in pairs]
+    read_turns = domain.model_texts([turn for _, turn in turns])
+
+    def read(pair: data_lib.Pair, context: str | None, turn: str, typed: str) -> data_lib.Pair:
+        context = domain.model_context(context, typed) if context is not None else None
+        source = join_context(context, turn)
         return pair if source == pair.source else dataclasses.replace(pair, source=source)
 
-    return [read(pair) for pair in pairs]
+    return [read(pair, context, turn, typed)
+            for pair, (context, typed), turn in zip(pairs, turns, read_turns, strict=True)]
 
 
 def _manifest(directory: Path) -> tuple[str, list[str]]:

@@ -52,6 +52,10 @@ class TrainConfig:
     # with float32 variables (saved weights stay float32) and a float32 loss; faster than
     # float32 on a CPU with AVX512_BF16 (make bench-train); inference is float32 either way.
     precision: str = "mixed_bfloat16"
+    # Read each source followed by its nearest other train pair, so the model edits that
+    # pair's target instead of guessing (`assistant.domains.neighbours`; pairs without a
+    # domain only). The bundle carries the train pairs and the export finds neighbours too.
+    neighbours: bool = False
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:

@@ -156,14 +156,14 @@ def train(
     console = console or Console(stderr=True, soft_wrap=True)
     out_dir = Path(out_dir)
     started = time.perf_counter()
-    splits = model_sources(data, load_datasets(data, valid, config.train))
+    splits, built = model_sources(data, load_datasets(data, valid, config.train),
+                                  config.train.neighbours)
     console.print("pairs: " + ", ".join(f"{name} {len(pairs)}" for name, pairs in splits.items()))
     config, sized = _size(config, size_from_data, splits["train"], console)
     console.print(distribute.summary(strategy))
     with distribute.write_directory(out_dir, distribute.is_chief(strategy)) as write_dir:
-        run, encoded = _prepare(
-            data, out_dir, write_dir, config, splits, strategy, overwrite, console
-        )
+        run, encoded = _prepare(data, out_dir, write_dir, config, splits, strategy, overwrite,
+                                console, built)
         run.log.update({"sized_from_data": sized} if sized else {})
         stop_reason = _train_epochs(run, encoded, stop_after_epochs)
     state = run.state
@@ -177,7 +177,8 @@ def train(
     )
 
 
-def _prepare(data, out_dir, write_dir, config, splits, strategy, overwrite, console):
+def _prepare(data, out_dir, write_dir, config, splits, strategy, overwrite, console,
+             built=None):
     """The run's bundle files, model, optimizer and log, restored from the checkpoint in
     `out_dir` if it has one. Every worker reads `out_dir` and writes `write_dir`; only
     the chief discards a checkpoint for `overwrite`.
@@ -190,7 +191,8 @@ def _prepare(data, out_dir, write_dir, config, splits, strategy, overwrite, cons
     keras.utils.set_random_seed(config.train.seed)
     resume = state is not None
     tokenizer = bundle_tokenizer(out_dir if resume else write_dir, config, splits["train"], resume)
-    encoded, model_config = write_bundle_files(data, write_dir, config, splits, tokenizer, console)
+    encoded, model_config = write_bundle_files(data, write_dir, config, splits, tokenizer,
+                                               console, built)
     with distribute.scope(strategy):
         replicated = strategy is not None
         model, optimizer = _build_training(

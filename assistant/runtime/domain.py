@@ -29,7 +29,8 @@ from assistant.core import constants
 
 ENTRY_POINT_GROUP = "keras_assistant.domains"
 # name -> "module:Class" of a `Domain` subclass
-BUILTIN_DOMAINS = {"warehouse": "assistant.domains.warehouse:WarehouseDomain"}
+BUILTIN_DOMAINS = {"warehouse": "assistant.domains.warehouse:WarehouseDomain",
+                   "neighbours": "assistant.domains.neighbours:NeighbourDomain"}
 NULL_DOMAIN = "none"  # config.json's "domain" of a bundle without one
 LEGACY_DOMAIN_FILE = "faithfulness.json"  # a bundle without "domain" but with this: warehouse
 # In a data directory: {"name": DOMAIN, "files": [...]}; training copies the files into the
@@ -96,6 +97,20 @@ class Domain:
         return cls()
 
     @classmethod
+    def from_pairs(cls, pairs: Sequence[tuple[str, str]]) -> Domain:
+        """The domain of a bundle built from its train pairs ((turn, target)), for a domain
+        that training derives from the data (`train.neighbours`); `save_files` writes it.
+
+        Raises:
+            ValueError: one line: this domain is not built from pairs.
+        """
+        raise ValueError(f"the {cls.name} domain is not built from train pairs")
+
+    def save_files(self, directory: Path) -> None:
+        """Writes the files `from_bundle` reads into a bundle directory (a domain built
+        `from_pairs`; the others' files are copied from their data directory)."""
+
+    @classmethod
     def register_training_commands(cls, subparsers) -> None:
         """Adds the domain's `python -m training` subcommands (e.g. its corpus builder)."""
 
@@ -150,6 +165,11 @@ class Domain:
         and the export with `graph_annotator`). Checks, caches and replies see the unit as
         typed. The null domain reads every unit as it is."""
         return text
+
+    def model_texts(self, texts: list[str]) -> list[str]:
+        """`model_text` of many units at once (training reads its splits so), for a domain
+        that is faster in batches."""
+        return [self.model_text(text) for text in texts]
 
     def model_context(self, context: str, text: str) -> str:
         """The text the model reads for a follow-up's context, said before the unit `text`,

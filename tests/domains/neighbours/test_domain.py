@@ -1,0 +1,91 @@
+"""A bundle trained with `train.neighbours`: the train pairs it carries, the text its model
+reads in the runtime, and an export (reloaded in a clean process) that reads the same."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from assistant.core import constants
+from assistant.domains.neighbours import NeighbourDomain
+from assistant.domains.neighbours.domain import NEIGHBOURS_FILE
+from assistant.domains.neighbours.index import NeighbourIndex
+from assistant.runtime import Assistant
+from assistant.runtime.bundle import BundleError, load_bundle
+from assistant.serving.export import export_options, export_saved_model
+from tests.conftest import TINY_OVERRIDES
+from tests.serving.support import SERVE_CHILD, run_script
+from training.config import load_run_config
+from training.data import DataError
+from training.trainer import train
+
+PAIRS = [(f"U+{cp:04X}", f"NAME {cp:04X} " + ("EVEN" if cp % 2 == 0 else "ODD"))
+         for cp in range(0x41, 0x41 + 80)]
+TEXTS = ["U+0045", " U+0100 ", "U+0041", "ZZZ", "", "U+00"]
+
+
+@pytest.fixture(scope="module")
+def neighbours_bundle(tmp_path_factory):
+    root = tmp_path_factory.mktemp("neighbours")
+    (root / "pairs.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in PAIRS), encoding="utf-8")
+    config = load_run_config(overrides=[*TINY_OVERRIDES, "train.epochs=1", "train.neighbours=true"])
+    train(root / "pairs.tsv", root / "model", config, console=Console(file=io.StringIO()))
+    return root / "model"
+
+
+def test_the_bundle_carries_its_train_pairs_and_names_the_domain(neighbours_bundle):
+    config = json.loads((neighbours_bundle / constants.CONFIG_FILE).read_text(encoding="utf-8"))
+    assert config["domain"] == "neighbours"
+    index = NeighbourIndex.load(neighbours_bundle / NEIGHBOURS_FILE)
+    log = json.loads((neighbours_bundle / constants.TRAINING_LOG_FILE).read_text(encoding="utf-8"))
+    assert len(index.sources) == log["pairs"]["train"]  # the train split, not valid or test
+    assert set(zip(index.sources, index.targets, strict=True)) <= set(PAIRS)
+    assert isinstance(load_bundle(neighbours_bundle).domain, NeighbourDomain)
+
+
+def test_the_model_reads_each_text_with_its_neighbour(neighbours_bundle):
+    assistant = Assistant.load(neighbours_bundle, cache_size=0)
+    index = NeighbourIndex.load(neighbours_bundle / NEIGHBOURS_FILE)
+    reply = assistant.reply(" U+0100 ")
+    drafted = index.read(["U+0100"])[0]
+    assert drafted.startswith("U+0100 ~ U+")
+    tokenizer = assistant.tokenizer
+    assert reply.source_pieces == tuple(tokenizer.ids_to_pieces(tokenizer.encode(drafted)))
+
+
+def test_a_bundle_without_its_pairs_file_is_one_line(neighbours_bundle, tmp_path):
+    import shutil
+
+    broken = tmp_path / "model"
+    shutil.copytree(neighbours_bundle, broken)
+    (broken / NEIGHBOURS_FILE).unlink()
+    with pytest.raises(BundleError, match=f"{NEIGHBOURS_FILE}: missing"):
+        load_bundle(broken)
+
+
+def test_neighbours_need_pairs_without_a_domain(tmp_path):
+    for split in ("train", "valid"):
+        (tmp_path / f"{split}.jsonl").write_text('{"source": "a", "target": "b"}\n',
+                                                 encoding="utf-8")
+    (tmp_path / "domain.json").write_text('{"name": "warehouse", "files": []}', encoding="utf-8")
+    config = load_run_config(overrides=[*TINY_OVERRIDES, "train.neighbours=true"])
+    with pytest.raises(DataError, match=r"train\.neighbours is for pairs without a domain; "
+                                        r"this data is the warehouse domain's"):
+        train(tmp_path, tmp_path / "model", config, console=Console(file=io.StringIO()))
+
+
+@pytest.mark.slow
+def test_the_export_reads_each_text_with_the_same_neighbour(neighbours_bundle, tmp_path):
+    assistant = Assistant.load(neighbours_bundle, cache_size=0)
+    options = export_options(assistant.defaults, {"strategy": "greedy"})
+    result = export_saved_model(assistant, tmp_path / "served", options, jit_compile=False,
+                                max_beam_width=1)
+    served = run_script(SERVE_CHILD, {"export": str(result.path), "texts": TEXTS}, tmp_path)
+    expected = assistant.reply_batch(TEXTS, strategy="greedy")
+    assert served["reply"] == [reply.text for reply in expected]
+    scores = [r.score if r.error is None else float("-inf") for r in expected]
+    np.testing.assert_allclose(served["score"], scores, rtol=1e-5)
