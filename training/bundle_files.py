@@ -165,6 +165,16 @@ def model_pairs(pairs: list[data_lib.Pair], domain: Domain) -> list[data_lib.Pai
             for pair, (context, typed), turn in zip(pairs, turns, read_turns, strict=True)]
 
 
+def has_domain(data: str | os.PathLike) -> bool:
+    """Whether a data directory is a domain's (a file, or a directory without a manifest,
+    is not).
+
+    Raises:
+        DataError: its manifest is not valid.
+    """
+    return _manifest(Path(data))[0] != NULL_DOMAIN
+
+
 def _manifest(directory: Path) -> tuple[str, list[str]]:
     """(domain name, files) of a data directory (`NULL_DOMAIN` and no files: none)."""
     if not directory.is_dir():

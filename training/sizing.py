@@ -19,6 +19,11 @@ mixed bfloat16 where the hardware computes in bfloat16 (a CPU with AVX512-BF16 o
 GPU of compute capability 8.0 or more), float32 elsewhere, where bfloat16 is emulated and
 about 2.5x slower (measured on a 2-core AMD EPYC without AVX512).
 
+Short sources without a domain (a median train source of at most `SHORT_SOURCE` bytes: codes,
+part numbers, identifiers) are read with their nearest train pair (`train.neighbours`), with
+copy attention on the current state to edit it (`model.copy`, `model.attention_query`): the
+model then edits its neighbour's target instead of guessing one.
+
 The vocabulary is also capped by the corpus (byte pieces plus its distinct words), since
 SentencePiece cannot build more pieces than the text holds. Early stopping (`patience`)
 still ends a run sooner when the validation loss stops improving, and the warm-up is cut
@@ -52,14 +57,18 @@ _TIERS: tuple[tuple[float, dict[str, Any]], ...] = (
 )  # fmt: skip
 _MODEL_KEYS = ("embedding_dim", "encoder_layers", "encoder_units", "decoder_units",
                "attention_units", "dropout")
+# Neighbours are chosen when the median train source is at most this many bytes: the bytes
+# the neighbours domain compares (`assistant.domains.neighbours.index.KEY_BYTES`).
+SHORT_SOURCE = 32
 _BYTE_PIECES = 4 + 256  # special ids and byte-fallback pieces every vocabulary holds
 _MIN_VOCAB = _BYTE_PIECES + 40
 
 
-def size_from_data(config: RunConfig, explicit: Collection[str],
-                   pairs: Sequence[Any]) -> tuple[RunConfig, dict[str, Any]]:
+def size_from_data(config: RunConfig, explicit: Collection[str], pairs: Sequence[Any],
+                   domain: bool = False) -> tuple[RunConfig, dict[str, Any]]:
     """`config` with every sized setting that is not in `explicit` ("section.key" names)
-    chosen from the train `pairs` (objects with `source` and `target`).
+    chosen from the train `pairs` (objects with `source` and `target`) and whether the data
+    has a `domain`.
 
     Returns:
         (the new config, {"section.key": value} of what was chosen), the second empty when
@@ -80,6 +89,7 @@ def size_from_data(config: RunConfig, explicit: Collection[str],
                                        max(1, steps_per_epoch * epochs // 10))
     if "train.precision" not in explicit:  # (reads the machine: only when it is needed)
         wanted["train.precision"] = machine_precision()
+    wanted.update(_drafts(config, explicit, pairs, domain))
     chosen = {name: value for name, value in wanted.items() if name not in explicit}
     sections = {section: {} for section in ("model", "tokenizer", "train")}
     for name, value in chosen.items():
@@ -93,6 +103,20 @@ def size_from_data(config: RunConfig, explicit: Collection[str],
         train=dataclasses.replace(config.train, **sections["train"]),
     )
     return sized, chosen
+
+
+def _drafts(config: RunConfig, explicit: Collection[str], pairs: Sequence[Any],
+            domain: bool) -> dict[str, Any]:
+    """Neighbours (and the copy attention that edits them) for short sources without a
+    domain: the settings of `train.neighbours` to choose."""
+    neighbours = config.train.neighbours
+    if "train.neighbours" not in explicit:
+        lengths = sorted(len(pair.source.encode("utf-8", "surrogateescape")) for pair in pairs)
+        neighbours = not domain and bool(lengths) and lengths[len(lengths) // 2] <= SHORT_SOURCE
+    chosen: dict[str, Any] = {"train.neighbours": neighbours}
+    if neighbours:  # a draft is edited by copying from it
+        chosen.update({"model.copy": True, "model.attention_query": "current"})
+    return chosen
 
 
 def machine_precision() -> str:

@@ -25,6 +25,7 @@ from training.bundle_files import (
     bundle_tokenizer,
     copy_domain_files,
     decoding_defaults,
+    has_domain,
     model_sources,
     write_bundle_files,
 )
@@ -156,10 +157,10 @@ def train(
     console = console or Console(stderr=True, soft_wrap=True)
     out_dir = Path(out_dir)
     started = time.perf_counter()
-    splits, built = model_sources(data, load_datasets(data, valid, config.train),
-                                  config.train.neighbours)
+    splits = load_datasets(data, valid, config.train)
     console.print("pairs: " + ", ".join(f"{name} {len(pairs)}" for name, pairs in splits.items()))
-    config, sized = _size(config, size_from_data, splits["train"], console)
+    config, sized = _size(config, size_from_data, splits["train"], console, has_domain(data))
+    splits, built = model_sources(data, splits, config.train.neighbours)
     console.print(distribute.summary(strategy))
     with distribute.write_directory(out_dir, distribute.is_chief(strategy)) as write_dir:
         run, encoded = _prepare(data, out_dir, write_dir, config, splits, strategy, overwrite,
@@ -205,13 +206,13 @@ def _prepare(data, out_dir, write_dir, config, splits, strategy, overwrite, cons
     return _Run(write_dir, config.train, model, optimizer, state, log, console, strategy), encoded
 
 
-def _size(config: RunConfig, given: Collection[str] | None, train_pairs,
-          console: Console) -> tuple[RunConfig, dict[str, Any]]:
-    """`config` with the unset sized settings chosen from the data (`training.sizing`),
-    and what was chosen; `given` None: `config` unchanged."""
+def _size(config: RunConfig, given: Collection[str] | None, train_pairs, console: Console,
+          domain: bool) -> tuple[RunConfig, dict[str, Any]]:
+    """`config` with the unset sized settings chosen from the data (`training.sizing`) and
+    whether it has a `domain`, and what was chosen; `given` None: `config` unchanged."""
     if given is None:
         return config, {}
-    config, sized = size_from(config, given, train_pairs)
+    config, sized = size_from(config, given, train_pairs, domain)
     console.print(describe_sizing(sized, len(train_pairs)))
     return config, sized
 

@@ -8,6 +8,8 @@ import tensorflow as tf
 from assistant.domains.neighbours import index as index_lib
 from assistant.serving.re2 import strip_pattern
 
+_CHUNK = 64  # units scored at once: bounds the (units, keys, KEY_BYTES) tensors
+
 
 class GraphNeighbours(tf.Module):
     """Writes each unit followed by its nearest train pair, as `NeighbourIndex.read`.
@@ -31,6 +33,21 @@ class GraphNeighbours(tf.Module):
         text = tf.strings.regex_replace(text, strip_pattern(), "")  # as Python's str.strip()
         if self._empty:
             return text
+        units = tf.size(text)
+        chunks = (units + _CHUNK - 1) // _CHUNK  # scored a chunk at a time, as in Python
+        padded = tf.reshape(tf.pad(text, [[0, chunks * _CHUNK - units]]), [chunks, _CHUNK])
+        chosen = tf.map_fn(self._nearest, padded,
+                           fn_output_signature=tf.TensorSpec([_CHUNK, 2], tf.int32))
+        chosen = tf.reshape(chosen, [-1, 2])[:units]  # (units, 2)
+        best, score = chosen[:, 0], chosen[:, 1]
+        found = (score > index_lib.SAME_SOURCE) & (tf.strings.length(text) > 0)
+        drafted = tf.strings.join([text, index_lib.DRAFT_MARK, tf.gather(self._sources, best),
+                                   index_lib.REPLY_MARK, tf.gather(self._targets, best)])
+        return tf.where(found, drafted, text)
+
+    def _nearest(self, text):
+        """int32 (units, 2): each unit's nearest key and its score (`index.scores`, and
+        `SAME_SOURCE` for a key equal to the unit); the first key of ties."""
         rows, lengths = _byte_rows(text)  # (units, KEY_BYTES), (units,)
         compared = tf.minimum(tf.minimum(lengths, index_lib.KEY_BYTES)[:, None],
                               tf.minimum(self._key_lengths, index_lib.KEY_BYTES)[None, :])
@@ -39,24 +56,19 @@ class GraphNeighbours(tf.Module):
         differ |= positions >= compared[:, :, None]
         ends = tf.ones(tf.concat([tf.shape(differ)[:2], [1]], axis=0), tf.bool)
         prefix = tf.argmax(tf.cast(tf.concat([differ, ends], axis=2), tf.int32), axis=2,
-                           output_type=tf.int32)  # (units, keys)
+                           output_type=tf.int32)  # (units, keys): the common prefix
         at = tf.minimum(prefix, index_lib.KEY_BYTES - 1)
         query_byte = tf.gather(rows, at, batch_dims=1)  # (units, keys)
-        key_byte = tf.gather(self._keys, tf.transpose(at), batch_dims=1)  # (keys, units)
-        gap = tf.where(prefix < index_lib.KEY_BYTES,
-                       tf.abs(query_byte - tf.transpose(key_byte)), 0)
+        key_byte = tf.transpose(tf.gather(self._keys, tf.transpose(at), batch_dims=1))
+        gap = tf.where(prefix < index_lib.KEY_BYTES, tf.abs(query_byte - key_byte), 0)
         length_gap = tf.minimum(tf.abs(lengths[:, None] - self._key_lengths[None, :]),
                                 index_lib.LENGTH_CAP)
         score = (prefix * index_lib.PREFIX_WEIGHT - length_gap * index_lib.LENGTH_WEIGHT
                  - gap)  # (units, keys)
-        same = tf.equal(text[:, None], self._sources[None, :])
-        score = tf.where(same, index_lib.SAME_SOURCE, score)
+        score = tf.where(tf.equal(text[:, None], self._sources[None, :]),
+                         index_lib.SAME_SOURCE, score)
         best = tf.argmax(score, axis=1, output_type=tf.int32)  # (units,): the first of ties
-        found = ((tf.gather(score, best, batch_dims=1) > index_lib.SAME_SOURCE)
-                 & (lengths > 0))
-        drafted = tf.strings.join([text, index_lib.DRAFT_MARK, tf.gather(self._sources, best),
-                                   index_lib.REPLY_MARK, tf.gather(self._targets, best)])
-        return tf.where(found, drafted, text)
+        return tf.stack([best, tf.gather(score, best, batch_dims=1)], axis=1)
 
 
 def _byte_rows(text):

@@ -21,7 +21,7 @@ def _random_sources(rng: random.Random, count: int) -> list[str]:
 
 
 def _annotate(module: GraphNeighbours, texts: list[str]) -> list[str]:
-    return [text.decode("utf-8") for text in module.annotate(tf.constant(texts)).numpy()]
+    return [text.decode("utf-8") for text in module.annotate(tf.constant(texts, tf.string)).numpy()]
 
 
 def test_the_graph_reads_every_text_as_the_index_does():
@@ -37,6 +37,11 @@ def test_the_graph_reads_every_text_as_the_index_does():
 def test_an_empty_index_reads_texts_stripped():
     module = GraphNeighbours(NeighbourIndex((), ()))
     assert _annotate(module, [" U+0041 ", "x"]) == ["U+0041", "x"]
+
+
+def test_no_units_are_no_units():
+    index = NeighbourIndex.from_pairs([("U+0041", "A"), ("U+0042", "B")])
+    assert _annotate(GraphNeighbours(index), []) == []
 
 
 def test_a_one_pair_index_reads_its_own_source_alone():
