@@ -7,12 +7,16 @@ training command fills every setting the config file and `--set` leave unset fro
 size of the train split, by the table below; the choices are printed at the start of
 training and saved in the bundle's training_log.json ("sized_from_data").
 
-| train pairs | vocab | embedding / encoder / decoder | dropout | epochs (upper bound) |
-|---|---:|---|---:|---|
-| < 2,000 | 500 | 64 / 1 x 64 / 128 | 0.3 | ~5,000 steps, 20-200 |
-| < 8,000 | 1,000 | 96 / 2 x 96 / 192 | 0.3 | ~6,000 steps, 15-100 |
-| < 30,000 | 2,000 | 128 / 2 x 128 / 256 | 0.2 | ~6,000 steps, 10-60 |
-| more | 4,000 | 256 / 2 x 256 / 512 | 0.1 | ~15,000 steps, 4-30 |
+| train pairs | vocab | embedding / encoder / decoder | dropout | epochs (upper bound) | patience |
+|---|---:|---|---:|---|---:|
+| < 2,000 | 500 | 64 / 1 x 64 / 128 | 0.3 | ~5,000 steps, 20-200 | 6 |
+| < 8,000 | 1,000 | 96 / 2 x 96 / 192 | 0.3 | ~6,000 steps, 15-100 | 6 |
+| < 30,000 | 2,000 | 128 / 2 x 128 / 256 | 0.2 | ~6,000 steps, 10-60 | 3 |
+| more | 4,000 | 256 / 2 x 256 / 512 | 0.1 | ~15,000 steps, 4-30 | 3 |
+
+Patience (epochs without a better validation loss before early stopping) is longer for small
+corpora: their validation split is a few hundred pairs, whose loss goes up and down between
+epochs while the model still learns.
 
 The training precision is chosen from the machine, not the data (`machine_precision`):
 mixed bfloat16 where the hardware computes in bfloat16 (a CPU with AVX512-BF16 or AMX, a
@@ -44,16 +48,16 @@ from training.config import RunConfig
 _TIERS: tuple[tuple[float, dict[str, Any]], ...] = (
     (2_000, {"vocab": 500, "embedding_dim": 64, "encoder_layers": 1, "encoder_units": 64,
              "decoder_units": 128, "attention_units": 128, "dropout": 0.3,
-             "steps": 5_000, "epochs": (20, 200)}),
+             "steps": 5_000, "epochs": (20, 200), "patience": 6}),
     (8_000, {"vocab": 1_000, "embedding_dim": 96, "encoder_layers": 2, "encoder_units": 96,
              "decoder_units": 192, "attention_units": 192, "dropout": 0.3,
-             "steps": 6_000, "epochs": (15, 100)}),
+             "steps": 6_000, "epochs": (15, 100), "patience": 6}),
     (30_000, {"vocab": 2_000, "embedding_dim": 128, "encoder_layers": 2, "encoder_units": 128,
               "decoder_units": 256, "attention_units": 256, "dropout": 0.2,
-              "steps": 6_000, "epochs": (10, 60)}),
+              "steps": 6_000, "epochs": (10, 60), "patience": 3}),
     (math.inf, {"vocab": 4_000, "embedding_dim": 256, "encoder_layers": 2, "encoder_units": 256,
                 "decoder_units": 512, "attention_units": 512, "dropout": 0.1,
-                "steps": 15_000, "epochs": (4, 30)}),
+                "steps": 15_000, "epochs": (4, 30), "patience": 3}),
 )  # fmt: skip
 _MODEL_KEYS = ("embedding_dim", "encoder_layers", "encoder_units", "decoder_units",
                "attention_units", "dropout")
@@ -83,6 +87,7 @@ def size_from_data(config: RunConfig, explicit: Collection[str], pairs: Sequence
     wanted: dict[str, Any] = {f"model.{key}": tier[key] for key in _MODEL_KEYS}
     wanted["tokenizer.vocab_size"] = max(_MIN_VOCAB, min(tier["vocab"], _BYTE_PIECES + len(words)))
     wanted["train.epochs"] = epochs  # (dropped below when given)
+    wanted["train.patience"] = tier["patience"]
     if "train.epochs" in explicit:
         epochs = config.train.epochs
     wanted["train.warmup_steps"] = min(config.train.warmup_steps,

@@ -23,7 +23,8 @@ def test_small_corpus_gets_a_small_regularised_model_trained_longer():
         "model.embedding_dim": 64, "model.encoder_layers": 1, "model.encoder_units": 64,
         "model.decoder_units": 128, "model.attention_units": 128, "model.dropout": 0.3,
         "tokenizer.vocab_size": 500, "train.epochs": 200, "train.warmup_steps": 300,
-        "train.precision": machine_precision(),
+        "train.precision": machine_precision(), "train.neighbours": True, "model.copy": True,
+        "model.attention_query": "current",
     }  # fmt: skip
     assert config.model.vocab_size == config.tokenizer.vocab_size == 500
     assert (config.model.encoder_units, config.train.epochs) == (64, 200)
@@ -60,11 +61,43 @@ def test_explicit_settings_are_never_changed(tmp_path):
     assert (config.model.dropout, config.tokenizer.vocab_size, config.model.encoder_units,
             config.train.epochs) == (0.05, 800, 32, 3)
     assert set(chosen) == {"model.embedding_dim", "model.encoder_layers", "model.decoder_units",
-                           "model.attention_units", "train.warmup_steps", "train.precision"}
+                           "model.attention_units", "train.warmup_steps", "train.precision",
+                           "train.neighbours", "model.copy", "model.attention_query"}
     assert describe({}, 10) == "every sized setting was given; nothing chosen from the data"
     assert machine_precision() in ("float32", "mixed_bfloat16")
     assert describe({"model.dropout": 0.3}, 1_000) == (
         "sized from 1,000 train pairs (set any of these to override): model.dropout=0.3")
+
+
+def _drafts(chosen: dict) -> dict:
+    return {key: chosen[key] for key in ("train.neighbours", "model.copy",
+                                         "model.attention_query") if key in chosen}
+
+
+def test_short_sources_without_a_domain_are_read_with_their_neighbours():
+    on = {"train.neighbours": True, "model.copy": True, "model.attention_query": "current"}
+    config, chosen = size_from_data(load_run_config(), frozenset(), pairs(3_000))
+    assert _drafts(chosen) == on
+    assert (config.train.neighbours, config.model.copy) == (True, True)
+    # a domain's data, or sources longer than 32 bytes at the median: no neighbours
+    _, chosen = size_from_data(load_run_config(), frozenset(), pairs(3_000), domain=True)
+    assert _drafts(chosen) == {"train.neighbours": False}
+    sentences = [SimpleNamespace(source=f"please tell me what code number {i} means",
+                                 target="x") for i in range(100)]
+    _, chosen = size_from_data(load_run_config(), frozenset(), sentences)
+    assert _drafts(chosen) == {"train.neighbours": False}
+    edge = [SimpleNamespace(source="x" * length, target="y") for length in (1, 32, 33)]
+    assert _drafts(size_from_data(load_run_config(), frozenset(), edge)[1]) == on  # median 32
+
+
+def test_neighbours_and_copy_given_are_kept():
+    given = load_run_config(overrides=["train.neighbours=false"])
+    config, chosen = size_from_data(given, frozenset({"train.neighbours"}), pairs(3_000))
+    assert _drafts(chosen) == {} and not config.model.copy
+    given = load_run_config(overrides=["model.copy=false"])
+    config, chosen = size_from_data(given, frozenset({"model.copy"}), pairs(3_000))
+    assert _drafts(chosen) == {"train.neighbours": True, "model.attention_query": "current"}
+    assert not config.model.copy
 
 
 @pytest.mark.slow
@@ -81,10 +114,12 @@ def test_training_command_prints_and_saves_what_it_sized(tmp_path):
     train_pairs = json.loads((tmp_path / "out" / "training_log.json").read_text())["pairs"]["train"]
     precision = machine_precision()
     assert (f"sized from {train_pairs} train pairs (set any of these to override): "
-            f"model.dropout=0.3, train.warmup_steps=1, train.precision={precision}"
+            f"model.dropout=0.3, train.warmup_steps=1, train.precision={precision}, "
+            "train.neighbours=True, model.copy=True, model.attention_query=current"
             ) in result.stderr
     log = json.loads((tmp_path / "out" / "training_log.json").read_text())
     assert log["sized_from_data"] == {"model.dropout": 0.3, "train.warmup_steps": 1,
-                                      "train.precision": precision}
+                                      "train.precision": precision, "train.neighbours": True,
+                                      "model.copy": True, "model.attention_query": "current"}
     assert log["config"]["train"]["precision"] == precision
     assert log["config"]["model"]["dropout"] == 0.3
