@@ -22,7 +22,8 @@ def test_small_corpus_gets_a_small_regularised_model_trained_longer():
     assert chosen == {
         "model.embedding_dim": 64, "model.encoder_layers": 1, "model.encoder_units": 64,
         "model.decoder_units": 128, "model.attention_units": 128, "model.dropout": 0.3,
-        "tokenizer.vocab_size": 500, "train.epochs": 200, "train.warmup_steps": 300,
+        "tokenizer.vocab_size": 500, "train.epochs": 200, "train.patience": 6,
+        "train.warmup_steps": 300,
         "train.precision": machine_precision(), "train.neighbours": True, "model.copy": True,
         "model.attention_query": "current",
     }  # fmt: skip
@@ -35,6 +36,7 @@ def test_epochs_follow_the_step_budget_and_warm_up_is_cut_for_short_runs():
     assert chosen["train.epochs"] == 76  # 79 steps an epoch: ceil(6,000 / 79)
     _, chosen = size_from_data(load_run_config(), frozenset(), pairs(12_000))
     assert chosen["train.epochs"] == 32  # 188 steps an epoch: ceil(6,000 / 188)
+    assert chosen["train.patience"] == 3  # from 8,000 pairs on: the default
     _, chosen = size_from_data(load_run_config(overrides=["train.epochs=2"]),
                                frozenset({"train.epochs"}), pairs(12_000))
     assert "train.epochs" not in chosen
@@ -62,7 +64,8 @@ def test_explicit_settings_are_never_changed(tmp_path):
             config.train.epochs) == (0.05, 800, 32, 3)
     assert set(chosen) == {"model.embedding_dim", "model.encoder_layers", "model.decoder_units",
                            "model.attention_units", "train.warmup_steps", "train.precision",
-                           "train.neighbours", "model.copy", "model.attention_query"}
+                           "train.patience", "train.neighbours", "model.copy",
+                           "model.attention_query"}
     assert describe({}, 10) == "every sized setting was given; nothing chosen from the data"
     assert machine_precision() in ("float32", "mixed_bfloat16")
     assert describe({"model.dropout": 0.3}, 1_000) == (
@@ -114,11 +117,13 @@ def test_training_command_prints_and_saves_what_it_sized(tmp_path):
     train_pairs = json.loads((tmp_path / "out" / "training_log.json").read_text())["pairs"]["train"]
     precision = machine_precision()
     assert (f"sized from {train_pairs} train pairs (set any of these to override): "
-            f"model.dropout=0.3, train.warmup_steps=1, train.precision={precision}, "
+            f"model.dropout=0.3, train.patience=6, train.warmup_steps=1, "
+            f"train.precision={precision}, "
             "train.neighbours=True, model.copy=True, model.attention_query=current"
             ) in result.stderr
     log = json.loads((tmp_path / "out" / "training_log.json").read_text())
-    assert log["sized_from_data"] == {"model.dropout": 0.3, "train.warmup_steps": 1,
+    assert log["sized_from_data"] == {"model.dropout": 0.3, "train.patience": 6,
+                                      "train.warmup_steps": 1,
                                       "train.precision": precision, "train.neighbours": True,
                                       "model.copy": True, "model.attention_query": "current"}
     assert log["config"]["train"]["precision"] == precision
