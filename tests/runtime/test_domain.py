@@ -47,6 +47,9 @@ def test_the_null_domain_does_nothing():
     assert domain.check("CV07:E217", "Conveyor 9") == []
     assert domain.graph_splitter() is None and not domain.checks
     assert domain.score("a", "b", "c") == {}
+    assert domain.model_texts([" a ", "b"]) == [" a ", "b"]
+    with pytest.raises(ValueError, match=r"^the none domain is not built from train pairs$"):
+        NullDomain.from_pairs([("a", "b")])
 
 
 def test_a_bundle_names_its_domain_and_old_bundles_are_recognised(bundle, tmp_path):
@@ -72,7 +75,8 @@ def test_an_unknown_domain_is_a_one_line_bundle_error(bundle, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(bundle, copy)
     set_domain(copy, "kitchen")
-    with pytest.raises(BundleError, match=r"unknown domain 'kitchen' \(known: none, warehouse"):
+    with pytest.raises(BundleError,
+                       match=r"unknown domain 'kitchen' \(known: neighbours, none, warehouse"):
         Assistant.load(copy)
 
 
