@@ -212,7 +212,8 @@ class Domain:
 
     def refocus(self, context: str, text: str) -> str | None:
         """The context a flagged follow-up is answered once more in (rerank on): `context`
-        narrowed to what `text` refers to in it, so the model reads only that; None for no
+        narrowed to what `text` refers to in it, so the model reads only that, or "" to
+        answer it alone when it refers to nothing there (a change of subject); None for no
         second try (the null domain never narrows)."""
         return None
 

@@ -131,3 +131,25 @@ def test_the_model_alone_and_an_unflagged_follow_up_are_not_refocused(in_context
     in_context.reply("hello", context=CONTEXT)
 
     assert in_context.domain.refocused == []
+
+
+class Alone(Refocusing):
+    """As `Refocusing`, but TURN refers to nothing in CONTEXT: it is answered alone."""
+
+    def refocus(self, context, text):
+        self.refocused.append((context, text))
+        return ""
+
+
+def test_a_flagged_follow_up_that_refers_to_nothing_is_answered_alone(context_bundle):
+    assistant = Assistant.load(context_bundle, cache_size=0)
+    assistant.domain = Alone(good="")
+    assistant.defaults = {**assistant.defaults, "rerank": True}
+    alone = assistant.reply(TURN).text
+    assert assistant.reply(TURN, context=CONTEXT, rerank=False).text != alone
+    assistant.domain.good = alone
+
+    reply = assistant.reply(TURN, context=CONTEXT)
+
+    assert (reply.text, reply.flags) == (alone, ())
+    assert assistant.domain.refocused == [(CONTEXT, TURN)]

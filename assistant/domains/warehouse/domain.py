@@ -183,12 +183,14 @@ class WarehouseDomain(Domain):
     def refocus(self, context: str, text: str) -> str | None:
         """The records of the context's line the turn refers to (`referents.referents`:
         "and the sorter?" -> the sorter's record, "how do I fix it?" -> the focus's), as a
-        line, or the focus's code alone; None when it refers to nothing or to the context
-        as it is."""
+        line, or the focus's code alone; "" (answer it alone) when it refers to nothing
+        there ("what does yolo mean?"); None when it refers to the context as it is."""
         subjects = referents_lib.referents(text, context, self._reader())
+        if not subjects:
+            return ""
         narrowed = "; ".join(subject.format() if subject.prefix else subject.code
                              for subject in subjects)
-        return narrowed if narrowed and narrowed != context.strip() else None
+        return narrowed if narrowed != context.strip() else None
 
     def describe_context(self, context: str) -> str:
         """What "it" means: "E217 on conveyor 7", or "E217 on conveyor 7 or W301 on sorter

@@ -170,8 +170,9 @@ def test_a_turn_with_its_own_subject_is_not_answered_about_the_context(check):
      "DD70:E702 P=7; DD86:I704"),  # two subjects: the reply must still ask which
     ("SH56:C101 N=41; DD07:I704 >> CH31:R973", "where else can that come from?", "CH31:R973"),
     ("CV07:E217 T=85 >> E901", "how bad is it?", "E901"),  # a focus outside the line
-    ("LP41:W811 R=11; SC81:C505 G=251", "what does yolo mean", None),  # refers to nothing
-    ("LP41:W811 R=11; SC81:C505 G=251", "what codes can the sorter raise?", None),
+    # refers to nothing in the context: answered alone
+    ("LP41:W811 R=11; SC81:C505 G=251", "what does yolo mean", ""),
+    ("LP41:W811 R=11; SC81:C505 G=251", "what codes can the sorter raise?", ""),
     ("SN48:W301", "should I worry about it", None),  # the context is what it refers to
     ("C101", "what can I do about it?", None),
 ])
