@@ -24,7 +24,8 @@ GPU of compute capability 8.0 or more), float32 elsewhere, where bfloat16 is emu
 about 2.5x slower (measured on a 2-core AMD EPYC without AVX512).
 
 Short sources without a domain (a median train source of at most `SHORT_SOURCE` bytes: codes,
-part numbers, identifiers) are read with their nearest train pair (`train.neighbours`), with
+part numbers, identifiers) in fewer than `NEIGHBOURS_PAIRS` train pairs are read with their
+nearest train pair (`train.neighbours`), with
 copy attention on the current state to edit it (`model.copy`, `model.attention_query`): the
 model then edits its neighbour's target instead of guessing one.
 
@@ -64,6 +65,9 @@ _MODEL_KEYS = ("embedding_dim", "encoder_layers", "encoder_units", "decoder_unit
 # Neighbours are chosen when the median train source is at most this many bytes: the bytes
 # the neighbours domain compares (`assistant.domains.neighbours.index.KEY_BYTES`).
 SHORT_SOURCE = 32
+# ... and the train split has fewer pairs than this: every source is compared with every
+# train source, in training (numpy) and for each input (in the export's graph too).
+NEIGHBOURS_PAIRS = 30_000
 _BYTE_PIECES = 4 + 256  # special ids and byte-fallback pieces every vocabulary holds
 _MIN_VOCAB = _BYTE_PIECES + 40
 
@@ -117,7 +121,8 @@ def _drafts(config: RunConfig, explicit: Collection[str], pairs: Sequence[Any],
     neighbours = config.train.neighbours
     if "train.neighbours" not in explicit:
         lengths = sorted(len(pair.source.encode("utf-8", "surrogateescape")) for pair in pairs)
-        neighbours = not domain and bool(lengths) and lengths[len(lengths) // 2] <= SHORT_SOURCE
+        neighbours = (not domain and 0 < len(pairs) < NEIGHBOURS_PAIRS
+                      and lengths[len(lengths) // 2] <= SHORT_SOURCE)
     chosen: dict[str, Any] = {"train.neighbours": neighbours}
     if neighbours:  # a draft is edited by copying from it
         chosen.update({"model.copy": True, "model.attention_query": "current"})

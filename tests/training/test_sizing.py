@@ -89,6 +89,8 @@ def test_short_sources_without_a_domain_are_read_with_their_neighbours():
                                  target="x") for i in range(100)]
     _, chosen = size_from_data(load_run_config(), frozenset(), sentences)
     assert _drafts(chosen) == {"train.neighbours": False}
+    _, chosen = size_from_data(load_run_config(), frozenset(), pairs(30_000))
+    assert _drafts(chosen) == {"train.neighbours": False}  # every source against every one
     edge = [SimpleNamespace(source="x" * length, target="y") for length in (1, 32, 33)]
     assert _drafts(size_from_data(load_run_config(), frozenset(), edge)[1]) == on  # median 32
 

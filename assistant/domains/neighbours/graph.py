@@ -55,7 +55,7 @@ class GraphNeighbours(tf.Module):
         differ = tf.not_equal(rows[:, None, :], self._keys[None, :, :])  # (units, keys, bytes)
         differ |= positions >= compared[:, :, None]
         ends = tf.ones(tf.concat([tf.shape(differ)[:2], [1]], axis=0), tf.bool)
-        prefix = tf.argmax(tf.cast(tf.concat([differ, ends], axis=2), tf.int32), axis=2,
+        prefix = tf.argmax(tf.cast(tf.concat([differ, ends], axis=2), tf.uint8), axis=2,
                            output_type=tf.int32)  # (units, keys): the common prefix
         at = tf.minimum(prefix, index_lib.KEY_BYTES - 1)
         query_byte = tf.gather(rows, at, batch_dims=1)  # (units, keys)
