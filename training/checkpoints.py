@@ -82,7 +82,7 @@ def load_state(out_dir: Path, config: RunConfig, overwrite: bool) -> dict | None
         raise TrainingError(
             f"{path}: unreadable checkpoint state ({error}); use --overwrite to start again"
         ) from None
-    if state.get("config") != config.to_dict():
+    if _with_defaults(state.get("config")) != config.to_dict():
         raise TrainingError(
             f"{out_dir} holds a checkpoint of a different configuration; "
             "use another --out, the same config, or --overwrite"
@@ -110,3 +110,16 @@ def restore_checkpoint(out_dir: Path, state: dict, model, optimizer) -> None:
 
 def _checkpoint_variables(model, optimizer) -> list:
     return list(model.variables) + list(optimizer.variables)
+
+
+def _with_defaults(saved) -> dict | None:
+    """A checkpoint's config with the settings added since it was written at their defaults
+    (which reproduce how it was trained), so it still resumes."""
+    if not isinstance(saved, dict):
+        return saved
+    from training.config import RunConfig
+
+    defaults = RunConfig().to_dict()
+    return {**saved, **{section: {**values, **saved[section]}
+                        for section, values in defaults.items()
+                        if isinstance(saved.get(section), dict)}}

@@ -251,7 +251,7 @@ class Assistant:
         if spelled := self.domain.respell(turn.text):
             return Turn(spelled, turn.context)
         narrowed = self.domain.refocus(turn.context, turn.text) if turn.context else None
-        return Turn(turn.text, narrowed) if narrowed is not None else None
+        return Turn(turn.text, narrowed or None) if narrowed is not None else None
 
     def _request(self, options: dict[str, Any], batch_size: int) -> _Request:
         resolved = ReplyOptions.resolve(self.defaults, options)

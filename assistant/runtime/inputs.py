@@ -81,7 +81,8 @@ def encode_turn(turn: Turn, tokenizer, reads_context: bool, source_case: str,
     the one-line reason it cannot be answered; never raises, so one bad input cannot take
     its batch down. `model_text` and `model_context` (the domain's `Domain.model_text`
     and `Domain.model_context`) give the text the model reads for the unit's text and
-    context; a context too long to read so is read as it is (the export does the same)."""
+    context; a context too long to read so is read as it is, then the text too (the export
+    does the same)."""
     text = turn.text
     if not isinstance(text, str):
         return [], f"input must be text, not {type(text).__name__}"
@@ -96,6 +97,8 @@ def encode_turn(turn: Turn, tokenizer, reads_context: bool, source_case: str,
         ids = tokenizer.encode(model_source(read, read_context, source_case))
         if len(ids) > MAX_SOURCE_PIECES and read_context != context:
             ids = tokenizer.encode(model_source(read, context, source_case))
+        if len(ids) > MAX_SOURCE_PIECES and read != text:  # e.g. a long neighbour's draft
+            ids = tokenizer.encode(model_source(text, context, source_case))
     except Exception as error:  # the tokenizer is C++: whatever it refuses is this input's
         return [], f"cannot tokenize the input: {type(error).__name__}: {first_line(error)}"
     if len(ids) > MAX_SOURCE_PIECES:

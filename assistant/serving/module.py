@@ -287,6 +287,12 @@ class TextServingModule(IdsServingModule):
                 annotated = self._in_context(text, self._normalized(read))
                 fits = self.tokenizer.tokenize(annotated).row_lengths() <= MAX_SOURCE_PIECES
                 source = tf.where(fits, annotated, source)
+        if self.annotator is not None:  # as `encode_turn`: then the text too is read as is
+            plain = self._normalized(typed)
+            if context is not None and self._reads_context:
+                plain = self._in_context(plain, self._normalized(context))
+            fits = self.tokenizer.tokenize(source).row_lengths() <= MAX_SOURCE_PIECES
+            source = tf.where(fits, source, plain)
         pieces = self.tokenizer.tokenize(source)  # (batch, None)
         lengths = tf.cast(pieces.row_lengths(), tf.int32)
         valid = (tf.strings.length(text) > 0) & (lengths > 0) & (lengths <= MAX_SOURCE_PIECES)

@@ -234,6 +234,20 @@ def test_checkpoint_of_another_config_is_refused(tmp_path):
     assert load_state(tmp_path, load_run_config(), overwrite=True) is None
 
 
+def test_a_checkpoint_from_before_a_setting_existed_resumes_at_its_default(tmp_path):
+    from training.checkpoints import load_state
+    from training.trainer import TrainingError
+
+    before = load_run_config().to_dict()
+    del before["train"]["neighbours"]  # written before train.neighbours existed
+    (tmp_path / "checkpoint").mkdir()
+    (tmp_path / "checkpoint" / "state.json").write_text(json.dumps({"config": before}))
+    assert load_state(tmp_path, load_run_config(), overwrite=False) == {"config": before}
+    with pytest.raises(TrainingError, match="checkpoint of a different configuration"):
+        load_state(tmp_path, load_run_config(overrides=["train.neighbours=true"]),
+                   overwrite=False)
+
+
 def run_cli(*args):
     return subprocess.run(
         [sys.executable, "-m", "training", *args],

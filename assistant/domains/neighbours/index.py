@@ -57,6 +57,12 @@ class NeighbourIndex:
     sources: tuple[str, ...]
     targets: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        if list(self.sources) != sorted(set(self.sources)) or len(self.targets) != len(
+                self.sources):
+            raise ValueError("an index holds each source once, sorted, with one target each "
+                             "(use NeighbourIndex.from_pairs)")
+
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> NeighbourIndex:
         """The index of (source, target) pairs; of a source given twice the first target."""
@@ -75,11 +81,14 @@ class NeighbourIndex:
         """
         path = Path(path)
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            # "\n" only: a text may hold U+2028 and the other breaks `splitlines` knows
+            lines = path.read_text(encoding="utf-8").split("\n")
         except (OSError, UnicodeDecodeError) as error:
             raise NeighboursFileError(f"{path}: cannot read ({type(error).__name__})") from None
         pairs = []
         for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
             try:
                 entry = json.loads(line)
                 pairs.append((entry["source"], entry["target"]))

@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 
 from assistant.core import constants
+from assistant.decoding.buckets import MAX_SOURCE_PIECES
 from assistant.domains.neighbours import NeighbourDomain
 from assistant.domains.neighbours.domain import NEIGHBOURS_FILE
 from assistant.domains.neighbours.index import NeighbourIndex
@@ -25,7 +26,8 @@ from training.trainer import train
 
 PAIRS = [(f"U+{cp:04X}", f"NAME {cp:04X} " + ("EVEN" if cp % 2 == 0 else "ODD"))
          for cp in range(0x41, 0x41 + 80)]
-TEXTS = ["U+0045", " U+0100 ", "U+0041", "ZZZ", "", "U+00"]
+TEXTS = ["U+0045", " U+0100 ", "U+0041", "ZZZ", "", "U+00", "U+0201"]
+LONG = ("U+0200", " ".join(["NAME"] * 400))  # a neighbour too long to read with "U+0201"
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +59,24 @@ def test_the_model_reads_each_text_with_its_neighbour(neighbours_bundle):
     assert reply.source_pieces == tuple(tokenizer.ids_to_pieces(tokenizer.encode(drafted)))
 
 
+@pytest.fixture
+def long_draft(neighbours_bundle):
+    """The bundle with LONG among its train pairs."""
+    assistant = Assistant.load(neighbours_bundle, cache_size=0)
+    index = assistant.domain.index
+    assistant.domain = NeighbourDomain(NeighbourIndex.from_pairs(
+        [*zip(index.sources, index.targets, strict=True), LONG]))
+    return assistant
+
+
+def test_a_text_too_long_with_its_neighbour_is_read_alone(long_draft):
+    tokenizer = long_draft.tokenizer
+    assert len(tokenizer.encode(long_draft.domain.model_text("U+0201"))) > MAX_SOURCE_PIECES
+    reply = long_draft.reply("U+0201")
+    assert reply.error is None
+    assert reply.source_pieces == tuple(tokenizer.ids_to_pieces(tokenizer.encode("U+0201")))
+
+
 def test_a_bundle_without_its_pairs_file_is_one_line(neighbours_bundle, tmp_path):
     import shutil
 
@@ -79,8 +99,8 @@ def test_neighbours_need_pairs_without_a_domain(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_export_reads_each_text_with_the_same_neighbour(neighbours_bundle, tmp_path):
-    assistant = Assistant.load(neighbours_bundle, cache_size=0)
+def test_the_export_reads_each_text_with_the_same_neighbour(long_draft, tmp_path):
+    assistant = long_draft
     options = export_options(assistant.defaults, {"strategy": "greedy"})
     result = export_saved_model(assistant, tmp_path / "served", options, jit_compile=False,
                                 max_beam_width=1)

@@ -67,6 +67,16 @@ def test_the_file_round_trips(index, tmp_path):
     path = tmp_path / "neighbours.jsonl"
     path.write_text(index.to_jsonl(), encoding="utf-8")
     assert NeighbourIndex.load(path) == index
+    breaks = NeighbourIndex.from_pairs([("a\u2028b", "c\u2029d\x85e"), ("f\x1cg", "h")])
+    path.write_text(breaks.to_jsonl(), encoding="utf-8")
+    assert NeighbourIndex.load(path) == breaks
+
+
+def test_an_index_is_sorted_with_each_source_once():
+    with pytest.raises(ValueError, match="each source once, sorted"):
+        NeighbourIndex(("b", "a"), ("1", "2"))
+    with pytest.raises(ValueError, match="each source once, sorted"):
+        NeighbourIndex(("a", "a"), ("1", "2"))
 
 
 @pytest.mark.parametrize(("text", "message"), [
