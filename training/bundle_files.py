@@ -108,21 +108,22 @@ def decoding_defaults(train: data_lib.EncodedPairs) -> dict[str, Any]:
 
 
 def model_sources(data: str | os.PathLike, splits: dict[str, list[data_lib.Pair]],
-                  neighbours: bool = False) -> tuple[dict[str, list[data_lib.Pair]],
-                                                     Domain | None]:
+                  config: RunConfig | None = None) -> tuple[dict[str, list[data_lib.Pair]],
+                                                            Domain | None]:
     """The splits as the model reads them (`model_pairs` with the domain of the data
     directory, e.g. the warehouse's catalog hints), so the model trains on what the runtime
-    and the export give it; with `neighbours` (`train.neighbours`), with the domain built
-    from the train pairs (`neighbours_domain`).
+    and the export give it; with `config.train.neighbours`, with the domain built from
+    the train pairs (`neighbours_domain`).
 
     Returns:
         (the splits, the domain built from the train pairs or None).
 
     Raises:
         DataError: the data directory's domain files are not valid, or it has a domain and
-            `neighbours` is on.
+            neighbours are on.
     """
-    built = neighbours_domain(data, splits["train"]) if neighbours else None
+    built = (neighbours_domain(data, splits["train"], config.model.source_case)
+             if config is not None and config.train.neighbours else None)
     try:
         domain = built or load_domain(_manifest(Path(data))[0],
                                       data if Path(data).is_dir() else None)
@@ -131,7 +132,8 @@ def model_sources(data: str | os.PathLike, splits: dict[str, list[data_lib.Pair]
     return {name: model_pairs(pairs, domain) for name, pairs in splits.items()}, built
 
 
-def neighbours_domain(data: str | os.PathLike, train: list[data_lib.Pair]) -> Domain:
+def neighbours_domain(data: str | os.PathLike, train: list[data_lib.Pair],
+                      source_case: str = "keep") -> Domain:
     """The domain of a run with `train.neighbours`: the train pairs (each source's turn and
     its target) that the model reads its sources with (`assistant.domains.neighbours`).
 
@@ -143,7 +145,7 @@ def neighbours_domain(data: str | os.PathLike, train: list[data_lib.Pair]) -> Do
         raise data_lib.DataError(f"{data}: train.neighbours is for pairs without a domain; "
                                  f"this data is the {name} domain's")
     return domain_class(NEIGHBOURS).from_pairs(
-        [(split_context(p.source)[1], p.target) for p in train])
+        [(split_context(p.source)[1], p.target) for p in train], source_case)
 
 
 def model_pairs(pairs: list[data_lib.Pair], domain: Domain) -> list[data_lib.Pair]:

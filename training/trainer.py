@@ -160,7 +160,7 @@ def train(
     splits = load_datasets(data, valid, config.train)
     console.print("pairs: " + ", ".join(f"{name} {len(pairs)}" for name, pairs in splits.items()))
     config, sized = _size(config, size_from_data, splits["train"], console, has_domain(data))
-    splits, built = model_sources(data, splits, config.train.neighbours)
+    splits, built = model_sources(data, splits, config)
     console.print(distribute.summary(strategy))
     with distribute.write_directory(out_dir, distribute.is_chief(strategy)) as write_dir:
         run, encoded = _prepare(data, out_dir, write_dir, config, splits, strategy, overwrite,

@@ -97,9 +97,10 @@ class Domain:
         return cls()
 
     @classmethod
-    def from_pairs(cls, pairs: Sequence[tuple[str, str]]) -> Domain:
-        """The domain of a bundle built from its train pairs ((turn, target)), for a domain
-        that training derives from the data (`train.neighbours`); `save_files` writes it.
+    def from_pairs(cls, pairs: Sequence[tuple[str, str]], source_case: str = "keep") -> Domain:
+        """The domain of a bundle built from its train pairs ((turn, target)) for a model of
+        `source_case` (`ModelConfig.source_case`), for a domain that training derives from
+        the data (`train.neighbours`); `save_files` writes it.
 
         Raises:
             ValueError: one line: this domain is not built from pairs.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from assistant.core import constants
 from assistant.core.atomic_files import atomic_write_text
 from assistant.domains.neighbours import index as index_lib
 from assistant.runtime.domain import Domain
@@ -40,13 +42,13 @@ class NeighbourDomain(Domain):
         if not path.is_file():
             raise ValueError(f"{path}: missing (the train pairs of a neighbours bundle)")
         try:
-            return cls(index_lib.NeighbourIndex.load(path))
+            return cls(index_lib.NeighbourIndex.load(path, _source_case(Path(bundle_dir))))
         except index_lib.NeighboursFileError as error:
             raise ValueError(str(error)) from None
 
     @classmethod
-    def from_pairs(cls, pairs) -> NeighbourDomain:
-        return cls(index_lib.NeighbourIndex.from_pairs(pairs))
+    def from_pairs(cls, pairs, source_case: str = "keep") -> NeighbourDomain:
+        return cls(index_lib.NeighbourIndex.from_pairs(pairs, source_case))
 
     def save_files(self, directory: Path) -> None:
         atomic_write_text(Path(directory) / NEIGHBOURS_FILE, self.index.to_jsonl())
@@ -61,3 +63,13 @@ class NeighbourDomain(Domain):
         from assistant.domains.neighbours.graph import GraphNeighbours
 
         return GraphNeighbours(self.index)
+
+
+def _source_case(bundle_dir: Path) -> str:
+    """config.json's `model.source_case` ("keep" when it cannot tell: the bundle loader
+    reports a broken config.json itself)."""
+    try:
+        payload = json.loads((bundle_dir / constants.CONFIG_FILE).read_text(encoding="utf-8"))
+        return str(payload["model"].get("source_case", "keep"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return "keep"

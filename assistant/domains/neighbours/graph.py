@@ -26,11 +26,15 @@ class GraphNeighbours(tf.Module):
         self._sources = tf.constant(list(index.sources) or [""], tf.string)  # (keys,)
         self._targets = tf.constant(list(index.targets) or [""], tf.string)
         self._empty = not index.sources
+        self._upper = index.case == "upper"
 
     def annotate(self, text):
-        """string (units,): each unit stripped and followed by its nearest other train pair,
-        or stripped alone when it is empty or there is none."""
+        """string (units,): each unit normalized (stripped; upper-cased for an index of
+        `case="upper"`) and followed by its nearest other train pair, or alone when it is
+        empty or there is none."""
         text = tf.strings.regex_replace(text, strip_pattern(), "")  # as Python's str.strip()
+        if self._upper:
+            text = tf.strings.upper(text)  # ASCII only, as `normalize_source`
         if self._empty:
             return text
         units = tf.size(text)

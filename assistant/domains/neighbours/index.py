@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.core.tokenizer import normalize_source
+
 KEY_BYTES = 32  # bytes of a source compared; the rest do not count
 LENGTH_CAP = 1023  # length differences above this count as this
 # score = prefix * PREFIX_WEIGHT - length difference * LENGTH_WEIGHT - byte difference
@@ -50,12 +52,16 @@ class NeighbourIndex:
     """Train pairs, sorted by source, to find a source's nearest pair in.
 
     Attributes:
-        sources: the train sources, sorted (duplicates kept once, with their first target).
+        sources: the train sources as the model reads them (`normalize_source`: stripped,
+            and upper-cased with `case="upper"`), sorted; duplicates kept once, with their
+            first target.
         targets: the target of each source.
+        case: the model's `source_case`, which texts are written in before the search.
     """
 
     sources: tuple[str, ...]
     targets: tuple[str, ...]
+    case: str = "keep"  # the model's `source_case`: sources and texts compared so written
 
     def __post_init__(self) -> None:
         if list(self.sources) != sorted(set(self.sources)) or len(self.targets) != len(
@@ -64,16 +70,16 @@ class NeighbourIndex:
                              "(use NeighbourIndex.from_pairs)")
 
     @classmethod
-    def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> NeighbourIndex:
+    def from_pairs(cls, pairs: Iterable[tuple[str, str]], case: str = "keep") -> NeighbourIndex:
         """The index of (source, target) pairs; of a source given twice the first target."""
         first: dict[str, str] = {}
         for source, target in pairs:
-            first.setdefault(source, target)
+            first.setdefault(normalize_source(source, case), target)
         ordered = sorted(first)
-        return cls(tuple(ordered), tuple(first[source] for source in ordered))
+        return cls(tuple(ordered), tuple(first[source] for source in ordered), case)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> NeighbourIndex:
+    def load(cls, path: str | os.PathLike, case: str = "keep") -> NeighbourIndex:
         """Reads a JSON-lines file of {"source": ..., "target": ...} objects (`save`).
 
         Raises:
@@ -97,7 +103,7 @@ class NeighbourIndex:
                                   "object") from None
             if not all(isinstance(text, str) for text in pairs[-1]):
                 raise NeighboursFileError(f"{path}:{number}: source and target must be text")
-        return cls.from_pairs(pairs)
+        return cls.from_pairs(pairs, case)
 
     def to_jsonl(self) -> str:
         """The index as `load` reads it."""
@@ -131,9 +137,10 @@ class NeighbourIndex:
         return {source: i for i, source in enumerate(self.sources)}
 
     def read(self, texts: Sequence[str]) -> list[str]:
-        """Each text as the model reads it: stripped and followed by its nearest pair
-        (`draft`), or stripped alone when it is empty or the index has no other source."""
-        stripped = [text.strip() for text in texts]
+        """Each text as the model reads it: normalized (`normalize_source` in the index's
+        case) and followed by its nearest pair (`draft`), or alone when it is empty or the
+        index has no other source."""
+        stripped = [normalize_source(text, self.case) for text in texts]
         return [text if j is None or not text else draft(text, self.sources[j], self.targets[j])
                 for text, j in zip(stripped, self.nearest(stripped), strict=True)]
 

@@ -77,6 +77,18 @@ def test_a_text_too_long_with_its_neighbour_is_read_alone(long_draft):
     assert reply.source_pieces == tuple(tokenizer.ids_to_pieces(tokenizer.encode("U+0201")))
 
 
+def test_the_domain_reads_the_bundle_s_source_case(neighbours_bundle, tmp_path):
+    import shutil
+
+    upper = tmp_path / "model"
+    shutil.copytree(neighbours_bundle, upper)
+    config = json.loads((upper / constants.CONFIG_FILE).read_text(encoding="utf-8"))
+    config["model"]["source_case"] = "upper"
+    (upper / constants.CONFIG_FILE).write_text(json.dumps(config), encoding="utf-8")
+    assert NeighbourDomain.from_bundle(upper).index.case == "upper"
+    assert NeighbourDomain.from_bundle(neighbours_bundle).index.case == "keep"
+
+
 def test_a_bundle_without_its_pairs_file_is_one_line(neighbours_bundle, tmp_path):
     import shutil
 

@@ -48,3 +48,10 @@ def test_a_one_pair_index_reads_its_own_source_alone():
     index = NeighbourIndex.from_pairs([("U+0041", "A")])
     assert _annotate(GraphNeighbours(index), ["U+0041", "U+0042"]) == [
         "U+0041", "U+0042 ~ U+0041 : A"]
+
+
+def test_an_upper_case_graph_reads_as_the_index():
+    index = NeighbourIndex.from_pairs([("U+00E9", "É"), ("u+00ea", "Ê"), ("ab", "x")],
+                                      case="upper")
+    texts = ["u+00e9", " U+00EA", "AB", "é u+00eb", ""]
+    assert _annotate(GraphNeighbours(index), texts) == index.read(texts)

@@ -95,3 +95,11 @@ def test_a_bad_file_is_one_line_naming_its_line(tmp_path, text, message):
 def test_a_missing_file_is_one_line(tmp_path):
     with pytest.raises(NeighboursFileError, match=r"missing\.jsonl: cannot read \("):
         NeighbourIndex.load(tmp_path / "missing.jsonl")
+
+
+def test_an_upper_case_index_reads_texts_as_an_upper_case_model_does():
+    index = NeighbourIndex.from_pairs([("u+0041", "A"), ("U+0042", "B"), (" U+0041", "dup")],
+                                      case="upper")
+    assert index.sources == ("U+0041", "U+0042")  # normalized keys, "U+0041" once
+    # "u+0041" is the train source U+0041: read with another pair, as in training
+    assert index.read(["u+0041", "u+0043"]) == ["U+0041 ~ U+0042 : B", "U+0043 ~ U+0042 : B"]
