@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import numpy as np
 
 from assistant.core import constants
 from assistant.core.tokenizer import normalize_source
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class DataError(ValueError):
@@ -221,6 +224,10 @@ def _checked_pair(source: str, target: str, category: str) -> Pair:
         raise ValueError("empty source")
     if not target.strip():
         raise ValueError("empty target")
+    for name, text in (("source", source), ("target", target)):
+        if lone := _SURROGATE.search(text):  # a JSON "\ud800": UTF-8 cannot hold it
+            raise ValueError(f"{name} holds a lone surrogate (U+{ord(lone.group()):04X} at "
+                             f"character {lone.start()}), which is not Unicode text")
     return Pair(source.strip(), target.strip(), category)
 
 

@@ -57,6 +57,12 @@ def test_bom_is_ignored(tmp_path):
             r"bad.jsonl:1: field 'target' must be a str",
         ),
         ("bad.jsonl", '["a", "b"]\n', r"bad.jsonl:1: expected a JSON object, found list"),
+        (
+            "bad.jsonl",
+            '{"source": "a", "target": "b"}\n{"source": "x\\ud800", "target": "b"}\n',
+            r"bad.jsonl:2: source holds a lone surrogate \(U\+D800 at character 1\), which "
+            r"is not Unicode text$",
+        ),
         ("empty.tsv", "\n\n", r"empty.tsv: no pairs found"),
         ("pairs.csv", "a,b\n", r"pairs.csv: unknown data format '.csv'"),
     ],
