@@ -117,8 +117,6 @@ def _with_defaults(saved) -> dict | None:
     (which reproduce how it was trained), so it still resumes."""
     if not isinstance(saved, dict):
         return saved
-    from training.config import RunConfig
-
     defaults = RunConfig().to_dict()
     return {**saved, **{section: {**values, **saved[section]}
                         for section, values in defaults.items()

@@ -278,27 +278,39 @@ class TextServingModule(IdsServingModule):
             text = self.annotator.annotate(text)
         text = self._normalized(text)
         source = text
+        shorter = []  # what a source too long is read as instead, in turn (as `encode_turn`)
         if context is not None and self._reads_context:
             source = self._in_context(text, self._normalized(context))
             annotate = getattr(self.annotator, "annotate_context", None)
             read = context if annotate is None else annotate(context, typed)
             if read is not context:  # the domain annotates contexts (known when tracing)
-                # as `encode_turn`: a context too long to read with its hints is read as is
-                annotated = self._in_context(text, self._normalized(read))
-                fits = self.tokenizer.tokenize(annotated).row_lengths() <= MAX_SOURCE_PIECES
-                source = tf.where(fits, annotated, source)
-        if self.annotator is not None:  # as `encode_turn`: then the text too is read as is
+                shorter.append(source)  # a context too long with its hints: as is
+                source = self._in_context(text, self._normalized(read))
+        if self.annotator is not None:  # then the text too, as typed
             plain = self._normalized(typed)
             if context is not None and self._reads_context:
                 plain = self._in_context(plain, self._normalized(context))
-            fits = self.tokenizer.tokenize(source).row_lengths() <= MAX_SOURCE_PIECES
-            source = tf.where(fits, source, plain)
+            shorter.append(plain)
         pieces = self.tokenizer.tokenize(source)  # (batch, None)
+        for fallback in shorter:
+            pieces = self._too_long_read_as(pieces, fallback)
         lengths = tf.cast(pieces.row_lengths(), tf.int32)
         valid = (tf.strings.length(text) > 0) & (lengths > 0) & (lengths <= MAX_SOURCE_PIECES)
         ids = pieces.to_tensor(default_value=constants.PAD_ID)  # (batch, longest)
         tokens, scores = self._decoders.decode_rows(ids, lengths, valid, decode_chunk)
         return tf.where(valid, self._detokenize(tokens), ""), scores, valid
+
+    def _too_long_read_as(self, pieces, fallback):
+        """ragged int32 (batch, None): `pieces` with each row longer than MAX_SOURCE_PIECES
+        replaced by the pieces of that row of `fallback` (string (batch,)); only those rows
+        are tokenized again."""
+        rows = tf.cast(pieces.nrows(), tf.int32)
+        long = tf.cast(tf.where(pieces.row_lengths() > MAX_SOURCE_PIECES)[:, 0],
+                       tf.int32)  # (long,)
+        read = self.tokenizer.tokenize(tf.gather(fallback, long))  # (long, None)
+        index = tf.tensor_scatter_nd_update(tf.range(rows), long[:, None],
+                                            rows + tf.range(tf.size(long)))  # (batch,)
+        return tf.gather(tf.concat([pieces, read], axis=0), index)
 
     @staticmethod
     def _in_context(text, context):
