@@ -8,9 +8,10 @@ compared with the bundle's code table. The wording comes from the bundle too
 gets no such flags:
 
 - "codes_of" ("Codes for the"): "Codes for the lift: E108, E201 and W205." must list
-  exactly the lift's codes;
+  exactly the lift's codes, in the catalog's order;
 - "equipment_of" ("Equipment that can raise"): "Equipment that can raise E108: conveyor and
-  sorter." must list exactly the equipment of E108, and E108 must be a catalog code;
+  sorter." must list exactly the equipment of E108, in the catalog's order, and E108 must
+  be a catalog code;
 - "means": "E217 means motor over-temperature." must give the catalog meaning;
 - "fix" ("To fix") and "not_valid_for" ("is not valid for"): "To fix E217 on Conveyor 7,
   ..." claims that E217 applies to conveyors; "E217 is not valid for Dock door 3" claims it
@@ -35,6 +36,8 @@ class _Entry(Protocol):  # `catalog_checks.CatalogCode`
     equipment: frozenset[str]
     meaning: str
     severity: str
+    rank: int
+    equipment_order: tuple[str, ...]
 
 
 def answer_flags(
@@ -76,12 +79,17 @@ def _code_list_flags(reply: str, phrase: str, catalog: _Catalog) -> list[str]:
         prefix = catalog.by_name[match.group(1).lower()]
         name = catalog.names[prefix]
         listed = [code.upper() for code in re.findall(_CODE, match.group(2))]
+        told_wrong = len(flags)
         expected = [code for code, entry in catalog.codes.items() if prefix in entry.equipment]
         missing = [code for code in expected if code not in listed]
         if missing:
             flags.append(f"codes of the {name}: {', '.join(missing)} missing")
         flags += [f"{code} listed for the {name}, not one of its codes"
                   for code in listed if code not in expected]
+        ordered = sorted(expected, key=lambda code: catalog.codes[code].rank)
+        if len(flags) == told_wrong and listed != ordered and all(catalog.codes[code].rank >= 0
+                                                   for code in expected):
+            flags.append(f"codes of the {name} not in the catalog's order")
     return flags
 
 
@@ -94,6 +102,7 @@ def _equipment_list_flags(reply: str, phrase: str, catalog: _Catalog) -> list[st
             flags.append(f"{code} is not in the catalog, the reply says what it is")
             continue
         listed = [item.strip().lower() for item in _LIST_SPLIT.split(match.group(2))]
+        told_wrong = len(flags)
         flags += [f"{code} cannot be raised by the {item}" for item in listed
                   if catalog.by_name.get(item) not in entry.equipment]
         flags += [f"equipment of {code}: {item} repeated" for item in
@@ -103,6 +112,10 @@ def _equipment_list_flags(reply: str, phrase: str, catalog: _Catalog) -> list[st
                    if prefix not in told and prefix in catalog.names]
         if missing:
             flags.append(f"equipment of {code}: {', '.join(missing)} missing")
+        ordered = [catalog.names[prefix].lower() for prefix in entry.equipment_order
+                   if prefix in catalog.names]
+        if entry.equipment_order and len(flags) == told_wrong and listed != ordered:
+            flags.append(f"equipment of {code} not in the catalog's order")
     return flags
 
 

@@ -40,6 +40,11 @@ class CatalogCode:
     # "critical", "fault", "warning" or "info"; "" when the bundle's file predates it (the
     # severity check is then off)
     severity: str = ""
+    # its place in the catalog (0 first) and its equipment in the catalog's order, which
+    # the answers' lists keep; -1 and () when the bundle's file predates them (the order
+    # checks are then off)
+    rank: int = -1
+    equipment_order: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         """The entry as `faithfulness.json` stores it under "code_table"."""
@@ -51,12 +56,14 @@ class CatalogCode:
             "phrases": dict(self.phrases),
             "action": self.action,
             "severity": self.severity,
+            "rank": self.rank,
+            "equipment_order": list(self.equipment_order),
         }
 
     @classmethod
     def from_json(cls, entry: Mapping) -> CatalogCode:
-        """Reads `to_json`'s form; "params", "numbers", "phrases", "action" and "severity"
-        may be missing (older files)."""
+        """Reads `to_json`'s form; "params", "numbers", "phrases", "action", "severity",
+        "rank" and "equipment_order" may be missing (older files)."""
         return cls(
             frozenset(entry["equipment"]),
             str(entry["meaning"]),
@@ -65,6 +72,8 @@ class CatalogCode:
             tuple(sorted((str(k), str(v)) for k, v in entry.get("phrases", {}).items())),
             str(entry.get("action", "")),
             str(entry.get("severity", "")),
+            int(entry.get("rank", -1)),
+            tuple(str(prefix) for prefix in entry.get("equipment_order", ())),
         )
 
 
@@ -107,8 +116,10 @@ def code_table_from_catalog(catalog: Mapping) -> dict[str, CatalogCode]:
             )),
             str(entry.get("action") or ""),
             str(entry.get("severity") or ""),
+            rank,
+            tuple(str(prefix).upper() for prefix in entry["equipment"]),
         )
-        for entry in catalog.get("codes", ())
+        for rank, entry in enumerate(catalog.get("codes", ()))
     }
 
 

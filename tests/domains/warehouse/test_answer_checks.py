@@ -100,3 +100,52 @@ def test_check_reply_applies_the_answer_checks_to_questions_only():
     assert faithfulness.check_reply(line, told + " E217 means repeated jams.", **check) == [
         "code E217 repeated in reply"
     ]
+
+
+ORDERED = {  # a file with the catalog's order: E217, then E108 (sorter before conveyor)
+    "E217": CatalogCode(frozenset({"CV"}), "motor over-temperature", rank=0,
+                        equipment_order=("CV",)),
+    "E108": CatalogCode(frozenset({"CV", "SN"}), "power supply fault", rank=1,
+                        equipment_order=("SN", "CV")),
+}
+
+
+@pytest.mark.parametrize(("reply", "expected"), [
+    ("Codes for the conveyor: E217 and E108.", []),
+    ("Codes for the conveyor: E108 and E217.",
+     ["codes of the conveyor not in the catalog's order"]),
+    ("Equipment that can raise E108: sorter and conveyor.", []),
+    ("Equipment that can raise E108: Conveyor and sorter.",
+     ["equipment of E108 not in the catalog's order"]),
+    # a list already wrong is not also out of order
+    ("Codes for the conveyor: E108.", ["codes of the conveyor: E217 missing"]),
+    ("Equipment that can raise E108: conveyor, sorter and sorter.",
+     ["equipment of E108: sorter repeated"]),
+    # each list of a reply on its own: the first one's flag does not hide the second's order
+    ("Codes for the sorter: E217. Codes for the conveyor: E108 and E217.",
+     ["codes of the sorter: E108 missing", "E217 listed for the sorter, not one of its codes",
+      "codes of the conveyor not in the catalog's order"]),
+])
+def test_lists_keep_the_catalogs_order_when_the_file_has_it(reply, expected):
+    assert answer_flags(reply, ORDERED, NAMES, PHRASES) == expected
+
+
+def test_a_file_without_the_catalogs_order_checks_no_order():
+    # TABLE predates rank and equipment_order: any order of a right list passes
+    assert flags("Codes for the conveyor: E217 and E108.") == []
+    assert flags("Equipment that can raise e108: Sorter and conveyor.") == []
+
+
+def test_the_catalogs_order_round_trips_through_the_bundle_file():
+    from assistant.domains.warehouse.catalog import load_catalog
+    from assistant.domains.warehouse.catalog_checks import code_table_from_catalog
+
+    table = code_table_from_catalog(load_catalog().raw)
+    first, e108 = next(iter(table.values())), table["E108"]
+    assert first.rank == 0
+    assert e108.equipment_order == ("CV", "SN", "LF", "SC", "PL", "LP", "WS", "BS")
+    assert CatalogCode.from_json(e108.to_json()) == e108
+    older = {key: value for key, value in e108.to_json().items()
+             if key not in ("rank", "equipment_order")}
+    assert CatalogCode.from_json(older).rank == -1
+    assert CatalogCode.from_json(older).equipment_order == ()

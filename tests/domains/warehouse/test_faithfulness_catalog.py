@@ -218,6 +218,7 @@ def test_allowed_numbers_from_catalog_reads_fixed_wording_only():
         "E201": faithfulness.CatalogCode(
             frozenset({"CV"}), "drive fault", frozenset({"T"}), frozenset({"30", "2.5"}),
             (("T", "at {value} °C"),), "Reset and wait 30 seconds, then 2.5 more.",
+            rank=0, equipment_order=("CV",),
         )
     }
 
