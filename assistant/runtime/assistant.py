@@ -246,12 +246,16 @@ class Assistant:
         return replies
 
     def _again(self, turn: Turn) -> Turn | None:
-        """A flagged turn as `Domain.respell` writes it, else said in the context the
-        domain narrows to what it refers to (`Domain.refocus`)."""
+        """A flagged turn as `Domain.respell` writes it, else in the context `refocus`
+        narrows it to, else (no narrower one) as `spell_out` writes it, read alone."""
         if spelled := self.domain.respell(turn.text):
             return Turn(spelled, turn.context)
-        narrowed = self.domain.refocus(turn.context, turn.text) if turn.context else None
-        return Turn(turn.text, narrowed or None) if narrowed is not None else None
+        if not turn.context:
+            return None
+        if (narrowed := self.domain.refocus(turn.context, turn.text)) is not None:
+            return Turn(turn.text, narrowed or None)
+        spelled = self.domain.spell_out(turn.context, turn.text)
+        return Turn(spelled) if spelled else None
 
     def _request(self, options: dict[str, Any], batch_size: int) -> _Request:
         resolved = ReplyOptions.resolve(self.defaults, options)

@@ -218,6 +218,12 @@ class Domain:
         second try (the null domain never narrows)."""
         return None
 
+    def spell_out(self, context: str, text: str) -> str | None:
+        """The last try (rerank on) for a flagged follow-up that `refocus` leaves as it is:
+        `text` written so that it needs no context (the question it asks, naming what it
+        refers to in `context`), answered alone; None for no such try (the null domain)."""
+        return None
+
     def describe_context(self, context: str) -> str:
         """A few words saying what "it" means in `context`, for surfaces ("" for none)."""
         return context.strip()

@@ -1,7 +1,8 @@
-"""`Domain.respell` and `Domain.refocus`: with the rerank, an input whose reply stays flagged
-is answered again in the spelling the domain gives, or (a follow-up) in the context the
-domain narrows to what it refers to; that reply is kept only when the check passes it against
-the input as typed, in its context as it was. The model alone never does either."""
+"""`Domain.respell`, `Domain.refocus` and `Domain.spell_out`: with the rerank, an input whose
+reply stays flagged is answered again in the spelling the domain gives, or (a follow-up) in
+the context the domain narrows to what it refers to, or, when no narrower context is left,
+spelled out to be read alone; that reply is kept only when the check passes it against the
+input as typed, in its context as it was. The model alone never does any of them."""
 
 from __future__ import annotations
 
@@ -153,3 +154,71 @@ def test_a_flagged_follow_up_that_refers_to_nothing_is_answered_alone(context_bu
 
     assert (reply.text, reply.flags) == (alone, ())
     assert assistant.domain.refocused == [(CONTEXT, TURN)]
+
+
+class SpellingOut(Refocusing):
+    """As `Refocusing` (flags TURN in CONTEXT or NARROWED but `good`), but the context is
+    narrowed only once, to NARROWED; TURN in NARROWED is spelled out as CANONICAL."""
+
+    def __init__(self, good: str, narrow: bool) -> None:
+        super().__init__(good)
+        self.narrow = narrow
+        self.spelled: list[tuple[str, str]] = []
+
+    def check(self, source, reply, context=""):
+        return ["the turn means the sorter"] if source == TURN and context in (
+            CONTEXT, NARROWED) and reply != self.good else []
+
+    def refocus(self, context, text):
+        self.refocused.append((context, text))
+        return NARROWED if self.narrow and context == CONTEXT else None
+
+    def spell_out(self, context, text):
+        self.spelled.append((context, text))
+        return CANONICAL if text == TURN else None
+
+
+def spelling_out(context_bundle, narrow: bool) -> Assistant:
+    assistant = Assistant.load(context_bundle, cache_size=0)
+    assistant.domain = SpellingOut(good="", narrow=narrow)
+    assistant.defaults = {**assistant.defaults, "rerank": True}
+    assistant.domain.good = assistant.reply(CANONICAL).text
+    for context in (CONTEXT, NARROWED):
+        assert assistant.reply(TURN, context=context, rerank=False).text != \
+            assistant.domain.good
+    assistant.domain.spelled.clear()
+    assistant.domain.refocused.clear()
+    return assistant
+
+
+def test_a_follow_up_its_context_cannot_narrow_is_spelled_out_and_read_alone(context_bundle):
+    assistant = spelling_out(context_bundle, narrow=False)
+
+    reply = assistant.reply(TURN, context=CONTEXT)
+
+    assert (reply.text, reply.flags) == (assistant.domain.good, ())
+    assert assistant.domain.refocused == [(CONTEXT, TURN)]
+    assert assistant.domain.spelled == [(CONTEXT, TURN)]
+
+
+def test_a_follow_up_still_flagged_in_its_narrowed_context_is_spelled_out(context_bundle):
+    assistant = spelling_out(context_bundle, narrow=True)
+
+    reply = assistant.reply(TURN, context=CONTEXT)
+
+    assert (reply.text, reply.flags) == (assistant.domain.good, ())
+    assert assistant.domain.refocused == [(CONTEXT, TURN), (NARROWED, TURN)]
+    assert assistant.domain.spelled == [(NARROWED, TURN)]  # not in CONTEXT: it narrowed
+
+
+def test_the_spelled_out_reply_must_pass_the_check_in_the_context_as_it_was(context_bundle):
+    assistant = spelling_out(context_bundle, narrow=False)
+    assistant.domain.good = "nothing the model says"
+
+    reply = assistant.reply(TURN, context=CONTEXT)
+    alone = assistant.reply(TURN, context=CONTEXT, rerank=False)
+
+    assert (reply.text, reply.flags) == (f"could not read {TURN}",
+                                         ("the turn means the sorter",))
+    assert assistant.domain.spelled == [(CONTEXT, TURN)]  # the model alone: never
+    assert alone.text != f"could not read {TURN}"

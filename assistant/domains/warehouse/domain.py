@@ -192,6 +192,12 @@ class WarehouseDomain(Domain):
                              for subject in subjects)
         return narrowed if narrowed != context.strip() else None
 
+    def spell_out(self, context: str, text: str) -> str | None:
+        """A follow-up about one record of the context as the canonical question (or fault
+        line) that names it ("fix?" after `LP80:W824 N=19` -> "how do I fix W824 on
+        LP80?", `respell.spell_out`), or None."""
+        return respell_lib.spell_out(context, text, self._reader())
+
     def describe_context(self, context: str) -> str:
         """What "it" means: "E217 on conveyor 7", or "E217 on conveyor 7 or W301 on sorter
         2" when a reply would have to ask which."""

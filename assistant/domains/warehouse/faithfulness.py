@@ -37,8 +37,8 @@ input with records and other words is a question about them. Without equipment n
     a question must not call a catalog code unknown.
 (d) Catalog agreement of answers, when the bundle carries the code table and the answers'
     wording: a list of an equipment type's codes or of a code's equipment must be the
-    catalog's, a meaning must be the code's, and a fix must be for a code valid there
-    (`assistant.domains.warehouse.answer_checks`).
+    catalog's, a meaning must be the code's, a fix for a code valid there (`answer_checks`),
+    and a question about a code gets the answer of its kind (`questions`).
 (e) Actions, for every input, when the code table carries the catalog's actions: a sentence
     that tells a code on a unit where it applies tells the catalog's action for that code
     and that equipment ("stop the conveyor", not "stop the lift", for E217 on a conveyor).
@@ -52,10 +52,9 @@ about the records of the turn itself: a follow-up need not tell every record of 
     when that is ambiguous, and leaves the context alone when the turn is about something
     else (`assistant.domains.warehouse.referents`).
 
-Numbers, codes and units are read as `assistant.domains.warehouse.mentions` says (leading
-zeros dropped, decimals kept, the digits of codes and unit labels never stray numbers);
-check (c) and the catalog facts live in `assistant.domains.warehouse.catalog_checks`. The
-public names of both are importable from here too.
+Numbers, codes and units are read as `mentions` says (leading zeros dropped, decimals kept,
+the digits of codes and unit labels never stray numbers); check (c) and the catalog facts
+live in `catalog_checks`. The public names of both are importable from here too.
 """
 
 from __future__ import annotations
@@ -69,6 +68,7 @@ from assistant.domains.warehouse import (
     catalog_checks,
     faultcodes,
     grounding,
+    questions,
     referents,
     reply_form,
 )
@@ -230,10 +230,10 @@ def _catalog_flags(source: str, reply: str, reading: grounding.Reading,
                                                       code_table, equipment_names, phrases)
     flags += grounding.action_flags(reply, code_table, equipment_names, phrases)
     if not reading.fault_line:
-        flags += grounding.action_question_flags(source, reply, phrases, code_table)
+        flags += questions.action_question_flags(source, reply, phrases, code_table)
     if reading.records is None:
         flags += grounding.meaning_flags(source, reply, code_table)
-        flags += grounding.question_type_flags(source, reply, phrases)
+        flags += questions.question_type_flags(source, reply, phrases)
     return flags
 
 

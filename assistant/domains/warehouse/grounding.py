@@ -17,10 +17,10 @@ equipment types it names by prefix, name or alias. On that reading:
   files written before they existed skip this rule);
 - `without_panel_text`: a code followed by its catalog meaning, as panels print it, is a
   record (its meaning is not read as words of a question);
-- `question_type_flags`: "which equipment raises <code>" is answered with equipment, "is
-  <code> a big deal" with the severity; `action_question_flags`: "I have <code>, what now?"
-  with what to do; `meaning_flags`: an input without records that names a code by its
-  meaning is answered about that code (the reply names it).
+- `meaning_flags`: an input without records that names a code by its meaning is answered
+  about that code (the reply names it).
+
+What kind of answer a question wants is `assistant.domains.warehouse.questions`'.
 """
 
 from __future__ import annotations
@@ -155,83 +155,6 @@ def meaning_flags(source: str, reply: str, code_table: Mapping | None) -> list[s
         return []
     meanings = unique(code_table[code].meaning for code in codes)
     return [f"code {' or '.join(codes)} ({'; '.join(meanings)}) missing from reply"]
-
-
-# "how do I fix E217?", "I have W718, what now?", "what should I do about E601 on AG93?":
-# a question that asks what to do about a code.
-_ASKS_ACTION = re.compile(
-    r"(?<![A-Za-z])(?:fix(?:es)?|what\s+now|what\s+(?:do|should|shall|can|must)\s+(?:i|we)\s+"
-    r"do|what\s+to\s+do|how\s+(?:do|can|should|shall)\s+(?:i|we|you)\s+(?:clear|reset|solve|"
-    r"resolve|handle|repair|deal\s+with|get\s+rid\s+of)|how\s+to\s+(?:clear|reset|solve|resolve|"
-    r"handle|repair|deal\s+with)|steps\s+for|action\s+for)(?![A-Za-z])", flags=re.IGNORECASE)
-# The answers such a question may get: how to fix it, or why there is nothing to fix here.
-_ACTION_ANSWERS = ("fix", "not_in_catalog", "not_valid_for", "not_valid", "unknown_code")
-
-
-def asks_action(text: str) -> bool:
-    """Whether `text` asks what to do ("what now?", "how do I clear it")."""
-    return _ASKS_ACTION.search(text) is not None
-
-
-def action_question_flags(source: str, reply: str, phrases: Mapping[str, str],
-                          code_table: Mapping | None = None) -> list[str]:
-    """A question that asks what to do about a code ("I have W718, what now?") is answered
-    with how to fix it ("To fix W718, ..."), or with why not (the code is not in the
-    catalog, or not valid for the unit), or asks which one is meant; "W718 is a warning
-    code." is flagged "the question asks what to do about W718; the reply does not say".
-    With `code_table`, a question without a code may name one by its meaning ("what to do
-    about charger earth fault", `codes_named_by_meaning`)."""
-    if "fix" not in phrases or not _ASKS_ACTION.search(source):
-        return []
-    codes = extract_codes(source) or sorted(codes_named_by_meaning(source, code_table))
-    if not codes:
-        return []
-    told = reply.lower()
-    if reply.startswith(ASK_WHICH) or any(phrases[kind].lower() in told
-                                          for kind in _ACTION_ANSWERS if kind in phrases):
-        return []
-    return [f"the question asks what to do about {codes[0]}; the reply does not say"]
-
-
-_WHICH_EQUIPMENT = re.compile(
-    r"(?<![A-Za-z])(?:which\s+(?:machines?|equipment|units?|devices?|kit|kind\s+of\s+"
-    r"(?:machine|equipment|unit))|come\s+from)(?![A-Za-z])", flags=re.IGNORECASE)
-# "whats E812 mean", "E812? never seen it", "anyone know what E812 is": what a code means.
-_WHAT_IT_MEANS = re.compile(
-    r"(?<![A-Za-z])(?:mean|meaning|means|never\s+(?:seen|heard\s+of)|know\s+what|explain)"
-    r"(?![A-Za-z])", flags=re.IGNORECASE)
-# "what is I821", "wat's C505?", or a code alone: also what it means.
-_WHAT_IS_A_CODE = re.compile(r"^\W*(?:wh?at(?:'?s|\s+is)\s+)?[A-Za-z][0-9]{3}\W*$",
-                             flags=re.IGNORECASE)
-# "is w902 a big deal", "should I worry about it?": how serious ("W902 is a warning code.")
-_HOW_SERIOUS = re.compile(r"(?<![A-Za-z])(?:serious|severity|severe|how\s+bad|urgent|worry|big\s+"
-                          r"deal|dangerous)(?![A-Za-z])", flags=re.I)
-# The answers of each: the equipment, the meaning, the severity, or why there is none.
-_QUESTION_TYPES = ((_WHICH_EQUIPMENT, "which equipment raises", "equipment_of"),
-                   (_WHAT_IT_MEANS, "what", "means"), (_WHAT_IS_A_CODE, "what", "means"),
-                   (_HOW_SERIOUS, "how serious", "severity"))
-
-
-def question_type_flags(source: str, reply: str, phrases: Mapping[str, str]) -> list[str]:
-    """A question that asks which equipment raises a code ("where would W602 come from") is
-    answered with the equipment ("Equipment that can raise W602: AGV."), one that asks what
-    a code means ("W608? never seen it") with its meaning ("W608 means ..."), one that asks
-    how serious it is with its severity; any may say the code is not in the catalog, or ask
-    which one is meant. "W602 is a warning code." is flagged "the question asks which
-    equipment raises W602; the reply does not say"."""
-    codes = extract_codes(source)
-    if not codes or reply.startswith(ASK_WHICH):
-        return []
-    for pattern, asked, answer in _QUESTION_TYPES:
-        wanted = [phrases.get(answer), phrases.get("not_in_catalog")]
-        if None in wanted or not pattern.search(source) or (
-                answer == "severity" and asks_action(source)):  # the fix answers both
-            continue
-        wanted[0] += "." * (answer == "severity")  # "E702 is a fault code.": "code."
-        if not any(phrase.lower() in reply.lower() for phrase in wanted):
-            return [f"the question asks {asked} {codes[0]}{' means' * (answer == 'means')}"
-                    f"{' is' * (answer == 'severity')}; the reply does not say"]
-    return []
 
 
 def ask_which_flags(source: str, reply: str, turn: Reading,

@@ -30,7 +30,7 @@ import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from assistant.domains.warehouse import catalog_checks, grounding
+from assistant.domains.warehouse import catalog_checks, questions
 from assistant.domains.warehouse.context import (
     ASK_WHICH,
     LAST,
@@ -132,11 +132,17 @@ def referents(turn: str, context: str, detector: Detector) -> tuple[FaultRecord,
     return _reference(turn, context, detector)[0]
 
 
+def reference(turn: str, context: str,
+              detector: Detector) -> tuple[tuple[FaultRecord, ...], str]:
+    """`referents`, and how the turn refers to them: "choice" (a bare choice of records of
+    the line), "question" (a question that names one), "pronoun", or "" (no reference)."""
+    return _reference(turn, context, detector)
+
+
 @functools.lru_cache(maxsize=1024)  # the check reads the same turn for every hypothesis
 def _reference(turn: str, context: str,
                detector: Detector) -> tuple[tuple[FaultRecord, ...], str]:
-    """`referents`, and how the turn refers: "choice" (a bare choice of records of the line),
-    "question" (a question that names one), "pronoun", or "" (no reference)."""
+    """`reference`, cached."""
     if not context.strip():
         return (), ""
     detections = detector.detect(turn)
@@ -230,8 +236,8 @@ def _question_flags(turn: str, reply: str, subject: FaultRecord,
     naming the subject's code would ("any idea how to fix this?" after `DD42:E701` is told
     the fix, not the equipment that raises E701)."""
     asked = f"{turn} {subject.code}"
-    return (grounding.action_question_flags(asked, reply, phrases)
-            or grounding.question_type_flags(asked, reply, phrases))
+    return (questions.action_question_flags(asked, reply, phrases)
+            or questions.question_type_flags(asked, reply, phrases))
 
 
 def _mentions(reply: str, subject: FaultRecord, names: Mapping[str, str]) -> bool:

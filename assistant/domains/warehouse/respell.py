@@ -8,8 +8,14 @@ for an input whose reply stays flagged (`Domain.respell`, with the rerank only).
   at most one unit: the canonical question ("sc82 says collision detected, what do I do"
   -> "how do I fix C505 on SC82?").
 
+`spell_out` is the last try for a follow-up that refers to one record of its context and
+stays flagged there (`Domain.spell_out`): the question it asks, written canonically about
+that record, so that it reads without the context ("any idea how to fix this?" after
+`LP80:W824 N=19` -> "how do I fix W824 on LP80?"; "what's up with the shuttle?" after
+`SH39:C101; WS07:E801 W=2.75 D=25` -> "SH39:C101").
+
 The reply to the respelled input is kept only when the check passes it against the input
-as typed; the model alone (and the export) never see a respelled input.
+as typed (and its context); the model alone (and the export) never see a respelled input.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from assistant.domains.warehouse import faultcodes, grounding
+from assistant.domains.warehouse import faultcodes, grounding, questions, referents
 from assistant.domains.warehouse.detector import Detector
 from assistant.domains.warehouse.mentions import extract_codes, without_times
+from assistant.domains.warehouse.phrasings import CANONICAL_EQ, CANONICAL_QUESTIONS
 
 
 def respell(text: str, detector: Detector, code_table: Mapping | None) -> str | None:
@@ -49,7 +56,7 @@ def _action_question(text: str, detector: Detector, code_table: Mapping | None) 
     """"how do I fix C505 on SC82?" for a question about what to do with one fault, named by
     its code or its meaning ("sc82 says collision detected, what do I do", "I914 at LF 62,
     how do I clear it", "item oversize on sn95 - help"), on at most one unit, or None."""
-    if not (grounding.asks_action(text) or _HELP.search(text)):
+    if not (questions.asks_action(text) or _HELP.search(text)):
         return None
     codes = set(extract_codes(text)) or grounding.codes_named_by_meaning(text, code_table)
     units = detector.named_units(text)
@@ -61,3 +68,25 @@ def _action_question(text: str, detector: Detector, code_table: Mapping | None) 
 
 
 _HELP = re.compile(r"(?<![A-Za-z])help(?![A-Za-z])", flags=re.IGNORECASE)
+
+
+def spell_out(context: str, text: str, detector: Detector) -> str | None:
+    """The follow-up `text`, said after `context`, written so that it needs no context (see
+    the module docstring): a bare choice of one record ("and the sorter?") as that record's
+    fault line, a question about one record ("fix?", "where else can that come from?") as
+    the canonical question of its type naming the record's code (and unit, for what to do);
+    None when it refers to nothing or to several records, or asks what no canonical
+    question asks ("what is that about?")."""
+    subjects, how = referents.reference(text, context, detector)
+    if len(subjects) != 1:
+        return None
+    subject = subjects[0]
+    if how == "choice":
+        return subject.format() if subject.prefix else None
+    qtype = questions.question_type(text)
+    if qtype is None:
+        return None
+    if qtype == "action" and subject.prefix:
+        unit = CANONICAL_EQ.format(prefix=subject.prefix, unit=subject.unit)
+        return CANONICAL_QUESTIONS["action_unit"].format(code=subject.code, eq=unit)
+    return CANONICAL_QUESTIONS[qtype].format(code=subject.code)

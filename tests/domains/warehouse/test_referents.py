@@ -181,3 +181,30 @@ def test_refocus_narrows_a_context_to_what_the_turn_refers_to(context, turn, nar
 
     domain = WarehouseDomain.from_bundle(Path(__file__).parents[3] / "saved_models" / "warehouse")
     assert domain.refocus(context, turn) == narrowed
+
+
+@pytest.mark.parametrize(("context", "turn", "spelled"), [
+    # a bare choice of one record: its fault line, with its values
+    ("SH39:C101; WS07:E801 W=2.75 D=25", "What's up with the shuttle?", "SH39:C101"),
+    ("CV07:E217 T=85; SN02:W301 N=12", "and the sorter?", "SN02:W301 N=12"),
+    ("SN44:Y558 G=3", "What's up with sorter 44?", "SN44:Y558 G=3"),
+    # a question about one record: the canonical question of its type
+    ("LP80:W824 N=19", "any idea how to fix this?", "how do I fix W824 on LP80?"),
+    ("CV07:E217 T=85; SN02:W301 N=12", "how do I fix W301?", "how do I fix W301 on SN02?"),
+    ("SC40:E416 M=96", "which machines can report it", "which equipment raises E416?"),
+    ("PL45:I230 H=13229; DD13:E701 >> E106", "can you explain that one?",
+     "what does E106 mean?"),
+    ("SN48:W301", "should I worry about it", "what is the severity of W301?"),
+    ("C101", "what can I do about it?", "how do I fix C101?"),  # a code alone: no unit
+    # nothing to spell: two subjects (ask which), no canonical question, no reference
+    ("CV07:E217 T=85; SN02:W301 N=12", "how do I fix it?", None),
+    ("DD77:E701", "what is that about", None),
+    ("LP41:W811 R=11", "what does yolo mean", None),
+    ("CV07:E217 T=85", "hello there", None),
+])
+def test_spell_out_writes_a_follow_up_about_one_record_to_be_read_alone(context, turn,
+                                                                         spelled):
+    from assistant.domains.warehouse.domain import WarehouseDomain
+
+    domain = WarehouseDomain.from_bundle(Path(__file__).parents[3] / "saved_models" / "warehouse")
+    assert domain.spell_out(context, turn) == spelled
