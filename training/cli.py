@@ -59,12 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_train, needs_tensorflow=False)
 
     from assistant.runtime.domain import domain_class, known_domains
-    from training import evaluate, evaluate_variants, model_card, unicode_corpus
+    from training import drafts, evaluate, evaluate_variants, model_card, unicode_corpus
 
     for name in known_domains():  # e.g. the warehouse's build-corpus
         domain_class(name).register_training_commands(subparsers)
     evaluate.register(subparsers)
     evaluate_variants.register(subparsers)
+    drafts.register(subparsers)
     unicode_corpus.register(subparsers)
     model_card.register(subparsers).set_defaults(needs_tensorflow=False)
     return parser
@@ -96,7 +97,7 @@ def _train(args: argparse.Namespace) -> int:
     strategy = _start_tensorflow()
     import tensorflow as tf
 
-    from training.distribute import describe
+    from training.distribute import describe, is_chief
     from training.trainer import train
 
     # How the collectives fail when another worker dies or cannot be reached.
@@ -129,7 +130,21 @@ def _train(args: argparse.Namespace) -> int:
         f"best epoch {result.best_epoch} with validation loss {result.best_valid_loss:.4f}, "
         f"{result.seconds:.0f} s"
     )
+    if result.stop_reason != "paused" and is_chief(strategy):
+        _calibrate_drafts(args, config)
     return 0
+
+
+def _calibrate_drafts(args: argparse.Namespace, config) -> None:
+    """A finished bundle whose domain drafts (neighbours) gets its `draft_below`, chosen on
+    the validation split (`training.drafts`)."""
+    from training.drafts import calibrate
+    from training.trainer import load_datasets
+
+    valid = load_datasets(args.data, args.valid, config.train)["valid"]
+    choice = calibrate(args.out, valid)
+    if choice is not None:
+        print(f"{args.out}: {choice.describe()}")
 
 
 def _start_tensorflow():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -82,9 +83,11 @@ def decoding_options(args: argparse.Namespace) -> dict[str, Any]:
     """
     names = ("strategy", "beam_width", "n_best", "length_penalty", "temperature", "top_k",
              "top_p", "seed", "min_length", "max_length_a", "max_length_b", "rerank",
-             "retry_beam", "segment", "greedy_first")
+             "retry_beam", "segment", "greedy_first", "draft_below")
     options = {name: getattr(args, name) for name in names
                if getattr(args, name, None) is not None}
+    if options.get("draft_below") == _OFF:
+        options["draft_below"] = None
     if "beam_width" in options or ("n_best" in options and "strategy" not in options):
         options["strategy"] = "beam"
     if "max_length_a" in options and float(options["max_length_a"]).is_integer():
@@ -134,6 +137,22 @@ def _whole_number(text: str, minimum: int) -> int:
     return value
 
 
+_OFF = "off"  # --draft-below off
+
+
+def _score_or_off(text: str) -> float | str:
+    """argparse type: a finite number, or "off"."""
+    if text.strip().lower() == _OFF:
+        return _OFF
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a score or 'off', got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite score, got {text!r}")
+    return value
+
+
 def _add_runtime_arguments(group, runtime_options: tuple[str, ...]) -> None:
     from assistant.runtime.options import RuntimeOptions
 
@@ -154,6 +173,13 @@ def _add_runtime_arguments(group, runtime_options: tuple[str, ...]) -> None:
                            help="with --rerank: decode greedily first and search with the beam "
                            "only inputs whose greedy reply the domain's check flags (on by "
                            "default; off: every input gets the beam)")
+    if "draft_below" in runtime_options:
+        group.add_argument("--draft-below", type=_score_or_off, metavar="SCORE|off",
+                           dest="draft_below",
+                           help="answer a reply scored below SCORE with the "
+                           "domain's draft (a neighbours bundle: its nearest train pair's "
+                           "reply), flagged; off: the model's reply always (default: the "
+                           "bundle's)")
     if "segment" in runtime_options:
         group.add_argument("--segment", action=argparse.BooleanOptionalAction, default=None,
                            help="answer each unit of a line on its own (a fault line's "

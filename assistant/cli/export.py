@@ -25,6 +25,7 @@ from assistant.cli.args import (
 from assistant.core.quiet_tf import native_logs_captured
 from assistant.runtime.domain import Domain
 from assistant.serving.export import (
+    BUNDLE,
     MAX_BEAM_WIDTH,
     export_options,
     export_saved_model,
@@ -92,7 +93,8 @@ def run(args: argparse.Namespace, context: Context) -> int:
             result = export_saved_model(assistant, out_dir, options, version=args.version,
                                         ids_only=args.ids_only, jit_compile=args.jit_compile,
                                         max_beam_width=args.max_beam_width,
-                                        splitter=splitter)
+                                        splitter=splitter,
+                                        draft_below=overrides.get("draft_below", BUNDLE))
     except FileExistsError as error:
         raise UsageError(str(error)) from None
     except OSError as error:  # the directory changed, filled up or became read-only meanwhile

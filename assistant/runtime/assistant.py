@@ -30,6 +30,7 @@ from assistant.decoding.buckets import batch_bucket, bounded_limit, source_bucke
 from assistant.runtime.bundle import BundleError, load_bundle
 from assistant.runtime.cache import DEFAULT_CACHE_SIZE, ReplyCache, new_cache, options_key
 from assistant.runtime.domain import Domain, NullDomain, takes_context
+from assistant.runtime.drafts import drafted
 from assistant.runtime.inputs import Turn, answerable, encode_turn, turns
 from assistant.runtime.options import ReplyOptions, default_options
 from assistant.runtime.reply import Alternative, InputError, Reply
@@ -223,10 +224,10 @@ class Assistant:
             else self._join(turn, parts, answers[span.start : span.stop], request.rerank)
             for turn, (parts, span) in zip(inputs, plan, strict=True)
         ]
-        if not request.rerank:
-            return replies
-        replies = self._respelled(inputs, replies, request)
-        return [self._fall_back(turn, reply) for turn, reply in zip(inputs, replies, strict=True)]
+        if request.rerank:
+            replies = self._respelled(inputs, replies, request)
+            replies = [self._fall_back(t, r) for t, r in zip(inputs, replies, strict=True)]
+        return drafted(self.domain, inputs, replies, request.options)
 
     def _respelled(self, inputs: Sequence[Turn], replies: list[Reply],
                    request: _Request) -> list[Reply]:
@@ -395,6 +396,5 @@ class Assistant:
 
 
 def _refused(flag: str) -> Reply:
-    """The reply to a unit the domain refused before decoding (`Domain.unreadable`), before
-    its fallback: no text, the flag."""
+    """A unit the domain refused (`Domain.unreadable`), before its fallback: the flag."""
     return Reply(text="", score=float("nan"), flags=(flag,))

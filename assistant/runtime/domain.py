@@ -72,7 +72,8 @@ class Domain:
         title: what the assistant answers, for CLI help and the chat banner.
         hint: one line telling the chat user what to type.
         runtime_options: which `RuntimeOptions` act for this domain ("rerank", "retry_beam"
-            and "greedy_first" need `check`, "segment" needs `split`); surfaces show only these.
+            and "greedy_first" need `check`, "segment" needs `split`, "draft_below" needs
+            `draft`); surfaces show only these.
             The class states what the domain can do; an instance may narrow it to what its
             bundle's files allow.
         files: the bundle files the domain reads (the trainer copies them from the data
@@ -223,6 +224,11 @@ class Domain:
         `text` written so that it needs no context (the question it asks, naming what it
         refers to in `context`), answered alone; None for no such try (the null domain)."""
         return None
+
+    def drafts(self, texts: Sequence[str]) -> list[str | None]:
+        """What the domain would answer each text with on its own, for a reply the model
+        scores too low (`RuntimeOptions.draft_below`), or None (the null domain has none)."""
+        return [None] * len(texts)
 
     def describe_context(self, context: str) -> str:
         """A few words saying what "it" means in `context`, for surfaces ("" for none)."""

@@ -10,6 +10,7 @@ Surfaces (chat, convert, export), evaluation and the trainer all read the defaul
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,11 @@ class RuntimeOptions:
     greedy_first: with rerank and one reply asked for (n_best 1), every input is decoded
     greedily first, and only those whose greedy reply the domain's check flags are searched
     with the beam (then retried): an answer the check passes costs one greedy decode.
+    draft_below: a reply whose score is below this is answered with the domain's draft
+    instead (`Domain.drafts`: a neighbours bundle's nearest train pair's reply), flagged
+    with the model's reply; never when sampling; None: off. Training chooses it on the
+    validation split for a neighbours bundle (`training.drafts`); it is a score of the
+    bundle's default decoding, so another strategy or length penalty moves what it means.
     """
 
     rerank: bool = True  # answer with the best hypothesis the domain's check passes
@@ -38,6 +44,7 @@ class RuntimeOptions:
     # BEAM_WIDTH_LIMIT, the bound of beam_width: memory and time grow with the width.
     retry_beam: int = 16
     greedy_first: bool = True  # with rerank: the beam only for inputs whose greedy reply is flagged
+    draft_below: float | None = None  # the domain's draft for a reply scored below this
 
     def validate(self) -> None:
         """Raises a one-line `ValueError` naming the first invalid option."""
@@ -49,6 +56,10 @@ class RuntimeOptions:
                 or not 0 <= retry_beam <= BEAM_WIDTH_LIMIT):
             raise ValueError(f"retry_beam must be an int >= 0 and <= {BEAM_WIDTH_LIMIT} (0 is off; "
                              f"memory and time grow with the width), got {retry_beam!r}")
+        below = self.draft_below
+        if below is not None and (not isinstance(below, int | float) or isinstance(below, bool)
+                                  or not math.isfinite(below)):
+            raise ValueError(f"draft_below must be a finite number or null (off), got {below!r}")
 
 
 DECODING_OPTIONS = tuple(field.name for field in dataclasses.fields(DecodingOptions))

@@ -34,6 +34,7 @@ from assistant.serving.build_folders import build_folder, remove_stale_build_fol
 
 TOKENIZER_ASSET = "tokenizer.model"
 MAX_BEAM_WIDTH = 8  # `generate` accepts beam widths 1..this by default (one graph each)
+BUNDLE = "bundle"  # `export_saved_model(draft_below=BUNDLE)`: the bundle's default
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +96,8 @@ def export_splitter(assistant, segment_lines: bool | None = None):
 def export_saved_model(assistant, out_dir: str | os.PathLike, options=None,
                        version: int | None = None, ids_only: bool = False,
                        jit_compile: bool = True, max_beam_width: int = MAX_BEAM_WIDTH,
-                       splitter=None, context_input: bool | None = None) -> ExportResult:
+                       splitter=None, context_input: bool | None = None,
+                       draft_below: float | str | None = BUNDLE) -> ExportResult:
     """Writes `out_dir/<version>/`, a SavedModel of a loaded `Assistant`.
 
     Args:
@@ -111,6 +113,9 @@ def export_saved_model(assistant, out_dir: str | os.PathLike, options=None,
         context_input: `generate` takes a `context` input (None: when the bundle reads
             context; for one that does not, the input is accepted and unused, as the
             runtime gives such a model no context); ignored with `ids_only`.
+        draft_below: a reply scored below it is the domain's in-graph draft, as the
+            runtime's `draft_below` (`BUNDLE`: the bundle's default; None: off); only
+            for a domain whose annotator drafts (`train.neighbours`), else ignored.
 
     Returns:
         An `ExportResult`.
@@ -133,8 +138,10 @@ def export_saved_model(assistant, out_dir: str | os.PathLike, options=None,
     with build_folder(out_dir, version) as building:
         tokenizer_file = building / TOKENIZER_ASSET
         tokenizer_file.write_bytes(assistant.tokenizer.model_proto)
+        if draft_below == BUNDLE:
+            draft_below = assistant.defaults.get("draft_below")
         module = _serving_module(assistant, options, tokenizer_file, ids_only, jit_compile,
-                                 max_beam_width, splitter, context_input)
+                                 max_beam_width, splitter, context_input, draft_below)
         signatures = module.signatures()
         saved = building / "saved_model"
         try:
@@ -148,7 +155,8 @@ def export_saved_model(assistant, out_dir: str | os.PathLike, options=None,
 
 
 def _serving_module(assistant, options, tokenizer_file: Path, ids_only: bool,
-                    jit_compile: bool, max_beam_width: int, splitter, context_input: bool | None):
+                    jit_compile: bool, max_beam_width: int, splitter, context_input: bool | None,
+                    draft_below: float | None = None):
     """The `tf.Module` an export saves (see `export_saved_model` for the arguments)."""
     from assistant.serving.module import IdsServingModule, TextServingModule
 
@@ -160,7 +168,8 @@ def _serving_module(assistant, options, tokenizer_file: Path, ids_only: bool,
         max_beam_width, source_case=getattr(assistant.config, "source_case", "keep"),
         jit_compile=jit_compile, splitter=splitter,
         context_input=reads_context if context_input is None else context_input,
-        reads_context=reads_context, annotator=export_annotator(assistant))
+        reads_context=reads_context, annotator=export_annotator(assistant),
+        draft_below=draft_below)
 
 
 def export_annotator(assistant):

@@ -121,13 +121,16 @@ class TextServingModule(IdsServingModule):
         annotator: the domain's `GraphAnnotator` (`Domain.graph_annotator`); when given,
             the model reads each unit and context as it writes them, as the runtime
             reads `Domain.model_text` and `Domain.model_context`.
+        draft_below: with an annotator that drafts (`drafts(text)` -> (draft string,
+            found bool), `Domain.drafts`' twin), a reply scored below it is the draft,
+            as `RuntimeOptions.draft_below`; None: off.
     """
 
     def __init__(self, model, options: decoding.DecodingOptions, tokenizer_proto: bytes,
                  tokenizer_file: str, max_beam_width: int, source_case: str = "keep",
                  jit_compile: bool = True, splitter=None, context_input: bool = False,
                  reads_context: bool = False, annotator=None,
-                 name: str = "assistant") -> None:
+                 draft_below: float | None = None, name: str = "assistant") -> None:
         import sentencepiece as spm
         import tensorflow_text
 
@@ -145,6 +148,8 @@ class TextServingModule(IdsServingModule):
         self.strips_first_space = tf.constant(strips, tf.bool)  # (vocab,)
         self.splitter = splitter  # a tf.Module: its tables are saved with the export
         self.annotator = annotator  # likewise
+        # a reply scored below it is the annotator's draft (`RuntimeOptions.draft_below`)
+        self._draft_below = draft_below if hasattr(annotator, "drafts") else None
         self._reads_context = reads_context
         # One `generate` is traced and saved: with the context input or without it.
         inputs = [tf.TensorSpec([None], tf.string, name="text")]
@@ -298,7 +303,11 @@ class TextServingModule(IdsServingModule):
         valid = (tf.strings.length(text) > 0) & (lengths > 0) & (lengths <= MAX_SOURCE_PIECES)
         ids = pieces.to_tensor(default_value=constants.PAD_ID)  # (batch, longest)
         tokens, scores = self._decoders.decode_rows(ids, lengths, valid, decode_chunk)
-        return tf.where(valid, self._detokenize(tokens), ""), scores, valid
+        reply = tf.where(valid, self._detokenize(tokens), "")
+        if self._draft_below is not None:  # as `assistant.runtime.drafts.drafted`
+            draft, drafted = self.annotator.drafts(typed)  # string, bool (batch,)
+            reply = tf.where(valid & drafted & (scores < self._draft_below), draft, reply)
+        return reply, scores, valid
 
     def _too_long_read_as(self, pieces, fallback):
         """ragged int32 (batch, None): `pieces` with each row longer than MAX_SOURCE_PIECES

@@ -16,7 +16,8 @@ NEIGHBOURS_FILE = "neighbours.jsonl"  # the train pairs (`NeighbourIndex.to_json
 
 class NeighbourDomain(Domain):
     """The null domain, except that the model reads each unit followed by its nearest
-    train pair (`index.NeighbourIndex.read`), as it was trained (`train.neighbours`).
+    train pair (`index.NeighbourIndex.read`), as it was trained (`train.neighbours`), and a
+    reply the model scores below the bundle's `draft_below` is that pair's target.
 
     Args:
         index: the bundle's train pairs; None: an empty index (units read as typed).
@@ -25,6 +26,7 @@ class NeighbourDomain(Domain):
     name = NAME
     title = "a sequence-to-sequence model trained on your own pairs, with their neighbours"
     files = (NEIGHBOURS_FILE,)
+    runtime_options = ("draft_below",)
 
     def __init__(self, index: index_lib.NeighbourIndex | None = None) -> None:
         self.index = index or index_lib.NeighbourIndex((), ())
@@ -58,6 +60,10 @@ class NeighbourDomain(Domain):
 
     def model_texts(self, texts: list[str]) -> list[str]:
         return self.index.read(texts)
+
+    def drafts(self, texts: list[str]) -> list[str | None]:
+        """Each text's nearest train pair's target (what retrieval alone answers)."""
+        return self.index.replies(texts)
 
     def graph_annotator(self):
         from assistant.domains.neighbours.graph import GraphNeighbours

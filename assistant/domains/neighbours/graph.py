@@ -32,11 +32,30 @@ class GraphNeighbours(tf.Module):
         """string (units,): each unit normalized (stripped; upper-cased for an index of
         `case="upper"`) and followed by its nearest other train pair, or alone when it is
         empty or there is none."""
+        text, best, found = self._neighbours(text)
+        if self._empty:
+            return text
+        drafted = tf.strings.join([text, index_lib.DRAFT_MARK, tf.gather(self._sources, best),
+                                   index_lib.REPLY_MARK, tf.gather(self._targets, best)])
+        return tf.where(found, drafted, text)
+
+    def drafts(self, text):
+        """(string (units,), bool (units,)): each unit's nearest other train pair's target,
+        and whether it has one (`NeighbourIndex.replies`; "" and False where it has none)."""
+        _, best, found = self._neighbours(text)
+        if self._empty:
+            return tf.fill(tf.shape(text), ""), tf.zeros(tf.shape(text), tf.bool)
+        return tf.where(found, tf.gather(self._targets, best), ""), found
+
+    def _neighbours(self, text):
+        """(string (units,): each unit normalized; int32 (units,): its nearest key; bool
+        (units,): whether that is a neighbour, not the unit itself or nothing). Without
+        keys, only the first is meaningful."""
         text = tf.strings.regex_replace(text, strip_pattern(), "")  # as Python's str.strip()
         if self._upper:
             text = tf.strings.upper(text)  # ASCII only, as `normalize_source`
         if self._empty:
-            return text
+            return text, None, None
         units = tf.size(text)
         chunks = (units + _CHUNK - 1) // _CHUNK  # scored a chunk at a time, as in Python
         padded = tf.reshape(tf.pad(text, [[0, chunks * _CHUNK - units]]), [chunks, _CHUNK])
@@ -44,10 +63,7 @@ class GraphNeighbours(tf.Module):
                            fn_output_signature=tf.TensorSpec([_CHUNK, 2], tf.int32))
         chosen = tf.reshape(chosen, [-1, 2])[:units]  # (units, 2)
         best, score = chosen[:, 0], chosen[:, 1]
-        found = (score > index_lib.SAME_SOURCE) & (tf.strings.length(text) > 0)
-        drafted = tf.strings.join([text, index_lib.DRAFT_MARK, tf.gather(self._sources, best),
-                                   index_lib.REPLY_MARK, tf.gather(self._targets, best)])
-        return tf.where(found, drafted, text)
+        return text, best, (score > index_lib.SAME_SOURCE) & (tf.strings.length(text) > 0)
 
     def _nearest(self, text):
         """int32 (units, 2): each unit's nearest key and its score (`index.scores`, and

@@ -144,6 +144,13 @@ class NeighbourIndex:
         return [text if j is None or not text else draft(text, self.sources[j], self.targets[j])
                 for text, j in zip(stripped, self.nearest(stripped), strict=True)]
 
+    def replies(self, texts: Sequence[str]) -> list[str | None]:
+        """The target of each text's nearest pair, as `read` finds it (None where `read`
+        writes the text alone)."""
+        stripped = [normalize_source(text, self.case) for text in texts]
+        return [None if j is None or not text else self.targets[j]
+                for text, j in zip(stripped, self.nearest(stripped), strict=True)]
+
 
 def draft(text: str, source: str, target: str) -> str:
     """A text followed by a neighbour's source and target."""

@@ -19,24 +19,11 @@ from assistant.runtime import Assistant
 from assistant.runtime.bundle import BundleError, load_bundle
 from assistant.serving.export import export_options, export_saved_model
 from tests.conftest import TINY_OVERRIDES
+from tests.domains.neighbours.support import LONG, PAIRS, TEXTS
 from tests.serving.support import SERVE_CHILD, run_script
 from training.config import load_run_config
 from training.data import DataError
 from training.trainer import train
-
-PAIRS = [(f"U+{cp:04X}", f"NAME {cp:04X} " + ("EVEN" if cp % 2 == 0 else "ODD"))
-         for cp in range(0x41, 0x41 + 80)]
-TEXTS = ["U+0045", " U+0100 ", "U+0041", "ZZZ", "", "U+00", "U+0201"]
-LONG = ("U+0200", " ".join(["NAME"] * 400))  # a neighbour too long to read with "U+0201"
-
-
-@pytest.fixture(scope="module")
-def neighbours_bundle(tmp_path_factory):
-    root = tmp_path_factory.mktemp("neighbours")
-    (root / "pairs.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in PAIRS), encoding="utf-8")
-    config = load_run_config(overrides=[*TINY_OVERRIDES, "train.epochs=1", "train.neighbours=true"])
-    train(root / "pairs.tsv", root / "model", config, console=Console(file=io.StringIO()))
-    return root / "model"
 
 
 def test_the_bundle_carries_its_train_pairs_and_names_the_domain(neighbours_bundle):
