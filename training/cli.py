@@ -137,12 +137,22 @@ def _train(args: argparse.Namespace) -> int:
 
 def _calibrate_drafts(args: argparse.Namespace, config) -> None:
     """A finished bundle whose domain drafts (neighbours) gets its `draft_below`, chosen on
-    the validation split (`training.drafts`)."""
+    the validation split (`training.drafts`); a failure there is a warning, not a failed
+    run (the bundle is written and answers without drafts)."""
+    from assistant.runtime.domain import domain_class, domain_name
     from training.drafts import calibrate
     from training.trainer import load_datasets
 
-    valid = load_datasets(args.data, args.valid, config.train)["valid"]
-    choice = calibrate(args.out, valid)
+    try:
+        if "draft_below" not in domain_class(domain_name(args.out)).runtime_options:
+            return
+        valid = load_datasets(args.data, args.valid, config.train)["valid"]
+        choice = calibrate(args.out, valid)
+    except (ValueError, OSError, RuntimeError) as error:
+        print(f"warning: {args.out}: draft_below not chosen ({error}); the bundle answers "
+              "without drafts until `python -m training calibrate-drafts` chooses it",
+              file=sys.stderr)
+        return
     if choice is not None:
         print(f"{args.out}: {choice.describe()}")
 

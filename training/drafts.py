@@ -33,7 +33,7 @@ class Choice:
 
     draft_below: float | None  # None: the model's replies always
     pairs: int
-    drafted: int  # replies answered with the draft
+    drafted: int  # replies answered with the draft (scored below it, with a draft)
     model_chrf: float
     chrf: float
     model_exact: int
@@ -61,13 +61,15 @@ def choose(replies: Sequence[str], scores: Sequence[float], drafts: Sequence[str
     finite = scores[np.isfinite(scores)]
     if not len(finite):
         return best
-    candidates = np.unique(np.quantile(finite, np.linspace(0, 1, CANDIDATES)))
+    # float32 thresholds: the runtime and the export compare float32 scores with them
+    candidates = np.unique(np.quantile(finite, np.linspace(0, 1, CANDIDATES)).astype(np.float32))
     for below in candidates:
         mixed = [draft if draft is not None and score < below else reply
                  for reply, score, draft in zip(replies, scores, drafts, strict=True)]
         chrf, exact = _chrf(mixed, targets), _exact(mixed, targets)
         if chrf > best.chrf and exact >= model_exact:
-            drafted = sum(a != b for a, b in zip(mixed, replies, strict=True))
+            drafted = sum(draft is not None and score < below
+                          for score, draft in zip(scores, drafts, strict=True))
             best = Choice(float(below), len(replies), drafted, model_chrf, chrf, model_exact,
                           exact)
     return best

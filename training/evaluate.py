@@ -287,7 +287,18 @@ def compare_ladder(runtime_options: tuple[str, ...]) -> list[dict[str, Any]]:
     adds for the bundle's domain, one step at a time (splitting lines into units, the rerank
     by the domain's check, the wide-beam retry of flagged inputs, then greedy decoding first
     with the beam only for flagged inputs; the last step is the bundle's defaults when its
-    config leaves these on)."""
+    config leaves these on). A domain that drafts (`draft_below`) gets every step without
+    drafts, then the last one with the bundle's threshold."""
+    drafts = "draft_below" in runtime_options
+    runtime_options = tuple(name for name in runtime_options if name != "draft_below")
+    ladder = _runtime_ladder(runtime_options)
+    if drafts:
+        ladder = [*({**step, "draft_below": None} for step in ladder), dict(ladder[-1])]
+    return ladder
+
+
+def _runtime_ladder(runtime_options: tuple[str, ...]) -> list[dict[str, Any]]:
+    """`compare_ladder` but for drafts."""
     if not runtime_options:
         return [{"strategy": "greedy"}, {"strategy": "beam"}]
     split = "segment" in runtime_options
@@ -381,4 +392,7 @@ def _setting_name(options: dict[str, Any]) -> str:
         parts.append(f"retry {options['retry_beam']}" if options["retry_beam"] else "no retry")
     if "greedy_first" in options:
         parts.append("greedy first" if options["greedy_first"] else "beam for all")
+    if "draft_below" in options:
+        below = options["draft_below"]
+        parts.append("no drafts" if below is None else f"drafts below {below}")
     return " ".join(parts)

@@ -187,8 +187,8 @@ class Assistant:
             **options: any option of `assistant.runtime.options`: the decoding options
                 (strategy "greedy", "beam" or "sample", beam_width, length_penalty, n_best,
                 temperature, top_k, top_p, seed, min_length, max_length_a, max_length_b) and
-                the runtime options (rerank, segment, retry_beam); unset ones take the
-                bundle's defaults (`self.defaults`).
+                the runtime options (rerank, segment, retry_beam, greedy_first,
+                draft_below); unset ones take the bundle's defaults (`self.defaults`).
 
         Raises:
             ValueError: an option is invalid, or `contexts` does not hold one context per

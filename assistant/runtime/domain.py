@@ -73,7 +73,7 @@ class Domain:
         hint: one line telling the chat user what to type.
         runtime_options: which `RuntimeOptions` act for this domain ("rerank", "retry_beam"
             and "greedy_first" need `check`, "segment" needs `split`, "draft_below" needs
-            `draft`); surfaces show only these.
+            `drafts`); surfaces show only these.
             The class states what the domain can do; an instance may narrow it to what its
             bundle's files allow.
         files: the bundle files the domain reads (the trainer copies them from the data

@@ -5,12 +5,15 @@ edits that pair's target. Where the model's own reply scores low, that target, r
 answer, is right more often than the edit (on the Unicode-names corpus of 1,538 train pairs
 the edit loses to retrieval on chrF; answering the replies scored below the threshold chosen
 on the validation split with the draft beats both). The replaced reply is flagged, naming
-the model's reply, so surfaces warn and nothing the model said is lost.
+the model's reply, so surfaces warn and nothing the model said is lost; the draft takes its
+place at the head of the n-best list, with its score.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+import numpy as np
 
 from assistant.runtime.domain import Domain
 from assistant.runtime.inputs import Turn
@@ -31,6 +34,7 @@ def drafted(domain: Domain, inputs: Sequence[Turn], replies: list[Reply],
     below = options.runtime.draft_below
     if below is None or options.decoding.strategy == "sample":
         return replies
+    below = float(np.float32(below))  # scores are float32: compared as the export compares
     low = [index for index, (turn, reply) in enumerate(zip(inputs, replies, strict=True))
            if reply.error is None and not reply.flags and reply.score < below
            and isinstance(turn.text, str)]
@@ -41,7 +45,8 @@ def drafted(domain: Domain, inputs: Sequence[Turn], replies: list[Reply],
             continue
         reply = replies[index]
         out[index] = Reply(text=draft, score=reply.score,
-                           alternatives=(Alternative(draft, reply.score), *reply.alternatives),
+                           alternatives=(Alternative(draft, reply.score),
+                                         *reply.alternatives[1:]),
                            flags=(low_score_flag(reply.score, below, reply.text),),
                            source_pieces=reply.source_pieces)
     return out

@@ -121,6 +121,7 @@ def export_saved_model(assistant, out_dir: str | os.PathLike, options=None,
         An `ExportResult`.
 
     Raises:
+        ValueError: one line: `draft_below` is not a finite number or None.
         FileExistsError: the version directory exists.
         OSError: `out_dir` cannot be created or written (nothing is left behind).
     """
@@ -128,6 +129,9 @@ def export_saved_model(assistant, out_dir: str | os.PathLike, options=None,
 
     tf = import_tensorflow()
     options = options or export_options(assistant.defaults)
+    if draft_below == BUNDLE:
+        draft_below = assistant.defaults.get("draft_below")
+    _check_draft_below(draft_below)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     removed = tuple(remove_stale_build_folders(out_dir))
@@ -138,8 +142,6 @@ def export_saved_model(assistant, out_dir: str | os.PathLike, options=None,
     with build_folder(out_dir, version) as building:
         tokenizer_file = building / TOKENIZER_ASSET
         tokenizer_file.write_bytes(assistant.tokenizer.model_proto)
-        if draft_below == BUNDLE:
-            draft_below = assistant.defaults.get("draft_below")
         module = _serving_module(assistant, options, tokenizer_file, ids_only, jit_compile,
                                  max_beam_width, splitter, context_input, draft_below)
         signatures = module.signatures()
@@ -170,6 +172,13 @@ def _serving_module(assistant, options, tokenizer_file: Path, ids_only: bool,
         context_input=reads_context if context_input is None else context_input,
         reads_context=reads_context, annotator=export_annotator(assistant),
         draft_below=draft_below)
+
+
+def _check_draft_below(draft_below) -> None:
+    """Raises the runtime's one-line `ValueError` for a threshold it would refuse."""
+    from assistant.runtime.options import RuntimeOptions
+
+    RuntimeOptions(draft_below=draft_below).validate()
 
 
 def export_annotator(assistant):

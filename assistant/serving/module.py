@@ -121,9 +121,9 @@ class TextServingModule(IdsServingModule):
         annotator: the domain's `GraphAnnotator` (`Domain.graph_annotator`); when given,
             the model reads each unit and context as it writes them, as the runtime
             reads `Domain.model_text` and `Domain.model_context`.
-        draft_below: with an annotator that drafts (`drafts(text)` -> (draft string,
-            found bool), `Domain.drafts`' twin), a reply scored below it is the draft,
-            as `RuntimeOptions.draft_below`; None: off.
+        draft_below: with an annotator that drafts (`annotate_and_draft(text)` -> (model
+            text, draft string, found bool), `Domain.drafts`' twin), a reply scored below
+            it is the draft, as `RuntimeOptions.draft_below`; None: off.
     """
 
     def __init__(self, model, options: decoding.DecodingOptions, tokenizer_proto: bytes,
@@ -149,7 +149,8 @@ class TextServingModule(IdsServingModule):
         self.splitter = splitter  # a tf.Module: its tables are saved with the export
         self.annotator = annotator  # likewise
         # a reply scored below it is the annotator's draft (`RuntimeOptions.draft_below`)
-        self._draft_below = draft_below if hasattr(annotator, "drafts") else None
+        self._draft_below = (draft_below if hasattr(annotator, "annotate_and_draft")
+                             else None)
         self._reads_context = reads_context
         # One `generate` is traced and saved: with the context input or without it.
         inputs = [tf.TensorSpec([None], tf.string, name="text")]
@@ -279,7 +280,9 @@ class TextServingModule(IdsServingModule):
         by chunks and detokenizes: reply string (batch,), score float32 (batch,) and valid
         bool (batch,) (False: "" and -inf); see `serve`."""
         typed = text
-        if self.annotator is not None:
+        if self._draft_below is not None:  # the neighbours' targets from the same search
+            text, draft, drafted = self.annotator.annotate_and_draft(text)
+        elif self.annotator is not None:
             text = self.annotator.annotate(text)
         text = self._normalized(text)
         source = text
@@ -305,8 +308,8 @@ class TextServingModule(IdsServingModule):
         tokens, scores = self._decoders.decode_rows(ids, lengths, valid, decode_chunk)
         reply = tf.where(valid, self._detokenize(tokens), "")
         if self._draft_below is not None:  # as `assistant.runtime.drafts.drafted`
-            draft, drafted = self.annotator.drafts(typed)  # string, bool (batch,)
-            reply = tf.where(valid & drafted & (scores < self._draft_below), draft, reply)
+            low = scores < tf.constant(self._draft_below, tf.float32)
+            reply = tf.where(valid & drafted & low, draft, reply)
         return reply, scores, valid
 
     def _too_long_read_as(self, pieces, fallback):

@@ -70,6 +70,8 @@ def test_numbers_the_reference_also_leaves_out_are_not_drops():
      {"segment": False, "retry_beam": 0}),
     (["--retry-beam", "12"], "beam retry 12", {"retry_beam": 12}),
     (["--no-greedy-first"], "beam beam for all", {"greedy_first": False}),
+    (["--draft-below", "-1.5"], "beam drafts below -1.5", {"draft_below": -1.5}),
+    (["--draft-below", "OFF"], "beam no drafts", {"draft_below": None}),
 ])
 def test_decoding_options_from_the_command_line(argv, name, options):
     parser = argparse.ArgumentParser()
@@ -77,6 +79,22 @@ def test_decoding_options_from_the_command_line(argv, name, options):
     parsed = cli.decoding_options(parser.parse_args(argv))
     assert parsed == options
     assert _setting_name(parsed) == name
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "low"])
+def test_a_draft_threshold_that_is_not_a_finite_score_is_refused(value, capsys):
+    parser = argparse.ArgumentParser()
+    cli.add_decoding_arguments(parser, RUNTIME_OPTIONS)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--draft-below", value])
+    assert "--draft-below: expected a" in capsys.readouterr().err
+
+
+def test_the_compare_ladder_of_a_drafting_domain_ends_with_the_bundle_s_drafts():
+    from assistant.domains.neighbours import NeighbourDomain
+
+    names = [_setting_name(step) for step in compare_ladder(NeighbourDomain.runtime_options)]
+    assert names == ["greedy no drafts", "beam no drafts", "beam"]
 
 
 def test_without_a_domain_only_generic_scores_are_counted():

@@ -130,3 +130,8 @@ def test_training_command_prints_and_saves_what_it_sized(tmp_path):
                                       "model.copy": True, "model.attention_query": "current"}
     assert log["config"]["train"]["precision"] == precision
     assert log["config"]["model"]["dropout"] == 0.3
+    # a neighbours bundle gets its draft_below at the end, chosen on the validation split
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    below = config["decoding"]["draft_below"]
+    described = "off (no threshold raises" if below is None else f"{below:.4f} ("
+    assert f"{tmp_path / 'out'}: draft_below: {described}" in result.stdout

@@ -94,15 +94,17 @@ class Settings:
         """One line, e.g. "beam search, width 5, n-best 1, length penalty 0.6"."""
         options = self.effective()
         strategy = options["strategy"]
+        below = options.get("draft_below")
+        drafts = "" if below is None else f"; a reply scored below {below:.4f} is the draft"
         if strategy == "greedy":
-            return "greedy"
+            return "greedy" + drafts
         if strategy == "sample":
             top_k = options["top_k"] or "off"
             top_p = "off" if options["top_p"] >= 1 else f"{options['top_p']:g}"
             return (f"sampling, temperature {options['temperature']:g}, top-k {top_k}, "
                     f"top-p {top_p}, seed {options['seed']}")
         return (f"beam search, width {options['beam_width']}, n-best {options['n_best']}, "
-                f"length penalty {options['length_penalty']:g}")
+                f"length penalty {options['length_penalty']:g}{drafts}")
 
     def brief(self) -> str:
         """A few words for the toolbar, e.g. "beam 5 · lenpen 0.6"."""

@@ -32,20 +32,21 @@ class GraphNeighbours(tf.Module):
         """string (units,): each unit normalized (stripped; upper-cased for an index of
         `case="upper"`) and followed by its nearest other train pair, or alone when it is
         empty or there is none."""
-        text, best, found = self._neighbours(text)
-        if self._empty:
-            return text
-        drafted = tf.strings.join([text, index_lib.DRAFT_MARK, tf.gather(self._sources, best),
-                                   index_lib.REPLY_MARK, tf.gather(self._targets, best)])
-        return tf.where(found, drafted, text)
+        return self.annotate_and_draft(text)[0]
 
-    def drafts(self, text):
-        """(string (units,), bool (units,)): each unit's nearest other train pair's target,
-        and whether it has one (`NeighbourIndex.replies`; "" and False where it has none)."""
-        _, best, found = self._neighbours(text)
+    def annotate_and_draft(self, text):
+        """(`annotate`'s string (units,), string (units,), bool (units,)): also each unit's
+        nearest other train pair's target and whether it has one (`NeighbourIndex.replies`;
+        "" and False where it has none), from the same search."""
+        normalized, best, found = self._neighbours(text)
         if self._empty:
-            return tf.fill(tf.shape(text), ""), tf.zeros(tf.shape(text), tf.bool)
-        return tf.where(found, tf.gather(self._targets, best), ""), found
+            return (normalized, tf.fill(tf.shape(text), ""),
+                    tf.zeros(tf.shape(text), tf.bool))
+        drafted = tf.strings.join([normalized, index_lib.DRAFT_MARK,
+                                   tf.gather(self._sources, best), index_lib.REPLY_MARK,
+                                   tf.gather(self._targets, best)])
+        return (tf.where(found, drafted, normalized),
+                tf.where(found, tf.gather(self._targets, best), ""), found)
 
     def _neighbours(self, text):
         """(string (units,): each unit normalized; int32 (units,): its nearest key; bool

@@ -87,8 +87,9 @@ def _code_list_flags(reply: str, phrase: str, catalog: _Catalog) -> list[str]:
         flags += [f"{code} listed for the {name}, not one of its codes"
                   for code in listed if code not in expected]
         ordered = sorted(expected, key=lambda code: catalog.codes[code].rank)
-        if len(flags) == told_wrong and listed != ordered and all(catalog.codes[code].rank >= 0
-                                                   for code in expected):
+        repeated = len(set(listed)) < len(listed)  # check (b)'s to flag, not the order's
+        known = all(catalog.codes[code].rank >= 0 for code in expected)
+        if len(flags) == told_wrong and known and not repeated and listed != ordered:
             flags.append(f"codes of the {name} not in the catalog's order")
     return flags
 

@@ -86,3 +86,13 @@ def test_settings_fill_what_a_bundle_leaves_out_from_the_one_source_of_defaults(
 
     effective = Settings({"beam_width": 8}, {"strategy": "greedy"}).effective()
     assert effective == {**default_options(), "beam_width": 8, "strategy": "greedy"}
+
+
+def test_the_settings_line_names_a_draft_threshold_in_force():
+    drafting = {**DEFAULTS, "draft_below": -1.37912}
+    assert Settings(drafting).describe().endswith(
+        "; a reply scored below -1.3791 is the draft")
+    assert Settings(drafting, {"strategy": "greedy"}).describe() == (
+        "greedy; a reply scored below -1.3791 is the draft")
+    assert "draft" not in Settings(DEFAULTS).describe()
+    assert "draft" not in Settings(drafting, {"strategy": "sample"}).describe()

@@ -46,10 +46,20 @@ def test_replies_scored_below_the_threshold_are_the_neighbour_s_target(assistant
         if is_low:
             assert (reply.text, reply.flags) == (draft, (low_score_flag(alone.score, below,
                                                                         alone.text),))
-            assert reply.alternatives[1].text == alone.text  # the model's reply is kept
+            # the draft heads the n-best list in the model reply's place (the flag names it)
+            assert [a.text for a in reply.alternatives] == [draft]
         else:
             assert (reply.text, reply.flags) == (alone.text, ())
         assert reply.score == alone.score
+
+
+def test_a_drafted_n_best_list_keeps_its_length(assistant):
+    model = assistant.reply_batch(ANSWERED, draft_below=None, n_best=3)
+    drafted = assistant.reply_batch(ANSWERED, draft_below=0.0, n_best=3)
+    for reply, alone in zip(drafted, model, strict=True):
+        assert [a.text for a in reply.alternatives] == [
+            reply.text, *(a.text for a in alone.alternatives[1:])]
+        assert len(reply.alternatives) == 3
 
 
 def test_the_flag_names_the_model_s_reply():
@@ -64,6 +74,18 @@ def test_no_drafts_when_off_when_sampling_or_for_an_empty_text(assistant):
     assert all(not r.flags for r in sampled)
     empty = assistant.reply_batch(["", "U+0045"], draft_below=everything)
     assert empty[0].error is not None and empty[1].flags
+
+
+def test_the_cache_keeps_drafted_and_model_replies_apart(neighbours_bundle):
+    cached = Assistant.load(neighbours_bundle)  # with the reply cache
+    fresh = Assistant.load(neighbours_bundle, cache_size=0)
+    def seen(replies):
+        return [(r.text, r.score, r.flags, [a.text for a in r.alternatives]) for r in replies]
+
+    for below in (None, 0.0, None, 0.0):
+        assert seen(cached.reply_batch(ANSWERED, draft_below=below)) == \
+            seen(fresh.reply_batch(ANSWERED, draft_below=below))
+    assert all(reply.flags for reply in cached.reply_batch(ANSWERED, draft_below=0.0))
 
 
 @pytest.mark.parametrize("value", [float("inf"), float("nan"), "low", True])

@@ -117,8 +117,9 @@ ORDERED = {  # a file with the catalog's order: E217, then E108 (sorter before c
     ("Equipment that can raise E108: sorter and conveyor.", []),
     ("Equipment that can raise E108: Conveyor and sorter.",
      ["equipment of E108 not in the catalog's order"]),
-    # a list already wrong is not also out of order
+    # a list already wrong is not also out of order (a repeat is check (b)'s)
     ("Codes for the conveyor: E108.", ["codes of the conveyor: E217 missing"]),
+    ("Codes for the conveyor: E217, E108 and E217.", []),
     ("Equipment that can raise E108: conveyor, sorter and sorter.",
      ["equipment of E108: sorter repeated"]),
     # each list of a reply on its own: the first one's flag does not hide the second's order
