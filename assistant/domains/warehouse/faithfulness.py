@@ -48,9 +48,8 @@ With a context (`check_reply(..., context=...)`, the conversation's last fault l
 and (e): a reply to "how do I fix it?" may name E217 and Conveyor 7 when the context holds
 `CV07:E217`, and one about anything in neither is flagged. Coverage (b) and (c) ask only
 about the records of the turn itself: a follow-up need not tell every record of the line.
-(f) The referent, with a context: the reply is about what the turn refers to, asks which
-    when that is ambiguous, and leaves the context alone when the turn is about something
-    else (`assistant.domains.warehouse.referents`).
+(f) The referent, with a context (`referents`): the reply is about what the turn refers to,
+    asks which when that is ambiguous, and leaves the context alone for another subject.
 
 Numbers, codes and units are read as `mentions` says (leading zeros dropped, decimals kept,
 the digits of codes and unit labels never stray numbers); check (c) and the catalog facts
@@ -152,10 +151,11 @@ def check_reply(
         repeated in reply", per record of a fault line the flags of
         `catalog_checks.catalog_flags` ("meaning of E217 missing for CV07", ...), for other
         inputs those of `answer_checks.answer_flags` ("codes of the lift: E224 missing", ...),
-        then "action for E217 on CV07 is not the catalog's", for an input without records that
-        names a code by its meaning "code E407 (scanner offline) missing from reply", with a
-        context "the turn asks about C311; the reply asks which of others" or those of
-        `referents.check`, and "the reply stops mid-sentence". [] means no problem found.
+        then "action for E217 on CV07 is not the catalog's", for an input without records
+        "code E407 (scanner offline) missing from reply" or "the input asks about the barcode
+        scanner; the reply names none of it" (`grounding.subject_flags`), with a context "the
+        turn asks about C311; the reply asks which of others" or those of `referents.check`,
+        and "the reply stops mid-sentence". [] means no problem found.
     """
     turn, reading, grounded = _read(source, context, equipment_names, equipment_aliases, code_table)
     records, phrases = reading.records, message_phrases or {}
@@ -219,7 +219,7 @@ def _catalog_flags(source: str, reply: str, reading: grounding.Reading,
                    code_table: Mapping[str, CatalogCode], equipment_names: Mapping[str, str],
                    phrases: Mapping[str, str]) -> list[str]:
     """The flags that need the code table: a fault line's records against the catalog, or
-    an answer's catalog statements; the actions told; a fault named by its meaning."""
+    an answer's catalog statements; the actions told; what an input without records names."""
     if reading.fault_line:
         flags = catalog_checks.catalog_flags(reply, reading.records, code_table,
                                              equipment_names, phrases)
@@ -232,7 +232,7 @@ def _catalog_flags(source: str, reply: str, reading: grounding.Reading,
     if not reading.fault_line:
         flags += questions.action_question_flags(source, reply, phrases, code_table)
     if reading.records is None:
-        flags += grounding.meaning_flags(source, reply, code_table)
+        flags += grounding.subject_flags(source, reply, code_table, equipment_names)
         flags += questions.question_type_flags(source, reply, phrases)
     return flags
 

@@ -157,6 +157,32 @@ def meaning_flags(source: str, reply: str, code_table: Mapping | None) -> list[s
     return [f"code {' or '.join(codes)} ({'; '.join(meanings)}) missing from reply"]
 
 
+def subject_flags(source: str, reply: str, code_table: Mapping | None,
+                  equipment_names: Mapping[str, str] | None) -> list[str]:
+    """An input without records asks about what it names: `meaning_flags`, then, for one
+    that names a code, a unit or an equipment type by its name ("What can the barcode
+    scanner throw?"; an alias alone, "my printer is not printing", may be small talk), a
+    reply that names no code and no equipment at all ("I like to think of myself as
+    self-employed.") is flagged "the input asks about the barcode scanner; the reply names
+    none of it" (a reply about other codes or equipment gets the flags of those)."""
+    flags = meaning_flags(source, reply, code_table)
+    asked = reply.lower()
+    if flags or not equipment_names or extract_codes(reply) or any(
+            name.lower() in asked for name in equipment_names.values()):
+        return flags
+    reading = read_source(source, equipment_names)
+    told = source.lower()
+    codes = set(extract_codes(source)) | codes_named_by_meaning(source, code_table)
+    named = sorted(prefix for prefix in {unit for unit, _ in reading.units} | {
+        prefix for prefix in reading.prefixes if prefix in equipment_names
+        and re.search(rf"(?<![a-z]){re.escape(equipment_names[prefix].lower())}(?![a-z])", told)}
+        if prefix in equipment_names)
+    if not codes and not named:
+        return []
+    what = [*sorted(codes), *(f"the {equipment_names[prefix]}" for prefix in named)]
+    return [f"the input asks about {' or '.join(what)}; the reply names none of it"]
+
+
 def ask_which_flags(source: str, reply: str, turn: Reading,
                     equipment_names: Mapping[str, str] | None) -> list[str]:
     """A question back ("Which one: E217 on conveyor 7 or W301 on sorter 2?") is for a turn
