@@ -113,9 +113,8 @@ def export_saved_model(assistant, out_dir: str | os.PathLike, options=None,
         context_input: `generate` takes a `context` input (None: when the bundle reads
             context; for one that does not, the input is accepted and unused, as the
             runtime gives such a model no context); ignored with `ids_only`.
-        draft_below: a reply scored below it is the domain's in-graph draft, as the
-            runtime's `draft_below` (`BUNDLE`: the bundle's default; None: off); only
-            for a domain whose annotator drafts (`train.neighbours`), else ignored.
+        draft_below: as the runtime's (`BUNDLE`: the bundle's default; None: off), for a
+            domain whose annotator drafts (`train.neighbours`); else ignored.
 
     Returns:
         An `ExportResult`.

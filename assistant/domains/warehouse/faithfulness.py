@@ -153,9 +153,8 @@ def check_reply(
         inputs those of `answer_checks.answer_flags` ("codes of the lift: E224 missing", ...),
         then "action for E217 on CV07 is not the catalog's", for an input without records
         "code E407 (scanner offline) missing from reply" or "the input asks about the barcode
-        scanner; the reply names none of it" (`grounding.subject_flags`), with a context "the
-        turn asks about C311; the reply asks which of others" or those of `referents.check`,
-        and "the reply stops mid-sentence". [] means no problem found.
+        scanner; the reply names none of it", with a context "the turn asks about C311; the
+        reply asks which of others" or `referents.check`'s, and "the reply stops mid-sentence".
     """
     turn, reading, grounded = _read(source, context, equipment_names, equipment_aliases, code_table)
     records, phrases = reading.records, message_phrases or {}

@@ -393,25 +393,3 @@ def test_a_unit_told_as_not_in_the_catalog_is_one_the_input_names(catalog_checke
     assert catalog_checker("AGV4:W120", unknown.format("ZZ 4").replace("I230", "W120")) == [
         "unit ZZ 4 not in input", "unit AG04 missing from reply"]
 
-
-@pytest.mark.parametrize(("source", "reply", "flags"), [
-    # a question naming an equipment type by its name, a unit or a code is about it
-    ("What can the barcode scanner throw?", "I like to think of myself as self-employed.",
-     ["the input asks about the barcode scanner; the reply names none of it"]),
-    ("what's wrong with CV07?", "I'm fine.",
-     ["the input asks about the conveyor; the reply names none of it"]),
-    ("is E217 bad on the conveyor?", "Hello",
-     ["the input asks about E217 or the conveyor; the reply names none of it"]),
-    # a reply that names a code or equipment passes this rule (others judge what it says)
-    ("what does E218 mean?", "E217 means motor over-temperature.", []),
-    ("What can the barcode scanner throw?", "Codes for the barcode scanner: E108, E401, W404, "
-     "E407, W410, I413, W824, W905, I908 and E911.", []),
-    ("what's wrong with CV07?", "Conveyor 7 is not in the fault log.", []),
-    # an alias alone may be small talk; a unit the catalog does not name is not judged
-    ("my printer is not printing", "Ensure it's powered on and has paper, then restart it.",
-     []),
-    ("what about ZZ07?", "Hello", []),
-])
-def test_an_input_without_records_is_answered_about_what_it_names(check, source, reply,
-                                                                   flags):
-    assert [flag for flag in check(source, reply) if "asks about" in flag] == flags
