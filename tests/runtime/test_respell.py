@@ -178,8 +178,14 @@ class SpellingOut(Refocusing):
         return CANONICAL if text == TURN else None
 
 
-def spelling_out(context_bundle, narrow: bool) -> Assistant:
-    assistant = Assistant.load(context_bundle, cache_size=0)
+@pytest.fixture(scope="module")
+def context_assistant(context_bundle):
+    """One assistant for the spelled-out tests (its compiled graphs are reused); each test
+    gives it a domain of its own (`spelling_out`)."""
+    return Assistant.load(context_bundle, cache_size=0)
+
+
+def spelling_out(assistant: Assistant, narrow: bool) -> Assistant:
     assistant.domain = SpellingOut(good="", narrow=narrow)
     assistant.defaults = {**assistant.defaults, "rerank": True}
     assistant.domain.good = assistant.reply(CANONICAL).text
@@ -191,8 +197,9 @@ def spelling_out(context_bundle, narrow: bool) -> Assistant:
     return assistant
 
 
-def test_a_follow_up_its_context_cannot_narrow_is_spelled_out_and_read_alone(context_bundle):
-    assistant = spelling_out(context_bundle, narrow=False)
+def test_a_follow_up_its_context_cannot_narrow_is_spelled_out_and_read_alone(
+        context_assistant):
+    assistant = spelling_out(context_assistant, narrow=False)
 
     reply = assistant.reply(TURN, context=CONTEXT)
 
@@ -201,8 +208,8 @@ def test_a_follow_up_its_context_cannot_narrow_is_spelled_out_and_read_alone(con
     assert assistant.domain.spelled == [(CONTEXT, TURN)]
 
 
-def test_a_follow_up_still_flagged_in_its_narrowed_context_is_spelled_out(context_bundle):
-    assistant = spelling_out(context_bundle, narrow=True)
+def test_a_follow_up_still_flagged_in_its_narrowed_context_is_spelled_out(context_assistant):
+    assistant = spelling_out(context_assistant, narrow=True)
 
     reply = assistant.reply(TURN, context=CONTEXT)
 
@@ -211,8 +218,9 @@ def test_a_follow_up_still_flagged_in_its_narrowed_context_is_spelled_out(contex
     assert assistant.domain.spelled == [(NARROWED, TURN)]  # not in CONTEXT: it narrowed
 
 
-def test_the_spelled_out_reply_must_pass_the_check_in_the_context_as_it_was(context_bundle):
-    assistant = spelling_out(context_bundle, narrow=False)
+def test_the_spelled_out_reply_must_pass_the_check_in_the_context_as_it_was(
+        context_assistant):
+    assistant = spelling_out(context_assistant, narrow=False)
     assistant.domain.good = "nothing the model says"
 
     reply = assistant.reply(TURN, context=CONTEXT)
