@@ -140,15 +140,18 @@ class NeighbourIndex:
         """Each text as the model reads it: normalized (`normalize_source` in the index's
         case) and followed by its nearest pair (`draft`), or alone when it is empty or the
         index has no other source."""
-        stripped = [normalize_source(text, self.case) for text in texts]
-        return [text if j is None or not text else draft(text, self.sources[j], self.targets[j])
-                for text, j in zip(stripped, self.nearest(stripped), strict=True)]
+        return [text if j is None else draft(text, self.sources[j], self.targets[j])
+                for text, j in self._neighbours(texts)]
 
     def replies(self, texts: Sequence[str]) -> list[str | None]:
         """The target of each text's nearest pair, as `read` finds it (None where `read`
         writes the text alone)."""
+        return [None if j is None else self.targets[j] for _, j in self._neighbours(texts)]
+
+    def _neighbours(self, texts: Sequence[str]) -> list[tuple[str, int | None]]:
+        """Each text normalized, with its nearest pair's index (None: empty, or none)."""
         stripped = [normalize_source(text, self.case) for text in texts]
-        return [None if j is None or not text else self.targets[j]
+        return [(text, j if text else None)
                 for text, j in zip(stripped, self.nearest(stripped), strict=True)]
 
 
