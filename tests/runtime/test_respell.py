@@ -39,9 +39,32 @@ class Respelling(Domain):
         return f"could not read {source}"
 
 
-@pytest.fixture
-def assistant(bundle):
+@pytest.fixture(scope="module")
+def loaded(bundle):
+    """One assistant of `bundle` for this module's tests (its compiled graphs are reused)."""
     return Assistant.load(bundle, cache_size=0)
+
+
+@pytest.fixture(scope="module")
+def context_loaded(context_bundle):
+    return Assistant.load(context_bundle, cache_size=0)
+
+
+def restored(assistant: Assistant):
+    """`assistant` for one test: its domain and defaults are put back after it."""
+    domain, defaults = assistant.domain, assistant.defaults
+    yield assistant
+    assistant.domain, assistant.defaults = domain, defaults
+
+
+@pytest.fixture
+def assistant(loaded):
+    yield from restored(loaded)
+
+
+@pytest.fixture
+def context_assistant(context_loaded):
+    yield from restored(context_loaded)
 
 
 def respelling(assistant) -> str:
@@ -101,8 +124,8 @@ class Refocusing(Respelling):
 
 
 @pytest.fixture
-def in_context(context_bundle):
-    assistant = Assistant.load(context_bundle, cache_size=0)
+def in_context(context_assistant):
+    assistant = context_assistant
     assistant.domain = Refocusing(good="")
     assistant.defaults = {**assistant.defaults, "rerank": True}  # off in the bundle's config
     assistant.domain.good = assistant.reply(TURN, context=NARROWED).text
@@ -142,8 +165,8 @@ class Alone(Refocusing):
         return ""
 
 
-def test_a_flagged_follow_up_that_refers_to_nothing_is_answered_alone(context_bundle):
-    assistant = Assistant.load(context_bundle, cache_size=0)
+def test_a_flagged_follow_up_that_refers_to_nothing_is_answered_alone(context_assistant):
+    assistant = context_assistant
     assistant.domain = Alone(good="")
     assistant.defaults = {**assistant.defaults, "rerank": True}
     alone = assistant.reply(TURN).text
@@ -176,13 +199,6 @@ class SpellingOut(Refocusing):
     def spell_out(self, context, text):
         self.spelled.append((context, text))
         return CANONICAL if text == TURN else None
-
-
-@pytest.fixture(scope="module")
-def context_assistant(context_bundle):
-    """One assistant for the spelled-out tests (its compiled graphs are reused); each test
-    gives it a domain of its own (`spelling_out`)."""
-    return Assistant.load(context_bundle, cache_size=0)
 
 
 def spelling_out(assistant: Assistant, narrow: bool) -> Assistant:
