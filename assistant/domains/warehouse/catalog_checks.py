@@ -129,7 +129,7 @@ def catalog_flags(
     code_table: Mapping[str, CatalogCode],
     equipment_names: Mapping[str, str],
     message_phrases: Mapping[str, str] | None,
-    check_values: bool = True,
+    check_values: str = "all",
 ) -> list[str]:
     """Check (c): each record's sentence tells what the catalog says of that record.
 
@@ -139,8 +139,10 @@ def catalog_flags(
     parameters the line gives, and no other number but the unit and its fixed wording; a
     code that does not apply (or is not in the catalog) must not be explained, must be told
     with `message_phrases` ("not_valid", "unknown_code") when those are given, and with no
-    number but the unit. `check_values=False` leaves the values alone (records read liberally
-    from a line that is not a fault line may have lost some: "D=18 %").
+    number but the unit. `check_values="strays"` checks only that no sentence tells the value
+    of another parameter of the record as the code's (records read liberally from a line
+    that is not a fault line may have lost some values, "D=18 %", but a value the record
+    holds under another key is not its catalog value: "41 jams" for `W301 V=41 N=40`).
     """
     sentences = _SENTENCE_BREAK.split(reply)
     codes = [frozenset(extract_codes(sentence)) for sentence in sentences]  # once, not per record
@@ -169,15 +171,15 @@ def catalog_flags(
         elif kind in phrases and not any(phrases[kind] in s for s in told):
             reported_as = "not valid there" if kind == "not_valid" else "an unknown code"
             flags.append(f"{record.code} on {record.label} not reported as {reported_as}")
-        if not check_values:
-            continue
         values = {key: normalize_number(value) for key, value in record.params}  # last wins
         numbers = unique(number for sentence in told for number in extract_numbers(sentence))
+        strays = check_values == "strays"
         if applies:
-            flags += _value_flags(record, values, numbers, entry.params, entry.numbers)
-            flags += _phrase_flags(record, values, numbers, entry.phrases, told)
+            flags += _value_flags(record, values, numbers, entry.params, entry.numbers, strays)
+            flags += [] if strays else _phrase_flags(record, values, numbers, entry.phrases,
+                                                     told)
         else:
-            flags += _value_flags(record, values, numbers, (), ())
+            flags += _value_flags(record, values, numbers, (), (), strays)
     return flags
 
 
@@ -187,7 +189,9 @@ def record_sentence_flags(reply: str, records: Sequence[faultcodes.FaultRecord],
     """The record sentences ("Label printer 41 warning W102: battery low; ...") of a reply
     to an input that holds records but is not a fault line ("LP41 W102 help", a log line
     with its time): each tells what the catalog says of its record, as for a fault line
-    (`catalog_flags`) but for its values: "W102 explained for LP41, where it is not valid"."""
+    (`catalog_flags`), but of its values only that none is another parameter's: "W102
+    explained for LP41, where it is not valid", "V=41 told for CV46, not a parameter of
+    W301"."""
     heads = [(record, f"{equipment_names[record.prefix]} {record.unit} ".lower())
              for record in records if record.prefix in equipment_names]  # "label printer 41 "
     starts = tuple(head for _, head in heads)
@@ -197,7 +201,8 @@ def record_sentence_flags(reply: str, records: Sequence[faultcodes.FaultRecord],
         return []
     joined = " ".join(sentences)
     told = [record for record, head in heads if head in joined.lower()]
-    return catalog_flags(joined, told, code_table, equipment_names, phrases, check_values=False)
+    return catalog_flags(joined, told, code_table, equipment_names, phrases,
+                         check_values="strays")
 
 
 def denied_codes(reply: str, code_table: Mapping[str, CatalogCode], phrase: str) -> list[str]:
@@ -255,12 +260,14 @@ def _value_flags(
     numbers: list[str],
     used: Collection[str],
     fixed_numbers: Collection[str],
+    strays_only: bool = False,
 ) -> list[str]:
     """The record's sentences, whose numbers are `numbers` (in order), tell the values of
     the parameters `used` (catalog keys), and no number but those, the unit and the code's
-    `fixed_numbers`. `values`: the record's KEY -> normalised value."""
+    `fixed_numbers`. `values`: the record's KEY -> normalised value. `strays_only`: only
+    that no number is the value of a parameter not `used`."""
     wanted = {value for key, value in values.items() if key in used}
-    flags = [
+    flags = [] if strays_only else [
         f"{key}={value} missing for {record.label}"
         for key, value in values.items() if key in used and value not in numbers
     ]
@@ -274,7 +281,7 @@ def _value_flags(
                 f"{stray[number]}={number} told for {record.label}, "
                 f"not a parameter of {record.code}"
             )
-        else:
+        elif not strays_only:
             flags.append(f"{number} told for {record.label}, not a value of its record")
     return flags
 

@@ -23,8 +23,9 @@ from assistant.domains.warehouse.mentions import extract_codes
 _ASKS_ACTION = re.compile(
     r"(?<![A-Za-z])(?:fix(?:es)?|what\s+now|what\s+(?:do|should|shall|can|must)\s+(?:i|we)\s+"
     r"do|what\s+to\s+do|how\s+(?:do|can|should|shall)\s+(?:i|we|you)\s+(?:clear|reset|solve|"
-    r"resolve|handle|repair|deal\s+with|get\s+rid\s+of)|how\s+to\s+(?:clear|reset|solve|resolve|"
-    r"handle|repair|deal\s+with)|steps\s+for|action\s+for)(?![A-Za-z])", flags=re.IGNORECASE)
+    r"resolve|handle|repair|deal\s+with|get\s+rid\s+of|sort\s+(?:it|that|this)\s+out)|how\s+to\s+"
+    r"(?:clear|reset|solve|resolve|handle|repair|deal\s+with)|steps\s+for|action\s+for)"
+    r"(?![A-Za-z])", flags=re.IGNORECASE)
 # The answers such a question may get: how to fix it, or why there is nothing to fix here.
 _ACTION_ANSWERS = ("fix", "not_in_catalog", "not_valid_for", "not_valid", "unknown_code")
 
@@ -54,19 +55,32 @@ def action_question_flags(source: str, reply: str, phrases: Mapping[str, str],
     return [f"the question asks what to do about {codes[0]}; the reply does not say"]
 
 
+_CODE = r"[A-Za-z][0-9]{3}"
+_IT = r"(?:it|that|this)"
+# "which machine throws W602", "what else can raise it", "where can E217 be raised": what
+# equipment raises a code.
 _WHICH_EQUIPMENT = re.compile(
     r"(?<![A-Za-z])(?:which\s+(?:machines?|equipment|units?|devices?|kit|kind\s+of\s+"
-    r"(?:machine|equipment|unit))|come\s+from)(?![A-Za-z])", flags=re.IGNORECASE)
-# "whats E812 mean", "E812? never seen it", "anyone know what E812 is": what a code means.
+    r"(?:machine|equipment|unit))|what\s+(?:machines?|equipment|devices?)|come\s+from|(?:what|"
+    r"who)(?:\s+else)?\s+(?:can\s+|could\s+|might\s+)?(?:raises?|reports?|throws?|shows?)|"
+    r"where\s+can\s+\S+\s+be\s+raised|equipment\s+for)(?![A-Za-z])", flags=re.IGNORECASE)
+# "whats E812 mean", "E812? never seen it", "anyone know what E812 is", "define E812", "what
+# is that about", "what is alarm E812?", "I see E812, what is it?": what a code means.
 _WHAT_IT_MEANS = re.compile(
-    r"(?<![A-Za-z])(?:mean|meaning|means|never\s+(?:seen|heard\s+of)|know\s+what|explain)"
-    r"(?![A-Za-z])", flags=re.IGNORECASE)
+    r"(?<![A-Za-z])(?:mean|meaning|means|never\s+(?:seen|heard\s+of)|know\s+what|explain|"
+    r"explanation|describe|define|definition|stand\s+for|info\s+on|tell\s+me\s+about|"
+    rf"wh?at(?:'?s|\s+is|\s+was)\s+(?:(?:{_IT}|{_CODE})\s+(?:one\s+)?)?(?:all\s+)?about|"
+    rf"wh?at(?:'?s|\s+is)\s+(?:error|alarm|fault|code|fault\s+code)\s+{_CODE}|"
+    rf"wh?at(?:'?s|\s+is)\s+{_IT}(?:\s+(?:code|one))?(?=\W*(?:{_CODE}\W*)?$))(?![A-Za-z])",
+    flags=re.IGNORECASE)
 # "what is I821", "wat's C505?", or a code alone: also what it means.
-_WHAT_IS_A_CODE = re.compile(r"^\W*(?:wh?at(?:'?s|\s+is)\s+)?[A-Za-z][0-9]{3}\W*$",
-                             flags=re.IGNORECASE)
-# "is w902 a big deal", "should I worry about it?": how serious ("W902 is a warning code.")
-_HOW_SERIOUS = re.compile(r"(?<![A-Za-z])(?:serious|severity|severe|how\s+bad|urgent|worry|big\s+"
-                          r"deal|dangerous)(?![A-Za-z])", flags=re.I)
+_WHAT_IS_A_CODE = re.compile(rf"^\W*(?:wh?at(?:'?s|\s+is)\s+)?{_CODE}\W*$", flags=re.IGNORECASE)
+# "is w902 a big deal", "is it critical?", "is E217 just info?", "should I worry about it?":
+# how serious ("W902 is a warning code.")
+_HOW_SERIOUS = re.compile(
+    r"(?<![A-Za-z])(?:serious|severity|severe|how\s+bad|urgent|worry|big\s+deal|dangerous|"
+    rf"critical|what\s+kind\s+of\s+code|what\s+level|is\s+(?:{_IT}|{_CODE})\s+(?:bad|(?:just\s+)?"
+    r"(?:an?\s+)?(?:warning|fault|emergency|info)))(?![A-Za-z])", flags=re.IGNORECASE)
 # The answers of each: the equipment, the meaning, the severity, or why there is none.
 _QUESTION_TYPES = ((_WHICH_EQUIPMENT, "which equipment raises", "equipment_of"),
                    (_WHAT_IT_MEANS, "what", "means"), (_WHAT_IS_A_CODE, "what", "means"),

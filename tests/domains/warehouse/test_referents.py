@@ -131,6 +131,8 @@ def test_a_question_about_it_gets_the_answer_of_its_question_type(check):
     assert check("can you explain that one?", W301, focus) == [
         "the question asks what W301 means; the reply does not say"]
     assert check("can you explain that one?", "W301 means repeated jams.", focus) == []
+    assert check("what is that about", "W301 is a warning code.", focus) == [
+        "the question asks what W301 means; the reply does not say"]
     # a bare choice is told its record, whatever the words around it
     assert check("what's up with the sorter?", W301) == []
 
@@ -195,10 +197,11 @@ def test_refocus_narrows_a_context_to_what_the_turn_refers_to(context, turn, nar
     ("PL45:I230 H=13229; DD13:E701 >> E106", "can you explain that one?",
      "what does E106 mean?"),
     ("SN48:W301", "should I worry about it", "what is the severity of W301?"),
+    ("DD77:E701", "what is that about", "what does E701 mean?"),
     ("C101", "what can I do about it?", "how do I fix C101?"),  # a code alone: no unit
     # nothing to spell: two subjects (ask which), no canonical question, no reference
     ("CV07:E217 T=85; SN02:W301 N=12", "how do I fix it?", None),
-    ("DD77:E701", "what is that about", None),
+    ("DD77:E701", "tell me more about that", None),
     ("LP41:W811 R=11", "what does yolo mean", None),
     ("CV07:E217 T=85", "hello there", None),
 ])
