@@ -112,6 +112,9 @@ class HintAnnotator(tf.Module):
                                for p in self.prefixes]
         self._type_patterns = [python_re(hints_lib.type_pattern(hints.names[p]))
                                for p in self.prefixes]
+        self._meaning_codes = [code for code, _ in hints._meaning_patterns]
+        self._meaning_patterns = [python_re(hints_lib.meaning_pattern(hints.meanings[code]))
+                                  for code in self._meaning_codes]
         self.keys = sorted({key for keys in hints.params.values() for key in keys})
         slots = max((len(keys) for keys in hints.params.values()), default=0)
         self.param_slots = [_int_table({code: self.keys.index(keys[slot])
@@ -257,8 +260,9 @@ class HintAnnotator(tf.Module):
                         tf.gather(prefixes, tf.argmax(tf.cast(type_named, tf.int32), axis=1)))
         has_kind = has_unit | tf.reduce_any(type_named, axis=1)
         one = tf.strings.regex_full_match(text, python_re(hints_lib.ONE_CODE))
-        code = tf.strings.upper(tf.strings.regex_replace(
-            text, "^" + python_re(hints_lib.ONE_CODE) + "$", r"\1"))
+        meant, by_meaning = self._named_by_meaning(text)
+        code = tf.where(one, tf.strings.upper(tf.strings.regex_replace(
+            text, "^" + python_re(hints_lib.ONE_CODE) + "$", r"\1")), meant)
         raisers = self.raisers.lookup(code)
         on_unit = tf.strings.join([self.named.lookup(code), " ON ", unit, " ",
                                    self.record_hints.lookup(tf.strings.join([unit, ":", code]))])
@@ -268,7 +272,17 @@ class HintAnnotator(tf.Module):
         asks = tf.strings.regex_full_match(text, python_re(hints_lib.ASKS_CODES))
         listed = tf.where(has_kind & asks, self.code_lists.lookup(kind), "")
         two = tf.strings.regex_full_match(text, python_re(hints_lib.TWO_CODES))
-        return tf.where(two, "", tf.where(one, coded, listed))
+        return tf.where(two, "", tf.where(one | by_meaning, coded, listed))
+
+    def _named_by_meaning(self, text):
+        """(string, bool) (units,): `CatalogHints.named_by_meaning` of each text ("", False
+        for None); texts that name a code are the caller's to tell apart."""
+        if not self._meaning_patterns:
+            return tf.fill(tf.shape(text), ""), tf.zeros(tf.shape(text), tf.bool)
+        named = tf.cast(tf.stack([tf.strings.regex_full_match(text, pattern)
+                                  for pattern in self._meaning_patterns], axis=1), tf.int32)
+        code = tf.gather(tf.constant(self._meaning_codes), tf.argmax(named, axis=1))
+        return code, tf.equal(tf.reduce_sum(named, axis=1), 1)
 
 
 def _record_parts(text):

@@ -10,6 +10,7 @@ type of equipment has. A model trained with hints reads them after the input (af
     "LF99:W311"                         ->  "LF99:W311 § UNKNOWN CODE W311"
     "XY32:h866"                         ->  "XY32:h866 § NO EQUIPMENT XY H866"
     "what is the fix for I704 on CH62?" ->  "... § I704 door open too long ON CH NOT VALID"
+    "how do I fix repeated jams on CV91" ->  "... § W301 repeated jams ON CV OK"
     "I908 is raised by which equipment" ->  "... § I908 software update available: CV SN ..."
     "which codes belong to the sorter?" ->  "... § SN: E108 E201 W205 ..."
 
@@ -23,11 +24,13 @@ The rules, written as patterns Python's `re` and RE2 read alike so the export's 
   copies "▁H" of "H866" to its reply ("report code H866") from the hint, not from the
   record's "H" that follows a colon (another piece).
 - Any other text that names one code (a letter and three digits standing alone; two or more:
-  no hint) gets "CODE UNKNOWN" for a code of no equipment, else the code and its meaning
-  ("E422 load sensor fault": the key the model recalls the fix by; without it, "what is the
-  fix for E422 on lift 76?" got the lift's most frequent fix) followed by "ON PREFIX" and
-  the record hint when it names a unit ("lift 4", "LF04") of a type, else ":" and the
-  prefixes of the equipment that raises it.
+  no hint), or no code but the catalog meaning of exactly one ("how do I fix repeated jams
+  on CV91?" names W301, `meaning_pattern`; session 16: the model alone had to recall the
+  code, and answered W305), gets "CODE UNKNOWN" for a code of no equipment, else the code
+  and its meaning ("E422 load sensor fault": the key the model recalls the fix by; without
+  it, "what is the fix for E422 on lift 76?" got the lift's most frequent fix) followed by
+  "ON PREFIX" and the record hint when it names a unit ("lift 4", "LF04") of a type, else
+  ":" and the prefixes of the equipment that raises it.
 - A text that names no code but a type of equipment (with a unit number or without) and
   asks for codes (the word "code", "fault", "error" or "alarm", a plural too) gets "PREFIX:"
   and the codes of that type, in catalog order. (Session 11's run C listed them for any
@@ -127,6 +130,13 @@ def type_pattern(names: tuple[str, ...]) -> str:
     return rf"(?is)(?:.*[^A-Za-z])?(?:{spelled})(?:e?s)?(?:[^A-Za-z].*)?"
 
 
+def meaning_pattern(meaning: str) -> str:
+    """A text naming a code's `meaning` by its words, in any case, with any separators
+    ("how do I fix Repeated-Jams on CV91?" names "repeated jams")."""
+    words = f"[^{_ALNUM}]+".join(re.findall(f"[{_ALNUM}]+", meaning))
+    return rf"(?is)(?:.*[^{_ALNUM}])?{words}(?:[^{_ALNUM}].*)?"
+
+
 def _name(name: str) -> str:
     return r"\s+".join(re.escape(word) for word in name.split())
 
@@ -193,17 +203,23 @@ class CatalogHints:
         if re.fullmatch(TWO_CODES, text):
             return None
         match = re.fullmatch(ONE_CODE, text)
-        if match is None and not re.fullmatch(ASKS_CODES, text):
+        code = match.group(1).upper() if match else self.named_by_meaning(text)
+        if code is None and not re.fullmatch(ASKS_CODES, text):
             return None
         unit, kind = self.named_type(text)
-        if match is None:
+        if code is None:
             return None if kind is None else self.code_list(kind)
-        code = match.group(1).upper()
         if code not in self.equipment:
             return f"{code} {UNKNOWN}"
         if unit is not None:
             return f"{self.named(code)} ON {unit} {self.record_hint(f'{unit}:{code}')}"
         return self.raisers(code)
+
+    def named_by_meaning(self, text: str) -> str | None:
+        """The code whose catalog meaning a text without codes names, when it names exactly
+        one ("stretch film low on PL18, how do I fix it?": W712); else None."""
+        named = [code for code, pattern in self._meaning_patterns if pattern.fullmatch(text)]
+        return named[0] if len(named) == 1 else None
 
     def named_type(self, text: str) -> tuple[str | None, str | None]:
         """(the prefix of a unit `text` names with its number, that or else the prefix of
@@ -286,6 +302,12 @@ class CatalogHints:
         return tuple((prefix, (re.compile(unit_pattern(prefix, spelled)),
                                re.compile(type_pattern(spelled))))
                      for prefix, spelled in sorted(self.names.items()))
+
+    @functools.cached_property
+    def _meaning_patterns(self) -> tuple[tuple[str, re.Pattern], ...]:
+        """(code, `meaning_pattern`) compiled, for each code with a meaning, catalog order."""
+        return tuple((code, re.compile(meaning_pattern(self.meanings[code])))
+                     for code in self.equipment if self.meanings.get(code, "").strip())
 
     def to_json(self) -> dict:
         return {"codes": [{"code": code, "equipment": list(on), "params": list(self.params[code]),

@@ -45,6 +45,13 @@ QUESTIONS = [
     ("Which fault codes does the lift have", "Which fault codes does the lift have § LF: E108 "
      "E201 W205 E210 C212 E217 E224 I230 W233 E317 E416 W419 E422 C501 C502 C503 E504 C507 "
      "C509 E605 E901 W905 I908 I914"),
+    # no code, but the catalog meaning of one: as if it named the code
+    ("how do I fix Repeated-Jams on CV91?",
+     "how do I fix Repeated-Jams on CV91? § W301 repeated jams ON CV OK"),
+    ("what to do about charging complete",
+     "what to do about charging complete § I107 charging complete: CH AG SH"),
+    ("item oversize on sn95 - help", "item oversize on sn95 - help § E311 item oversize ON SN OK"),
+    ("WHAT IS BATTERY LOW ON LP4", "WHAT IS BATTERY LOW ON LP4 § W102 battery low ON LP NOT VALID"),
 ]
 CONTEXT_HINTS = hints.CatalogHints.from_catalog(load_catalog(), contexts=True)
 BEFORE_CONTEXTS = dataclasses.replace(CONTEXT_HINTS, contexts=False)  # the shipped bundle's
@@ -80,8 +87,9 @@ CONTEXTS_AS_TYPED = ["", "  ", "CV07", "hello there", "q123", "x >> E217", "CV07
                      "cv7:e217;sn2:w301", "CV07:E217 T=85; SN02:W301 N=12 >> SN2",
                      "CV100:E217 >> CV100:E217"]
 AS_TYPED = ["how do I fix it?", "CV07:E217 T=85; SN02:W301", "hello", "", "  ", "WS7",
-            "my printer is not printing", "item oversize on sn95 - help", "decode the sorter",
-            "which one, C212 or W905?", "E2170 and XE217 are not codes"]
+            "my printer is not printing", "decode the sorter",
+            "which one, C212 or W905?", "E2170 and XE217 are not codes",
+            "battery low and path blocked", "batterylow", "the battery is low"]  # two, no words
 
 
 @pytest.mark.parametrize(("text", "annotated"), ANNOTATED)
