@@ -253,8 +253,8 @@ def write_domain_files(out_dir: Path, catalog: Catalog, catalog_hints: bool = Fa
         DOMAIN_MANIFEST: manifest.manifest(catalog_hints),
     }
     if catalog_hints:
-        files[hints.HINTS_FILE] = hints.CatalogHints.from_catalog(catalog,
-                                                                  context_hints).to_json()
+        files[hints.HINTS_FILE] = hints.CatalogHints.from_catalog(
+            catalog, context_hints, question_types=True).to_json()
     else:
         (out_dir / hints.HINTS_FILE).unlink(missing_ok=True)
     for name, content in files.items():

@@ -14,7 +14,7 @@ import functools
 
 import tensorflow as tf
 
-from assistant.domains.warehouse import faultcodes, segment
+from assistant.domains.warehouse import faultcodes, questions, segment
 from assistant.domains.warehouse import hints as hints_lib
 from assistant.serving.re2 import python_re, spaces, strip_pattern
 
@@ -115,6 +115,9 @@ class HintAnnotator(tf.Module):
         self._meaning_codes = [code for code, _ in hints._meaning_patterns]
         self._meaning_patterns = [python_re(hints_lib.meaning_pattern(hints.meanings[code]))
                                   for code in self._meaning_codes]
+        self.question_types = hints.question_types
+        self._question_patterns = [python_re(pattern) for _, pattern in questions.TYPE_PATTERNS]
+        self._type_words = [hints_lib.TYPE_WORDS[kind] for kind, _ in questions.TYPE_PATTERNS]
         self.keys = sorted({key for keys in hints.params.values() for key in keys})
         slots = max((len(keys) for keys in hints.params.values()), default=0)
         self.param_slots = [_int_table({code: self.keys.index(keys[slot])
@@ -198,7 +201,8 @@ class HintAnnotator(tf.Module):
         prefix, unit, code = _record_parts(focus)
         true = tf.fill(tf.shape(focus), True)
         record = self._item(prefix, unit, code, tf.fill(tf.shape(focus), ""), true, true)
-        asked = _words(tf.fill(tf.shape(focus), hints_lib.SUBJECT), self._question_hint(focus))
+        asked = _words(tf.fill(tf.shape(focus), hints_lib.SUBJECT),
+                       self._question_hint(focus, typed=False))
         return tf.where(tf.strings.regex_full_match(focus, "(?s).*:.*"), record, asked)
 
     def _status(self, text):
@@ -247,7 +251,7 @@ class HintAnnotator(tf.Module):
             out = tf.where(found, joined, out)
         return out
 
-    def _question_hint(self, text):
+    def _question_hint(self, text, typed=True):
         """string (units,): `CatalogHints.question_hint` of each text ("" for None)."""
         prefixes = tf.constant(self.prefixes)
         unit_named = tf.stack([tf.strings.regex_full_match(text, p)
@@ -269,10 +273,22 @@ class HintAnnotator(tf.Module):
         coded = tf.where(tf.strings.length(raisers) == 0,
                          tf.strings.join([code, " ", hints_lib.UNKNOWN]),
                          tf.where(has_unit, on_unit, raisers))
+        if typed and self.question_types:
+            coded = self._typed(text, coded)
         asks = tf.strings.regex_full_match(text, python_re(hints_lib.ASKS_CODES))
         listed = tf.where(has_kind & asks, self.code_lists.lookup(kind), "")
         two = tf.strings.regex_full_match(text, python_re(hints_lib.TWO_CODES))
         return tf.where(two, "", tf.where(one | by_meaning, coded, listed))
+
+    def _typed(self, text, hint):
+        """string (units,): each hint after the word of what its text asks
+        (`questions.question_type`: the first rule that applies), or as it is."""
+        asked = tf.cast(tf.stack([tf.strings.regex_full_match(text, pattern)
+                                  for pattern in self._question_patterns], axis=1), tf.int32)
+        word = tf.gather(tf.constant([*self._type_words, ""]), tf.where(
+            tf.reduce_any(asked > 0, axis=1), tf.argmax(asked, axis=1, output_type=tf.int32),
+            len(self._type_words)))
+        return tf.where(tf.equal(word, ""), hint, tf.strings.join([word, " ", hint]))
 
     def _named_by_meaning(self, text):
         """(string, bool) (units,): `CatalogHints.named_by_meaning` of each text ("", False

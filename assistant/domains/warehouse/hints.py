@@ -11,6 +11,8 @@ type of equipment has. A model trained with hints reads them after the input (af
     "XY32:h866"                         ->  "XY32:h866 § NO EQUIPMENT XY H866"
     "what is the fix for I704 on CH62?" ->  "... § I704 door open too long ON CH NOT VALID"
     "how do I fix repeated jams on CV91" ->  "... § W301 repeated jams ON CV OK"
+    and with `question_types` (session 16) the question's type first:
+    "what does E217 mean?"              ->  "... § MEANING E217 motor over-temperature: CV ..."
     "I908 is raised by which equipment" ->  "... § I908 software update available: CV SN ..."
     "which codes belong to the sorter?" ->  "... § SN: E108 E201 W205 ..."
 
@@ -73,7 +75,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from assistant.domains.warehouse import faultcodes, segment
+from assistant.domains.warehouse import faultcodes, questions, segment
 from assistant.domains.warehouse.catalog import Catalog
 
 HINTS_FILE = "catalog_hints.json"  # in data directories and bundles
@@ -86,6 +88,9 @@ UNKNOWN = "UNKNOWN"  # a question's code of no equipment
 SUBJECT = "IT"  # a context's record (or focus) a pronoun in the next turn may mean
 ORDINAL_WORDS = ("FIRST", "SECOND", "THIRD", "FOURTH")  # a context's records by position
 LAST_WORD = "LAST"
+# what a question asks of its code (`questions.question_type`), first in its hint
+TYPE_WORDS = {"action": "FIX", "meaning": "MEANING", "severity": "SEVERITY",
+              "equipment": "EQUIPMENT"}
 ITEM_SEPARATOR = " ; "  # between a context hint's items
 FOCUS = " >> "  # between a context's line and its focus (`context.FOCUS_MARK`)
 # a context's focus as `context.Context.text` writes it: a code, a unit or both
@@ -154,6 +159,8 @@ class CatalogHints:
             before session 12 (their questions' hints name the code alone).
         contexts: a follow-up's context is annotated too (`annotate_context`); hint files
             written before session 13 read contexts as they are.
+        question_types: a question's code hint starts with what it asks (`TYPE_WORDS`, by
+            `questions.question_type`); hint files written before session 16 do without.
     """
 
     equipment: Mapping[str, tuple[str, ...]]
@@ -161,15 +168,18 @@ class CatalogHints:
     names: Mapping[str, tuple[str, ...]]
     meanings: Mapping[str, str] = dataclasses.field(default_factory=dict)
     contexts: bool = False
+    question_types: bool = False
 
     @classmethod
-    def from_catalog(cls, catalog: Catalog, contexts: bool = False) -> CatalogHints:
+    def from_catalog(cls, catalog: Catalog, contexts: bool = False,
+                     question_types: bool = False) -> CatalogHints:
         return cls({code: tuple(entry.equipment) for code, entry in catalog.entries.items()},
                    {code: tuple(p.name.upper() for p in entry.params)
                     for code, entry in catalog.entries.items()},
                    {prefix: tuple(catalog.aliases.get(prefix) or (name,))
                     for prefix, name in catalog.equipment.items()},
-                   {code: entry.meaning for code, entry in catalog.entries.items()}, contexts)
+                   {code: entry.meaning for code, entry in catalog.entries.items()}, contexts,
+                   question_types)
 
     def record_hint(self, key: str) -> str:
         """The hint of a record whose `segment.record_key` is `key` ("SN:E108")."""
@@ -198,8 +208,9 @@ class CatalogHints:
         """"PREFIX: CODE ..." of a catalog prefix, its codes in catalog order."""
         return f"{prefix}: {' '.join(c for c, on in self.equipment.items() if prefix in on)}"
 
-    def question_hint(self, text: str) -> str | None:
-        """The hint of a text that is not one record (see the module), or None."""
+    def question_hint(self, text: str, typed: bool = True) -> str | None:
+        """The hint of a text that is not one record (see the module), or None; `typed`:
+        a code's hint starts with what the text asks of it, with `question_types`."""
         if re.fullmatch(TWO_CODES, text):
             return None
         match = re.fullmatch(ONE_CODE, text)
@@ -210,10 +221,13 @@ class CatalogHints:
         if code is None:
             return None if kind is None else self.code_list(kind)
         if code not in self.equipment:
-            return f"{code} {UNKNOWN}"
-        if unit is not None:
-            return f"{self.named(code)} ON {unit} {self.record_hint(f'{unit}:{code}')}"
-        return self.raisers(code)
+            hint = f"{code} {UNKNOWN}"
+        elif unit is not None:
+            hint = f"{self.named(code)} ON {unit} {self.record_hint(f'{unit}:{code}')}"
+        else:
+            hint = self.raisers(code)
+        asked = questions.question_type(text) if typed and self.question_types else None
+        return hint if asked is None else f"{TYPE_WORDS[asked]} {hint}"
 
     def named_by_meaning(self, text: str) -> str | None:
         """The code whose catalog meaning a text without codes names, when it names exactly
@@ -294,7 +308,7 @@ class CatalogHints:
         """The item of a focus outside the line: a record's, or a code's question hint."""
         if ":" in focus:
             return self._item(_PARTS.fullmatch(focus).groups(), "", True, True)
-        return f"{SUBJECT} {self.question_hint(focus)}"
+        return f"{SUBJECT} {self.question_hint(focus, typed=False)}"
 
     @functools.cached_property
     def _patterns(self) -> tuple[tuple[str, tuple[re.Pattern, re.Pattern]], ...]:
@@ -314,7 +328,8 @@ class CatalogHints:
                            **({"meaning": self.meanings[code]} if code in self.meanings else {})}
                           for code, on in self.equipment.items()],
                 "names": {prefix: list(names) for prefix, names in sorted(self.names.items())},
-                **({"contexts": True} if self.contexts else {})}
+                **({"contexts": True} if self.contexts else {}),
+                **({"question_types": True} if self.question_types else {})}
 
     @classmethod
     def from_json(cls, entry: Mapping) -> CatalogHints:
@@ -327,7 +342,8 @@ class CatalogHints:
         meanings = {str(c["code"]).upper(): " ".join(str(c["meaning"]).split())
                     for c in entry["codes"] if c.get("meaning")}
         return cls({code: on for code, on, _ in codes}, {code: keys for code, _, keys in codes},
-                   names, meanings, entry.get("contexts") is True)
+                   names, meanings, entry.get("contexts") is True,
+                   entry.get("question_types") is True)
 
 
 def _picks(focus: str, part: tuple[str, str, str]) -> bool:

@@ -18,21 +18,32 @@ from assistant.domains.warehouse.context import ASK_WHICH
 from assistant.domains.warehouse.grounding import codes_named_by_meaning
 from assistant.domains.warehouse.mentions import extract_codes
 
+
+def _in_words(body: str) -> str:
+    """A full-match pattern of a text that holds `body` as words (no letter right before or
+    after it), in any case; Python's `re` and RE2 (`assistant.serving.re2.python_re`) read
+    it alike, so the export's graph types a question as this module does."""
+    return rf"(?is)(?:.*[^A-Za-z])?(?:{body})(?:[^A-Za-z].*)?"
+
+
+_CODE = r"[A-Za-z][0-9]{3}"
+_IT = r"(?:it|that|this)"
+_WHAT_IS = r"wh?at(?:'?s|\s+is)"
 # "how do I fix E217?", "I have W718, what now?", "what should I do about E601 on AG93?":
 # a question that asks what to do about a code.
-_ASKS_ACTION = re.compile(
-    r"(?<![A-Za-z])(?:fix(?:es)?|what\s+now|what\s+(?:do|should|shall|can|must)\s+(?:i|we)\s+"
-    r"do|what\s+to\s+do|how\s+(?:do|can|should|shall)\s+(?:i|we|you)\s+(?:clear|reset|solve|"
-    r"resolve|handle|repair|deal\s+with|get\s+rid\s+of|sort\s+(?:it|that|this)\s+out)|how\s+to\s+"
-    r"(?:clear|reset|solve|resolve|handle|repair|deal\s+with)|steps\s+for|action\s+for)"
-    r"(?![A-Za-z])", flags=re.IGNORECASE)
+ASKS_ACTION = _in_words(
+    r"fix(?:es)?|what\s+now|what\s+(?:do|should|shall|can|must)\s+(?:i|we)\s+do|what\s+to\s+do|"
+    r"how\s+(?:do|can|should|shall)\s+(?:i|we|you)\s+(?:clear|reset|solve|resolve|handle|repair|"
+    r"deal\s+with|get\s+rid\s+of|sort\s+(?:it|that|this)\s+out)|how\s+to\s+(?:clear|reset|solve|"
+    r"resolve|handle|repair|deal\s+with)|steps\s+for|action\s+for")
+_ASKS_ACTION = re.compile(ASKS_ACTION)
 # The answers such a question may get: how to fix it, or why there is nothing to fix here.
 _ACTION_ANSWERS = ("fix", "not_in_catalog", "not_valid_for", "not_valid", "unknown_code")
 
 
 def asks_action(text: str) -> bool:
     """Whether `text` asks what to do ("what now?", "how do I clear it")."""
-    return _ASKS_ACTION.search(text) is not None
+    return _ASKS_ACTION.fullmatch(text) is not None
 
 
 def action_question_flags(source: str, reply: str, phrases: Mapping[str, str],
@@ -43,7 +54,7 @@ def action_question_flags(source: str, reply: str, phrases: Mapping[str, str],
     code." is flagged "the question asks what to do about W718; the reply does not say".
     With `code_table`, a question without a code may name one by its meaning ("what to do
     about charger earth fault", `codes_named_by_meaning`)."""
-    if "fix" not in phrases or not _ASKS_ACTION.search(source):
+    if "fix" not in phrases or not asks_action(source):
         return []
     codes = extract_codes(source) or sorted(codes_named_by_meaning(source, code_table))
     if not codes:
@@ -55,36 +66,40 @@ def action_question_flags(source: str, reply: str, phrases: Mapping[str, str],
     return [f"the question asks what to do about {codes[0]}; the reply does not say"]
 
 
-_CODE = r"[A-Za-z][0-9]{3}"
-_IT = r"(?:it|that|this)"
 # "which machine throws W602", "what else can raise it", "where can E217 be raised": what
 # equipment raises a code.
-_WHICH_EQUIPMENT = re.compile(
-    r"(?<![A-Za-z])(?:which\s+(?:machines?|equipment|units?|devices?|kit|kind\s+of\s+"
-    r"(?:machine|equipment|unit))|what\s+(?:machines?|equipment|devices?)|come\s+from|(?:what|"
-    r"who)(?:\s+else)?\s+(?:can\s+|could\s+|might\s+)?(?:raises?|reports?|throws?|shows?)|"
-    r"where\s+can\s+\S+\s+be\s+raised|equipment\s+for)(?![A-Za-z])", flags=re.IGNORECASE)
+WHICH_EQUIPMENT = _in_words(
+    r"which\s+(?:machines?|equipment|units?|devices?|kit|kind\s+of\s+(?:machine|equipment|unit))|"
+    r"what\s+(?:machines?|equipment|devices?)|come\s+from|(?:what|who)(?:\s+else)?\s+(?:can\s+|"
+    r"could\s+|might\s+)?(?:raises?|reports?|throws?|shows?)|where\s+can\s+[A-Za-z0-9]+\s+be\s+"
+    r"raised|equipment\s+for")
 # "whats E812 mean", "E812? never seen it", "anyone know what E812 is", "define E812", "what
-# is that about", "what is alarm E812?", "I see E812, what is it?": what a code means.
-_WHAT_IT_MEANS = re.compile(
-    r"(?<![A-Za-z])(?:mean|meaning|means|never\s+(?:seen|heard\s+of)|know\s+what|explain|"
-    r"explanation|describe|define|definition|stand\s+for|info\s+on|tell\s+me\s+about|"
-    rf"wh?at(?:'?s|\s+is|\s+was)\s+(?:(?:{_IT}|{_CODE})\s+(?:one\s+)?)?(?:all\s+)?about|"
-    rf"wh?at(?:'?s|\s+is)\s+(?:error|alarm|fault|code|fault\s+code)\s+{_CODE}|"
-    rf"wh?at(?:'?s|\s+is)\s+{_IT}(?:\s+(?:code|one))?(?=\W*(?:{_CODE}\W*)?$))(?![A-Za-z])",
-    flags=re.IGNORECASE)
-# "what is I821", "wat's C505?", or a code alone: also what it means.
-_WHAT_IS_A_CODE = re.compile(rf"^\W*(?:wh?at(?:'?s|\s+is)\s+)?{_CODE}\W*$", flags=re.IGNORECASE)
+# is that about", "what is alarm E812?": what a code means.
+WHAT_IT_MEANS = _in_words(
+    r"mean|meaning|means|never\s+(?:seen|heard\s+of)|know\s+what|explain|explanation|describe|"
+    rf"define|definition|stand\s+for|info\s+on|tell\s+me\s+about|wh?at(?:'?s|\s+is|\s+was)\s+"
+    rf"(?:(?:{_IT}|{_CODE})\s+(?:one\s+)?)?(?:all\s+)?about|{_WHAT_IS}\s+(?:error|alarm|fault|"
+    rf"code|fault\s+code)\s+{_CODE}")
+# "I see E812, what is it?", "what is that code?" (about "it": `referents` asks it with the
+# code after it), "what is I821", "wat's C505?", or a code alone: also what it means.
+WHAT_IS_IT = (rf"(?is)(?:.*[^A-Za-z])?{_WHAT_IS}\s+{_IT}(?:\s+(?:code|one))?[^A-Za-z0-9]*"
+              rf"(?:{_CODE}[^A-Za-z0-9]*)?")
+WHAT_IS_A_CODE = rf"(?is)[^A-Za-z0-9]*(?:{_WHAT_IS}\s+)?{_CODE}[^A-Za-z0-9]*"
 # "is w902 a big deal", "is it critical?", "is E217 just info?", "should I worry about it?":
 # how serious ("W902 is a warning code.")
-_HOW_SERIOUS = re.compile(
-    r"(?<![A-Za-z])(?:serious|severity|severe|how\s+bad|urgent|worry|big\s+deal|dangerous|"
-    rf"critical|what\s+kind\s+of\s+code|what\s+level|is\s+(?:{_IT}|{_CODE})\s+(?:bad|(?:just\s+)?"
-    r"(?:an?\s+)?(?:warning|fault|emergency|info)))(?![A-Za-z])", flags=re.IGNORECASE)
+HOW_SERIOUS = _in_words(
+    r"serious|severity|severe|how\s+bad|urgent|worry|big\s+deal|dangerous|critical|what\s+kind\s+"
+    rf"of\s+code|what\s+level|is\s+(?:{_IT}|{_CODE})\s+(?:bad|(?:just\s+)?(?:an?\s+)?(?:warning|"
+    r"fault|emergency|info))")
+# What a question asks, rule by rule in the order they are read: the first that applies wins.
+TYPE_PATTERNS = (("action", ASKS_ACTION), ("equipment", WHICH_EQUIPMENT),
+                 ("meaning", WHAT_IT_MEANS), ("meaning", WHAT_IS_IT),
+                 ("meaning", WHAT_IS_A_CODE), ("severity", HOW_SERIOUS))
 # The answers of each: the equipment, the meaning, the severity, or why there is none.
-_QUESTION_TYPES = ((_WHICH_EQUIPMENT, "which equipment raises", "equipment_of"),
-                   (_WHAT_IT_MEANS, "what", "means"), (_WHAT_IS_A_CODE, "what", "means"),
-                   (_HOW_SERIOUS, "how serious", "severity"))
+_ASKED = {"equipment": ("which equipment raises", "equipment_of"), "meaning": ("what", "means"),
+          "severity": ("how serious", "severity")}
+_QUESTION_TYPES = tuple((re.compile(pattern), *_ASKED[kind])
+                        for kind, pattern in TYPE_PATTERNS if kind in _ASKED)
 
 
 def question_type_flags(source: str, reply: str, phrases: Mapping[str, str]) -> list[str]:
@@ -99,7 +114,7 @@ def question_type_flags(source: str, reply: str, phrases: Mapping[str, str]) -> 
         return []
     for pattern, asked, answer in _QUESTION_TYPES:
         wanted = [phrases.get(answer), phrases.get("not_in_catalog")]
-        if None in wanted or not pattern.search(source) or (
+        if None in wanted or not pattern.fullmatch(source) or (
                 answer == "severity" and asks_action(source)):  # the fix answers both
             continue
         wanted[0] += "." * (answer == "severity")  # "E702 is a fault code.": "code."
@@ -114,12 +129,7 @@ def question_type(text: str) -> str | None:
     "equipment" (what raises it), "meaning" or "severity"; None for none of them. The
     first that applies wins, as for the flags: "how do I fix it, is it serious?" asks
     the action."""
-    if asks_action(text):
-        return "action"
-    for pattern, _, answer in _QUESTION_TYPES:
-        if pattern.search(text):
-            return _ANSWER_TYPES[answer]
-    return None
+    return next((kind for kind, pattern in _TYPE_RULES if pattern.fullmatch(text)), None)
 
 
-_ANSWER_TYPES = {"equipment_of": "equipment", "means": "meaning", "severity": "severity"}
+_TYPE_RULES = tuple((kind, re.compile(pattern)) for kind, pattern in TYPE_PATTERNS)

@@ -53,6 +53,20 @@ QUESTIONS = [
     ("item oversize on sn95 - help", "item oversize on sn95 - help § E311 item oversize ON SN OK"),
     ("WHAT IS BATTERY LOW ON LP4", "WHAT IS BATTERY LOW ON LP4 § W102 battery low ON LP NOT VALID"),
 ]
+# with `question_types` (corpora built since session 16) a code's hint starts with the type
+TYPED_HINTS = dataclasses.replace(CATALOG_HINTS, question_types=True)
+TYPED = [
+    ("I have C507, what now?", "I have C507, what now? § FIX C507 load over capacity: LF SC"),
+    ("can you tell me what X431 means?", "can you tell me what X431 means? § MEANING X431 UNKNOWN"),
+    (" e422 is raised by which equipment? ",
+     "e422 is raised by which equipment? § EQUIPMENT E422 load sensor fault: SC SH LF AG"),
+    ("is it critical? E605", "is it critical? E605 § SEVERITY E605 overtravel: SC SH LF"),
+    ("how do I fix Repeated-Jams on CV91?",
+     "how do I fix Repeated-Jams on CV91? § FIX W301 repeated jams ON CV OK"),
+    ("CV07:E217 help", "CV07:E217 help § E217 motor over-temperature ON CV OK"),  # asks none
+    ("which codes belong to the palletizers", "which codes belong to the palletizers § PL: E108 "
+     "E201 W205 E217 I230 C501 C502 C503 E504 C509 E710 W712 E715 W718 I724 E901 W905 I908 I914"),
+]
 CONTEXT_HINTS = hints.CatalogHints.from_catalog(load_catalog(), contexts=True)
 BEFORE_CONTEXTS = dataclasses.replace(CONTEXT_HINTS, contexts=False)  # the shipped bundle's
 CONTEXTS = [
@@ -107,9 +121,15 @@ def test_anything_but_one_record_is_read_as_typed(text):
     assert CATALOG_HINTS.annotate(text) == text
 
 
+@pytest.mark.parametrize(("text", "annotated"), TYPED)
+def test_a_questions_code_hint_may_start_with_what_it_asks(text, annotated):
+    assert TYPED_HINTS.annotate(text) == annotated
+    assert hints.CatalogHints.from_json(TYPED_HINTS.to_json()) == TYPED_HINTS
+
+
 def test_hints_round_trip_and_bundles_without_them_read_as_typed(tmp_path):
     corpus.write_domain_files(tmp_path, load_catalog(), catalog_hints=True)
-    assert hints.load_hints(tmp_path) == CATALOG_HINTS
+    assert hints.load_hints(tmp_path) == TYPED_HINTS  # a corpus written today types questions
     assert WarehouseDomain.from_bundle(tmp_path).model_text("LF99:W311") == (
         "LF99:W311 § UNKNOWN CODE W311")
     assert hints.HINTS_FILE in json.loads((tmp_path / "domain.json").read_text())["files"]
@@ -170,7 +190,8 @@ def test_hints_files_before_context_hints_read_contexts_as_typed(tmp_path):
     assert WarehouseDomain.from_bundle(tmp_path).model_context(context, "fix?") == annotated
     del entry["contexts"]  # a file of session 11 or 12 (the run E bundle's)
     (tmp_path / hints.HINTS_FILE).write_text(json.dumps(entry), encoding="utf-8")
-    assert hints.load_hints(tmp_path) == BEFORE_CONTEXTS
+    assert hints.load_hints(tmp_path) == dataclasses.replace(BEFORE_CONTEXTS,
+                                                             question_types=True)
     domain = WarehouseDomain.from_bundle(tmp_path)
     assert domain.model_context(context, "fix?") == context
     assert domain.model_text("LF99:W311") == "LF99:W311 § UNKNOWN CODE W311"
@@ -202,14 +223,15 @@ def test_the_graph_writes_what_python_writes():
 
     from assistant.domains.warehouse.graph_segment import HintAnnotator
 
-    texts = [text for text, _ in ANNOTATED + QUESTIONS] + AS_TYPED + [
+    texts = [text for text, _ in ANNOTATED + QUESTIONS + TYPED] + AS_TYPED + [
         "CV07:E217\u00a0T=85\u3000", "pl33:e416 m=5", "CV07:E217 T=85 T=9.5C",
         "WS3:E801 D=4", "WS3:E801 w=1.5,D=4 %", "CV07:E217\tT =\u00a085.",
         "SN2 : W301 N=12", "ZZ99:Z999 Q=1",
         "what does\u2003e217 mean on\u00a0the stacker\u3000crane 4\n", "e217\n", "door 4\n"]
-    graph = HintAnnotator(CATALOG_HINTS).annotate(tf.constant(texts))
-    assert [t.decode("utf-8") for t in graph.numpy()] == [CATALOG_HINTS.annotate(t)
-                                                          for t in texts]
+    for catalog_hints in (CATALOG_HINTS, TYPED_HINTS):
+        graph = HintAnnotator(catalog_hints).annotate(tf.constant(texts))
+        assert [t.decode("utf-8") for t in graph.numpy()] == [catalog_hints.annotate(t)
+                                                              for t in texts]
 
 
 def test_the_graph_writes_what_python_writes_on_a_corpus(tmp_path):
@@ -225,6 +247,7 @@ def test_the_graph_writes_what_python_writes_on_a_corpus(tmp_path):
                                                                      test=100),
                         catalog_hints=True, context_hints=True)
     loaded = hints.load_hints(tmp_path)
+    assert loaded.question_types and loaded.contexts
     units, contexts = set(), set()
     for split in corpus.SPLITS:
         for line in (tmp_path / f"{split}.jsonl").open(encoding="utf-8"):
