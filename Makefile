@@ -91,7 +91,7 @@ corpus: $(STAMP)
 # realistic-input variants, small talk and follow-ups with their context.
 corpus-shipped: $(STAMP)
 	$(PY) -m training build-corpus --out $(SHIPPED_CORPUS) --one-record-lines --codes-weight 5 \
-		--train-shares 0.24,0,0.13,0.30,0.09,0.24 --hints
+		--train-shares 0.24,0,0.13,0.30,0.09,0.24 --hints --no-question-hints
 
 # Builds the corpus, trains the reference model (seeded; resumes if interrupted), evaluates it
 # on the test split and copies the bundle (without checkpoints and logs) to saved_models/.

@@ -51,9 +51,8 @@ after the other categories and inserted among them in seeded places, so with
 `followups=0` the files are those of a corpus without follow-ups, byte for byte, and with
 them the other pairs are the same, in the same order. See `followups`.
 
-The catalog lives in `catalog`, the reply templates in `messages`, the question templates in
-`phrasings`, the drawing of lines and questions in `sampler` and the small talk in
-`smalltalk` (all in `assistant.domains.warehouse`).
+Catalog: `catalog`; reply templates: `messages`; question templates: `phrasings`; drawing
+lines and questions: `sampler`; small talk: `smalltalk` (all `assistant.domains.warehouse`).
 """
 
 from __future__ import annotations
@@ -192,6 +191,7 @@ def build_corpus(
     sizes: CorpusSizes | None = None,
     catalog_hints: bool = False,
     context_hints: bool = False,
+    question_hints: bool = True,
 ) -> dict[str, dict[str, int]]:
     """Writes train.jsonl, valid.jsonl, test.jsonl and the domain's files (see
     `write_domain_files`) into `out_dir` (atomically).
@@ -236,25 +236,25 @@ def build_corpus(
             if "family" in pair:
                 counts[pair["family"]] += 1
         summary[split] = {**counts, "total": len(pairs)}
-    write_domain_files(Path(out_dir), catalog, catalog_hints, context_hints)
+    write_domain_files(Path(out_dir), catalog, catalog_hints, context_hints, question_hints)
     return summary
 
 
 def write_domain_files(out_dir: Path, catalog: Catalog, catalog_hints: bool = False,
-                       context_hints: bool = False) -> None:
+                       context_hints: bool = False, question_hints: bool = True) -> None:
     """Writes what a bundle trained on this data needs of the domain (training copies the
     files `DOMAIN_MANIFEST` names into the bundle): the check's catalog facts
     (`faithfulness.BUNDLE_FILE`), the record order (`segment.RECORD_ORDER_FILE`) and, with
     `catalog_hints`, the hints a model trained on it reads (`hints.HINTS_FILE`; a stale one
-    is removed without), of contexts too with `context_hints`."""
+    is removed without), of contexts with `context_hints`, of questions with `question_hints`."""
     files = {
         faithfulness.BUNDLE_FILE: faithfulness_settings(catalog),
         segment.RECORD_ORDER_FILE: record_order(catalog).to_json(),
         DOMAIN_MANIFEST: manifest.manifest(catalog_hints),
     }
     if catalog_hints:
-        files[hints.HINTS_FILE] = hints.CatalogHints.from_catalog(
-            catalog, context_hints, question_types=True).to_json()
+        files[hints.HINTS_FILE] = hints.CatalogHints.from_catalog(catalog, context_hints,
+                                                                  question_hints).to_json()
     else:
         (out_dir / hints.HINTS_FILE).unlink(missing_ok=True)
     for name, content in files.items():
@@ -338,6 +338,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                         "hints\"); the shipped bundle was trained with them")
     parser.add_argument("--context-hints", action="store_true", help="--hints, and of each "
                         "record of a follow-up's context too; the shipped bundle: without")
+    parser.add_argument("--no-question-hints", dest="question_hints", action="store_false",
+                        help="hints as run E's: no question type, no code named by meaning")
     parser.set_defaults(handler=_build_corpus_command, needs_tensorflow=False)
     return parser
 
@@ -370,14 +372,12 @@ def _build_corpus_command(args: argparse.Namespace) -> int:
     try:
         sizes = CorpusSizes(train=args.train, valid=args.valid, test=args.test,
                             variants=args.variants, train_shares=args.train_shares,
-                            followups=args.followups,
-                            one_record_lines=args.one_record_lines,
+                            followups=args.followups, one_record_lines=args.one_record_lines,
                             codes_weight=args.codes_weight)
     except ValueError as error:
         raise ValueError(f"build-corpus: {error}") from None
-    summary = build_corpus(args.out, seed=args.seed, catalog_path=args.catalog, sizes=sizes,
-                           catalog_hints=args.hints or args.context_hints,
-                           context_hints=args.context_hints)
+    summary = build_corpus(args.out, args.seed, args.catalog, sizes, args.hints or
+                           args.context_hints, args.context_hints, args.question_hints)
     columns = (*CATEGORIES, *FOLLOWUP_CATEGORIES, "total")
     print(f"{'split':<6}" + "".join(f"{c.removeprefix('followup_'):>11}" for c in columns))
     for split, counts in summary.items():

@@ -112,10 +112,11 @@ class HintAnnotator(tf.Module):
                                for p in self.prefixes]
         self._type_patterns = [python_re(hints_lib.type_pattern(hints.names[p]))
                                for p in self.prefixes]
-        self._meaning_codes = [code for code, _ in hints._meaning_patterns]
+        self._meaning_codes = [code for code, _ in hints._meaning_patterns
+                               if hints.question_hints]
         self._meaning_patterns = [python_re(hints_lib.meaning_pattern(hints.meanings[code]))
                                   for code in self._meaning_codes]
-        self.question_types = hints.question_types
+        self.question_hints = hints.question_hints
         self._question_patterns = [python_re(pattern) for _, pattern in questions.TYPE_PATTERNS]
         self._type_words = [hints_lib.TYPE_WORDS[kind] for kind, _ in questions.TYPE_PATTERNS]
         self.keys = sorted({key for keys in hints.params.values() for key in keys})
@@ -273,7 +274,7 @@ class HintAnnotator(tf.Module):
         coded = tf.where(tf.strings.length(raisers) == 0,
                          tf.strings.join([code, " ", hints_lib.UNKNOWN]),
                          tf.where(has_unit, on_unit, raisers))
-        if typed and self.question_types:
+        if typed and self.question_hints:
             coded = self._typed(text, coded)
         asks = tf.strings.regex_full_match(text, python_re(hints_lib.ASKS_CODES))
         listed = tf.where(has_kind & asks, self.code_lists.lookup(kind), "")

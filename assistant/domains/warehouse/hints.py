@@ -10,8 +10,8 @@ type of equipment has. A model trained with hints reads them after the input (af
     "LF99:W311"                         ->  "LF99:W311 § UNKNOWN CODE W311"
     "XY32:h866"                         ->  "XY32:h866 § NO EQUIPMENT XY H866"
     "what is the fix for I704 on CH62?" ->  "... § I704 door open too long ON CH NOT VALID"
-    "how do I fix repeated jams on CV91" ->  "... § W301 repeated jams ON CV OK"
-    and with `question_types` (session 16) the question's type first:
+    and with `question_hints` (session 16) a code named by its meaning, and the type first:
+    "how do I fix repeated jams on CV91" ->  "... § FIX W301 repeated jams ON CV OK"
     "what does E217 mean?"              ->  "... § MEANING E217 motor over-temperature: CV ..."
     "I908 is raised by which equipment" ->  "... § I908 software update available: CV SN ..."
     "which codes belong to the sorter?" ->  "... § SN: E108 E201 W205 ..."
@@ -26,13 +26,13 @@ The rules, written as patterns Python's `re` and RE2 read alike so the export's 
   copies "▁H" of "H866" to its reply ("report code H866") from the hint, not from the
   record's "H" that follows a colon (another piece).
 - Any other text that names one code (a letter and three digits standing alone; two or more:
-  no hint), or no code but the catalog meaning of exactly one ("how do I fix repeated jams
-  on CV91?" names W301, `meaning_pattern`; session 16: the model alone had to recall the
-  code, and answered W305), gets "CODE UNKNOWN" for a code of no equipment, else the code
-  and its meaning ("E422 load sensor fault": the key the model recalls the fix by; without
-  it, "what is the fix for E422 on lift 76?" got the lift's most frequent fix) followed by
-  "ON PREFIX" and the record hint when it names a unit ("lift 4", "LF04") of a type, else
-  ":" and the prefixes of the equipment that raises it.
+  no hint), or, with `question_hints`, no code but the catalog meaning of exactly one ("how
+  do I fix repeated jams on CV91?" names W301, `meaning_pattern`; session 16: the model
+  alone had to recall the code, and answered W305), gets "CODE UNKNOWN" for a code of no
+  equipment, else the code and its meaning ("E422 load sensor fault": the key the model
+  recalls the fix by; without it, "what is the fix for E422 on lift 76?" got the lift's most
+  frequent fix) followed by "ON PREFIX" and the record hint when it names a unit ("lift 4",
+  "LF04") of a type, else ":" and the prefixes of the equipment that raises it.
 - A text that names no code but a type of equipment (with a unit number or without) and
   asks for codes (the word "code", "fault", "error" or "alarm", a plural too) gets "PREFIX:"
   and the codes of that type, in catalog order. (Session 11's run C listed them for any
@@ -159,8 +159,10 @@ class CatalogHints:
             before session 12 (their questions' hints name the code alone).
         contexts: a follow-up's context is annotated too (`annotate_context`); hint files
             written before session 13 read contexts as they are.
-        question_types: a question's code hint starts with what it asks (`TYPE_WORDS`, by
-            `questions.question_type`); hint files written before session 16 do without.
+        question_hints: a text without codes that names one code's meaning gets that
+            code's hint, and a question's code hint starts with what it asks (`TYPE_WORDS`,
+            by `questions.question_type`); hint files written before session 16 (run E's)
+            and `build-corpus --no-question-hints` do without.
     """
 
     equipment: Mapping[str, tuple[str, ...]]
@@ -168,18 +170,18 @@ class CatalogHints:
     names: Mapping[str, tuple[str, ...]]
     meanings: Mapping[str, str] = dataclasses.field(default_factory=dict)
     contexts: bool = False
-    question_types: bool = False
+    question_hints: bool = False
 
     @classmethod
     def from_catalog(cls, catalog: Catalog, contexts: bool = False,
-                     question_types: bool = False) -> CatalogHints:
+                     question_hints: bool = False) -> CatalogHints:
         return cls({code: tuple(entry.equipment) for code, entry in catalog.entries.items()},
                    {code: tuple(p.name.upper() for p in entry.params)
                     for code, entry in catalog.entries.items()},
                    {prefix: tuple(catalog.aliases.get(prefix) or (name,))
                     for prefix, name in catalog.equipment.items()},
                    {code: entry.meaning for code, entry in catalog.entries.items()}, contexts,
-                   question_types)
+                   question_hints)
 
     def record_hint(self, key: str) -> str:
         """The hint of a record whose `segment.record_key` is `key` ("SN:E108")."""
@@ -210,11 +212,12 @@ class CatalogHints:
 
     def question_hint(self, text: str, typed: bool = True) -> str | None:
         """The hint of a text that is not one record (see the module), or None; `typed`:
-        a code's hint starts with what the text asks of it, with `question_types`."""
+        a code's hint starts with what the text asks of it, with `question_hints`."""
         if re.fullmatch(TWO_CODES, text):
             return None
         match = re.fullmatch(ONE_CODE, text)
-        code = match.group(1).upper() if match else self.named_by_meaning(text)
+        code = match.group(1).upper() if match else (
+            self.named_by_meaning(text) if self.question_hints else None)
         if code is None and not re.fullmatch(ASKS_CODES, text):
             return None
         unit, kind = self.named_type(text)
@@ -226,7 +229,7 @@ class CatalogHints:
             hint = f"{self.named(code)} ON {unit} {self.record_hint(f'{unit}:{code}')}"
         else:
             hint = self.raisers(code)
-        asked = questions.question_type(text) if typed and self.question_types else None
+        asked = questions.question_type(text) if typed and self.question_hints else None
         return hint if asked is None else f"{TYPE_WORDS[asked]} {hint}"
 
     def named_by_meaning(self, text: str) -> str | None:
@@ -329,7 +332,7 @@ class CatalogHints:
                           for code, on in self.equipment.items()],
                 "names": {prefix: list(names) for prefix, names in sorted(self.names.items())},
                 **({"contexts": True} if self.contexts else {}),
-                **({"question_types": True} if self.question_types else {})}
+                **({"question_hints": True} if self.question_hints else {})}
 
     @classmethod
     def from_json(cls, entry: Mapping) -> CatalogHints:
@@ -343,7 +346,7 @@ class CatalogHints:
                     for c in entry["codes"] if c.get("meaning")}
         return cls({code: on for code, on, _ in codes}, {code: keys for code, _, keys in codes},
                    names, meanings, entry.get("contexts") is True,
-                   entry.get("question_types") is True)
+                   entry.get("question_hints") is True)
 
 
 def _picks(focus: str, part: tuple[str, str, str]) -> bool:

@@ -45,24 +45,23 @@ QUESTIONS = [
     ("Which fault codes does the lift have", "Which fault codes does the lift have § LF: E108 "
      "E201 W205 E210 C212 E217 E224 I230 W233 E317 E416 W419 E422 C501 C502 C503 E504 C507 "
      "C509 E605 E901 W905 I908 I914"),
-    # no code, but the catalog meaning of one: as if it named the code
-    ("how do I fix Repeated-Jams on CV91?",
-     "how do I fix Repeated-Jams on CV91? § W301 repeated jams ON CV OK"),
-    ("what to do about charging complete",
-     "what to do about charging complete § I107 charging complete: CH AG SH"),
-    ("item oversize on sn95 - help", "item oversize on sn95 - help § E311 item oversize ON SN OK"),
-    ("WHAT IS BATTERY LOW ON LP4", "WHAT IS BATTERY LOW ON LP4 § W102 battery low ON LP NOT VALID"),
 ]
-# with `question_types` (corpora built since session 16) a code's hint starts with the type
-TYPED_HINTS = dataclasses.replace(CATALOG_HINTS, question_types=True)
+# with `question_hints` (corpora built since session 16): a code named by its meaning gets
+# its hint, and a code's hint starts with what the question asks
+TYPED_HINTS = dataclasses.replace(CATALOG_HINTS, question_hints=True)
 TYPED = [
     ("I have C507, what now?", "I have C507, what now? § FIX C507 load over capacity: LF SC"),
     ("can you tell me what X431 means?", "can you tell me what X431 means? § MEANING X431 UNKNOWN"),
     (" e422 is raised by which equipment? ",
      "e422 is raised by which equipment? § EQUIPMENT E422 load sensor fault: SC SH LF AG"),
     ("is it critical? E605", "is it critical? E605 § SEVERITY E605 overtravel: SC SH LF"),
+    # no code, but the catalog meaning of one: as if it named the code
     ("how do I fix Repeated-Jams on CV91?",
      "how do I fix Repeated-Jams on CV91? § FIX W301 repeated jams ON CV OK"),
+    ("what about charging complete", "what about charging complete § I107 charging complete: "
+     "CH AG SH"),  # asks no type the rules know
+    ("item oversize on sn95", "item oversize on sn95 § E311 item oversize ON SN OK"),
+    ("WHAT IS BATTERY LOW ON LP4", "WHAT IS BATTERY LOW ON LP4 § W102 battery low ON LP NOT VALID"),
     ("CV07:E217 help", "CV07:E217 help § E217 motor over-temperature ON CV OK"),  # asks none
     ("which codes belong to the palletizers", "which codes belong to the palletizers § PL: E108 "
      "E201 W205 E217 I230 C501 C502 C503 E504 C509 E710 W712 E715 W718 I724 E901 W905 I908 I914"),
@@ -103,7 +102,8 @@ CONTEXTS_AS_TYPED = ["", "  ", "CV07", "hello there", "q123", "x >> E217", "CV07
 AS_TYPED = ["how do I fix it?", "CV07:E217 T=85; SN02:W301", "hello", "", "  ", "WS7",
             "my printer is not printing", "decode the sorter",
             "which one, C212 or W905?", "E2170 and XE217 are not codes",
-            "battery low and path blocked", "batterylow", "the battery is low"]  # two, no words
+            "battery low and path blocked", "batterylow", "the battery is low",  # two, no words
+            "how do I fix repeated jams on CV91?"]  # a code's meaning: only with question hints
 
 
 @pytest.mark.parametrize(("text", "annotated"), ANNOTATED)
@@ -130,6 +130,8 @@ def test_a_questions_code_hint_may_start_with_what_it_asks(text, annotated):
 def test_hints_round_trip_and_bundles_without_them_read_as_typed(tmp_path):
     corpus.write_domain_files(tmp_path, load_catalog(), catalog_hints=True)
     assert hints.load_hints(tmp_path) == TYPED_HINTS  # a corpus written today types questions
+    corpus.write_domain_files(tmp_path, load_catalog(), catalog_hints=True, question_hints=False)
+    assert hints.load_hints(tmp_path) == CATALOG_HINTS  # `--no-question-hints`: as run E's
     assert WarehouseDomain.from_bundle(tmp_path).model_text("LF99:W311") == (
         "LF99:W311 § UNKNOWN CODE W311")
     assert hints.HINTS_FILE in json.loads((tmp_path / "domain.json").read_text())["files"]
@@ -191,7 +193,7 @@ def test_hints_files_before_context_hints_read_contexts_as_typed(tmp_path):
     del entry["contexts"]  # a file of session 11 or 12 (the run E bundle's)
     (tmp_path / hints.HINTS_FILE).write_text(json.dumps(entry), encoding="utf-8")
     assert hints.load_hints(tmp_path) == dataclasses.replace(BEFORE_CONTEXTS,
-                                                             question_types=True)
+                                                             question_hints=True)
     domain = WarehouseDomain.from_bundle(tmp_path)
     assert domain.model_context(context, "fix?") == context
     assert domain.model_text("LF99:W311") == "LF99:W311 § UNKNOWN CODE W311"
@@ -247,7 +249,7 @@ def test_the_graph_writes_what_python_writes_on_a_corpus(tmp_path):
                                                                      test=100),
                         catalog_hints=True, context_hints=True)
     loaded = hints.load_hints(tmp_path)
-    assert loaded.question_types and loaded.contexts
+    assert loaded.question_hints and loaded.contexts
     units, contexts = set(), set()
     for split in corpus.SPLITS:
         for line in (tmp_path / f"{split}.jsonl").open(encoding="utf-8"):
