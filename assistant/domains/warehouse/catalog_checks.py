@@ -144,6 +144,8 @@ def catalog_flags(
     that is not a fault line may have lost some values, "D=18 %", but a value the record
     holds under another key is not its catalog value: "41 jams" for `W301 V=41 N=40`).
     """
+    if check_values not in ("all", "strays"):
+        raise ValueError(f"check_values must be 'all' or 'strays', not {check_values!r}")
     sentences = _SENTENCE_BREAK.split(reply)
     codes = [frozenset(extract_codes(sentence)) for sentence in sentences]  # once, not per record
     phrases = {kind: phrase.lower() for kind, phrase in (message_phrases or {}).items()}

@@ -73,17 +73,9 @@ WHICH_EQUIPMENT = _in_words(
     r"what\s+(?:machines?|equipment|devices?)|come\s+from|(?:what|who)(?:\s+else)?\s+(?:can\s+|"
     r"could\s+|might\s+)?(?:raises?|reports?|throws?|shows?)|where\s+can\s+[A-Za-z0-9]+\s+be\s+"
     r"raised|equipment\s+for")
-# "whats E812 mean", "E812? never seen it", "anyone know what E812 is", "define E812", "what
-# is that about", "what is alarm E812?": what a code means.
-WHAT_IT_MEANS = _in_words(
-    r"mean|meaning|means|never\s+(?:seen|heard\s+of)|know\s+what|explain|explanation|describe|"
-    rf"define|definition|stand\s+for|info\s+on|tell\s+me\s+about|wh?at(?:'?s|\s+is|\s+was)\s+"
-    rf"(?:(?:{_IT}|{_CODE})\s+(?:one\s+)?)?(?:all\s+)?about|{_WHAT_IS}\s+(?:error|alarm|fault|"
-    rf"code|fault\s+code)\s+{_CODE}")
-# "I see E812, what is it?", "what is that code?" (about "it": `referents` asks it with the
-# code after it), "what is I821", "wat's C505?", or a code alone: also what it means.
-WHAT_IS_IT = (rf"(?is)(?:.*[^A-Za-z])?{_WHAT_IS}\s+{_IT}(?:\s+(?:code|one))?[^A-Za-z0-9]*"
-              rf"(?:{_CODE}[^A-Za-z0-9]*)?")
+# "whats E812 mean", "E812? never seen it", "anyone know what E812 is": what a code means.
+WHAT_IT_MEANS = _in_words(r"mean|meaning|means|never\s+(?:seen|heard\s+of)|know\s+what|explain")
+# "what is I821", "wat's C505?", or a code alone: also what it means.
 WHAT_IS_A_CODE = rf"(?is)[^A-Za-z0-9]*(?:{_WHAT_IS}\s+)?{_CODE}[^A-Za-z0-9]*"
 # "is w902 a big deal", "is it critical?", "is E217 just info?", "should I worry about it?":
 # how serious ("W902 is a warning code.")
@@ -91,15 +83,22 @@ HOW_SERIOUS = _in_words(
     r"serious|severity|severe|how\s+bad|urgent|worry|big\s+deal|dangerous|critical|what\s+kind\s+"
     rf"of\s+code|what\s+level|is\s+(?:{_IT}|{_CODE})\s+(?:bad|(?:just\s+)?(?:an?\s+)?(?:warning|"
     r"fault|emergency|info))")
+# After the severity ("tell me about the severity of E217" asks how serious): "define E812",
+# "describe it", "what is that about", "what is alarm E812?", and "I see E812, what is it?",
+# "what is that code?" (about "it": `referents` asks it with the code after it).
+MEANING_WORDS = _in_words(
+    r"explanation|describe|define|definition|stand\s+for|info\s+on|tell\s+me\s+about|wh?at(?:'?s|"
+    rf"\s+is|\s+was)\s+(?:(?:{_IT}|{_CODE})\s+(?:one\s+)?)?(?:all\s+)?about|{_WHAT_IS}\s+(?:error|"
+    rf"alarm|fault|code|fault\s+code)\s+{_CODE}")
+WHAT_IS_IT = (rf"(?is)(?:.*[^A-Za-z])?{_WHAT_IS}\s+{_IT}(?:\s+(?:code|one))?[^A-Za-z0-9]*"
+              rf"(?:{_CODE}[^A-Za-z0-9]*)?")
 # What a question asks, rule by rule in the order they are read: the first that applies wins.
 TYPE_PATTERNS = (("action", ASKS_ACTION), ("equipment", WHICH_EQUIPMENT),
-                 ("meaning", WHAT_IT_MEANS), ("meaning", WHAT_IS_IT),
-                 ("meaning", WHAT_IS_A_CODE), ("severity", HOW_SERIOUS))
+                 ("meaning", WHAT_IT_MEANS), ("meaning", WHAT_IS_A_CODE),
+                 ("severity", HOW_SERIOUS), ("meaning", MEANING_WORDS), ("meaning", WHAT_IS_IT))
 # The answers of each: the equipment, the meaning, the severity, or why there is none.
 _ASKED = {"equipment": ("which equipment raises", "equipment_of"), "meaning": ("what", "means"),
           "severity": ("how serious", "severity")}
-_QUESTION_TYPES = tuple((re.compile(pattern), *_ASKED[kind])
-                        for kind, pattern in TYPE_PATTERNS if kind in _ASKED)
 
 
 def question_type_flags(source: str, reply: str, phrases: Mapping[str, str]) -> list[str]:
@@ -108,20 +107,22 @@ def question_type_flags(source: str, reply: str, phrases: Mapping[str, str]) -> 
     a code means ("W608? never seen it") with its meaning ("W608 means ..."), one that asks
     how serious it is with its severity; any may say the code is not in the catalog, or ask
     which one is meant. "W602 is a warning code." is flagged "the question asks which
-    equipment raises W602; the reply does not say"."""
+    equipment raises W602; the reply does not say". Only the type `question_type` reads
+    is asked ("tell me about the severity of E217" asks how serious, not what it means;
+    what to do is `action_question_flags`'s)."""
     codes = extract_codes(source)
-    if not codes or reply.startswith(ASK_WHICH):
+    kind = question_type(source)
+    if not codes or kind not in _ASKED or reply.startswith(ASK_WHICH):
         return []
-    for pattern, asked, answer in _QUESTION_TYPES:
-        wanted = [phrases.get(answer), phrases.get("not_in_catalog")]
-        if None in wanted or not pattern.fullmatch(source) or (
-                answer == "severity" and asks_action(source)):  # the fix answers both
-            continue
-        wanted[0] += "." * (answer == "severity")  # "E702 is a fault code.": "code."
-        if not any(phrase.lower() in reply.lower() for phrase in wanted):
-            return [f"the question asks {asked} {codes[0]}{' means' * (answer == 'means')}"
-                    f"{' is' * (answer == 'severity')}; the reply does not say"]
-    return []
+    asked, answer = _ASKED[kind]
+    wanted = [phrases.get(answer), phrases.get("not_in_catalog")]
+    if None in wanted:
+        return []
+    wanted[0] += "." * (answer == "severity")  # "E702 is a fault code.": "code."
+    if any(phrase.lower() in reply.lower() for phrase in wanted):
+        return []
+    return [f"the question asks {asked} {codes[0]}{' means' * (answer == 'means')}"
+            f"{' is' * (answer == 'severity')}; the reply does not say"]
 
 
 def question_type(text: str) -> str | None:

@@ -76,7 +76,7 @@ def spell_out(context: str, text: str, detector: Detector) -> str | None:
     fault line, a question about one record ("fix?", "where else can that come from?") as
     the canonical question of its type naming the record's code (and unit, for what to do);
     None when it refers to nothing or to several records, or asks what no canonical
-    question asks ("what is that about?")."""
+    question asks ("tell me more about that")."""
     subjects, how = referents.reference(text, context, detector)
     if len(subjects) != 1:
         return None

@@ -185,15 +185,15 @@ def test_a_turn_with_its_own_hint_reads_its_context_as_typed():
 def test_hints_files_before_context_hints_read_contexts_as_typed(tmp_path):
     corpus.write_domain_files(tmp_path, load_catalog(), catalog_hints=True)
     assert "contexts" not in json.loads((tmp_path / hints.HINTS_FILE).read_text("utf-8"))
-    corpus.write_domain_files(tmp_path, load_catalog(), catalog_hints=True, context_hints=True)
+    corpus.write_domain_files(tmp_path, load_catalog(), catalog_hints=True, context_hints=True,
+                              question_hints=False)
     entry = json.loads((tmp_path / hints.HINTS_FILE).read_text(encoding="utf-8"))
     assert entry["contexts"] is True
     context, annotated = CONTEXTS[0]
     assert WarehouseDomain.from_bundle(tmp_path).model_context(context, "fix?") == annotated
     del entry["contexts"]  # a file of session 11 or 12 (the run E bundle's)
     (tmp_path / hints.HINTS_FILE).write_text(json.dumps(entry), encoding="utf-8")
-    assert hints.load_hints(tmp_path) == dataclasses.replace(BEFORE_CONTEXTS,
-                                                             question_hints=True)
+    assert hints.load_hints(tmp_path) == BEFORE_CONTEXTS
     domain = WarehouseDomain.from_bundle(tmp_path)
     assert domain.model_context(context, "fix?") == context
     assert domain.model_text("LF99:W311") == "LF99:W311 § UNKNOWN CODE W311"

@@ -47,3 +47,21 @@ def test_the_first_rule_that_applies_wins():
     assert questions.question_type("how do I fix it, is it serious?") == "action"
     assert questions.question_type("what is it E217 means") == "meaning"
     assert questions.question_type("is E217 just info?") == "severity"
+    # the meaning words added in session 16 come after the severity
+    for text in ("tell me about the severity of E217", "info on E217 severity",
+                 "what is E217 about, is it serious?", "what is it, is it critical?"):
+        assert questions.question_type(text) == "severity"
+
+
+def test_the_check_asks_only_the_type_read_first():
+    from assistant.domains.warehouse.messages import MESSAGE_PHRASES
+
+    def flags(source, reply):
+        return questions.question_type_flags(source, reply, MESSAGE_PHRASES)
+
+    severity = "tell me about the severity of E217"
+    assert flags(severity, "E217 is a fault code.") == []
+    assert flags(severity, "E217 means motor over-temperature.") == [
+        "the question asks how serious E217 is; the reply does not say"]
+    # both asked: the meaning, read first, is enough
+    assert flags("what does E217 mean, is it serious?", "E217 means motor over-temperature.") == []
