@@ -8,6 +8,7 @@ rewrites a Python pattern so both match the same characters, and `strip_pattern`
 from __future__ import annotations
 
 import functools
+import re
 import sys
 
 
@@ -39,6 +40,34 @@ def python_re(pattern: str) -> str:
         elif char == "]" and in_class:
             in_class = False
         out.append(char)
+        i += 1
+    return "".join(out)
+
+
+@functools.cache
+def ascii_case(pattern: str) -> str:
+    """A pattern that starts with an `i` flag ("(?is)...") with that flag spelled out for
+    ASCII letters alone ("fix" -> "[fF][iI][xX]", "(?is)" -> "(?s)"); other patterns as they
+    are. Case-insensitive matching folds "ı", "İ", "ſ" or the Kelvin sign into ASCII letters
+    in Python's `re` and not (all) in RE2; spelled out, both compare ASCII letters in either
+    case and nothing else. Character classes and escapes are kept as written."""
+    flags = re.match(r"\(\?([a-z]+)\)", pattern)
+    if flags is None or "i" not in flags.group(1):
+        return pattern
+    kept = flags.group(1).replace("i", "")
+    out, in_class, i = [f"(?{kept})" if kept else ""], False, flags.end()
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class:
+            in_class = False
+        letter = char.isascii() and char.isalpha() and not in_class
+        out.append(f"[{char.lower()}{char.upper()}]" if letter else char)
         i += 1
     return "".join(out)
 

@@ -77,6 +77,7 @@ from pathlib import Path
 
 from assistant.domains.warehouse import faultcodes, questions, segment
 from assistant.domains.warehouse.catalog import Catalog
+from assistant.serving.re2 import ascii_case
 
 HINTS_FILE = "catalog_hints.json"  # in data directories and bundles
 MARK = "§"  # between an input and its hint; operators do not type it
@@ -137,9 +138,10 @@ def type_pattern(names: tuple[str, ...]) -> str:
 
 def meaning_pattern(meaning: str) -> str:
     """A text naming a code's `meaning` by its words, in any case, with any separators
-    ("how do I fix Repeated-Jams on CV91?" names "repeated jams")."""
+    ("how do I fix Repeated-Jams on CV91?" names "repeated jams"; ASCII letters only:
+    `ascii_case`)."""
     words = f"[^{_ALNUM}]+".join(re.findall(f"[{_ALNUM}]+", meaning))
-    return rf"(?is)(?:.*[^{_ALNUM}])?{words}(?:[^{_ALNUM}].*)?"
+    return ascii_case(rf"(?is)(?:.*[^{_ALNUM}])?{words}(?:[^{_ALNUM}].*)?")
 
 
 def _name(name: str) -> str:

@@ -17,13 +17,15 @@ from collections.abc import Mapping
 from assistant.domains.warehouse.context import ASK_WHICH
 from assistant.domains.warehouse.grounding import codes_named_by_meaning
 from assistant.domains.warehouse.mentions import extract_codes
+from assistant.serving.re2 import ascii_case
 
 
 def _in_words(body: str) -> str:
     """A full-match pattern of a text that holds `body` as words (no letter right before or
     after it), in any case; Python's `re` and RE2 (`assistant.serving.re2.python_re`) read
-    it alike, so the export's graph types a question as this module does."""
-    return rf"(?is)(?:.*[^A-Za-z])?(?:{body})(?:[^A-Za-z].*)?"
+    it alike, so the export's graph types a question as this module does (`ascii_case`:
+    "FIX" and "fix", not "fıx")."""
+    return ascii_case(rf"(?is)(?:.*[^A-Za-z])?(?:{body})(?:[^A-Za-z].*)?")
 
 
 _CODE = r"[A-Za-z][0-9]{3}"
@@ -76,7 +78,7 @@ WHICH_EQUIPMENT = _in_words(
 # "whats E812 mean", "E812? never seen it", "anyone know what E812 is": what a code means.
 WHAT_IT_MEANS = _in_words(r"mean|meaning|means|never\s+(?:seen|heard\s+of)|know\s+what|explain")
 # "what is I821", "wat's C505?", or a code alone: also what it means.
-WHAT_IS_A_CODE = rf"(?is)[^A-Za-z0-9]*(?:{_WHAT_IS}\s+)?{_CODE}[^A-Za-z0-9]*"
+WHAT_IS_A_CODE = ascii_case(rf"(?is)[^A-Za-z0-9]*(?:{_WHAT_IS}\s+)?{_CODE}[^A-Za-z0-9]*")
 # "is w902 a big deal", "is it critical?", "is E217 just info?", "should I worry about it?":
 # how serious ("W902 is a warning code.")
 HOW_SERIOUS = _in_words(
@@ -90,8 +92,8 @@ MEANING_WORDS = _in_words(
     r"explanation|describe|define|definition|stand\s+for|info\s+on|tell\s+me\s+about|wh?at(?:'?s|"
     rf"\s+is|\s+was)\s+(?:(?:{_IT}|{_CODE})\s+(?:one\s+)?)?(?:all\s+)?about|{_WHAT_IS}\s+(?:error|"
     rf"alarm|fault|code|fault\s+code)\s+{_CODE}")
-WHAT_IS_IT = (rf"(?is)(?:.*[^A-Za-z])?{_WHAT_IS}\s+{_IT}(?:\s+(?:code|one))?[^A-Za-z0-9]*"
-              rf"(?:{_CODE}[^A-Za-z0-9]*)?")
+WHAT_IS_IT = ascii_case(rf"(?is)(?:.*[^A-Za-z])?{_WHAT_IS}\s+{_IT}(?:\s+(?:code|one))?"
+                        rf"[^A-Za-z0-9]*(?:{_CODE}[^A-Za-z0-9]*)?")
 # What a question asks, rule by rule in the order they are read: the first that applies wins.
 TYPE_PATTERNS = (("action", ASKS_ACTION), ("equipment", WHICH_EQUIPMENT),
                  ("meaning", WHAT_IT_MEANS), ("meaning", WHAT_IS_A_CODE),

@@ -229,7 +229,10 @@ def test_the_graph_writes_what_python_writes():
         "CV07:E217\u00a0T=85\u3000", "pl33:e416 m=5", "CV07:E217 T=85 T=9.5C",
         "WS3:E801 D=4", "WS3:E801 w=1.5,D=4 %", "CV07:E217\tT =\u00a085.",
         "SN2 : W301 N=12", "ZZ99:Z999 Q=1",
-        "what does\u2003e217 mean on\u00a0the stacker\u3000crane 4\n", "e217\n", "door 4\n"]
+        "what does\u2003e217 mean on\u00a0the stacker\u3000crane 4\n", "e217\n", "door 4\n",
+        # letters Python's re folds into ASCII ones and RE2 does not: neither reads them so
+        "how do I f\u0131x E217?", "E217 cr\u0131tical", "what is \u0130t E217", "E217 \u0131",
+        "how do I fix dr\u0131ve fault", "\u017ftretch film low on PL18", "E217 \u212aey mean"]
     for catalog_hints in (CATALOG_HINTS, TYPED_HINTS):
         graph = HintAnnotator(catalog_hints).annotate(tf.constant(texts))
         assert [t.decode("utf-8") for t in graph.numpy()] == [catalog_hints.annotate(t)
