@@ -22,25 +22,14 @@ def python_re(pattern: str) -> str:
     Raises:
         ValueError: the pattern uses another class the two read differently (\d, \w, ...).
     """
-    out, in_class, i = [], False, 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            escape = pattern[i : i + 2]
-            if escape == r"\s":
-                out.append(spaces() if in_class else f"[{spaces()}]")
-            elif escape[1:] in ("S", "d", "D", "w", "W", "b", "B"):
-                raise ValueError(f"{escape} differs between Python and RE2: {pattern!r}")
-            else:
-                out.append(escape)
-            i += 2
-            continue
-        if char == "[" and not in_class:
-            in_class = True
-        elif char == "]" and in_class:
-            in_class = False
-        out.append(char)
-        i += 1
+    out = []
+    for token, in_class in _tokens(pattern):
+        if token == r"\s":
+            out.append(spaces() if in_class else f"[{spaces()}]")
+        elif token[:1] == "\\" and token[1:] in ("S", "d", "D", "w", "W", "b", "B"):
+            raise ValueError(f"{token} differs between Python and RE2: {pattern!r}")
+        else:
+            out.append(token)
     return "".join(out)
 
 
@@ -55,21 +44,25 @@ def ascii_case(pattern: str) -> str:
     if flags is None or "i" not in flags.group(1):
         return pattern
     kept = flags.group(1).replace("i", "")
-    out, in_class, i = [f"(?{kept})" if kept else ""], False, flags.end()
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if char == "[" and not in_class:
-            in_class = True
-        elif char == "]" and in_class:
-            in_class = False
-        letter = char.isascii() and char.isalpha() and not in_class
-        out.append(f"[{char.lower()}{char.upper()}]" if letter else char)
-        i += 1
+    out = [f"(?{kept})" if kept else ""]
+    for token, in_class in _tokens(pattern, flags.end()):
+        letter = len(token) == 1 and token.isascii() and token.isalpha() and not in_class
+        out.append(f"[{token.lower()}{token.upper()}]" if letter else token)
     return "".join(out)
+
+
+def _tokens(pattern: str, start: int = 0):
+    """(token, in_class) of each escape ("\\s") or other character of `pattern` from
+    `start`: whether it is inside a character class (its brackets included)."""
+    in_class, i = False, start
+    while i < len(pattern):
+        token = pattern[i : i + 2] if pattern[i] == "\\" else pattern[i]
+        if token == "[" and not in_class:
+            in_class = True
+        elif token == "]" and in_class:
+            in_class = False
+        yield token, in_class
+        i += len(token)
 
 
 @functools.cache
