@@ -146,6 +146,7 @@ def catalog_flags(
     """
     if check_values not in ("all", "strays"):
         raise ValueError(f"check_values must be 'all' or 'strays', not {check_values!r}")
+    strays = check_values == "strays"
     sentences = _SENTENCE_BREAK.split(reply)
     codes = [frozenset(extract_codes(sentence)) for sentence in sentences]  # once, not per record
     phrases = {kind: phrase.lower() for kind, phrase in (message_phrases or {}).items()}
@@ -175,7 +176,6 @@ def catalog_flags(
             flags.append(f"{record.code} on {record.label} not reported as {reported_as}")
         values = {key: normalize_number(value) for key, value in record.params}  # last wins
         numbers = unique(number for sentence in told for number in extract_numbers(sentence))
-        strays = check_values == "strays"
         if applies:
             flags += _value_flags(record, values, numbers, entry.params, entry.numbers, strays)
             flags += [] if strays else _phrase_flags(record, values, numbers, entry.phrases,

@@ -112,10 +112,8 @@ class HintAnnotator(tf.Module):
                                for p in self.prefixes]
         self._type_patterns = [python_re(hints_lib.type_pattern(hints.names[p]))
                                for p in self.prefixes]
-        self._meaning_codes = [code for code, _ in hints._meaning_patterns
-                               if hints.question_hints]
-        self._meaning_patterns = [python_re(hints_lib.meaning_pattern(hints.meanings[code]))
-                                  for code in self._meaning_codes]
+        self._meaning_codes = [code for code, _ in hints.meaning_patterns]
+        self._meaning_patterns = [python_re(pattern) for _, pattern in hints.meaning_patterns]
         self.question_hints = hints.question_hints
         self._question_patterns = [python_re(pattern) for _, pattern in questions.TYPE_PATTERNS]
         self._type_words = [hints_lib.TYPE_WORDS[kind] for kind, _ in questions.TYPE_PATTERNS]
@@ -255,15 +253,12 @@ class HintAnnotator(tf.Module):
     def _question_hint(self, text, typed=True):
         """string (units,): `CatalogHints.question_hint` of each text ("" for None)."""
         prefixes = tf.constant(self.prefixes)
-        unit_named = tf.stack([tf.strings.regex_full_match(text, p)
-                               for p in self._unit_patterns], axis=1)  # (units, prefixes)
-        type_named = tf.stack([tf.strings.regex_full_match(text, p)
-                               for p in self._type_patterns], axis=1)
-        has_unit = tf.reduce_any(unit_named, axis=1)
-        unit = tf.gather(prefixes, tf.argmax(tf.cast(unit_named, tf.int32), axis=1))
-        kind = tf.where(has_unit, unit,
-                        tf.gather(prefixes, tf.argmax(tf.cast(type_named, tf.int32), axis=1)))
-        has_kind = has_unit | tf.reduce_any(type_named, axis=1)
+        unit_named = _matched(text, self._unit_patterns)  # (units, prefixes)
+        type_named = _matched(text, self._type_patterns)
+        has_unit = tf.reduce_any(unit_named > 0, axis=1)
+        unit = tf.gather(prefixes, tf.argmax(unit_named, axis=1))
+        kind = tf.where(has_unit, unit, tf.gather(prefixes, tf.argmax(type_named, axis=1)))
+        has_kind = has_unit | tf.reduce_any(type_named > 0, axis=1)
         one = tf.strings.regex_full_match(text, python_re(hints_lib.ONE_CODE))
         meant, by_meaning = self._named_by_meaning(text)
         code = tf.where(one, tf.strings.upper(tf.strings.regex_replace(
@@ -284,8 +279,7 @@ class HintAnnotator(tf.Module):
     def _typed(self, text, hint):
         """string (units,): each hint after the word of what its text asks
         (`questions.question_type`: the first rule that applies), or as it is."""
-        asked = tf.cast(tf.stack([tf.strings.regex_full_match(text, pattern)
-                                  for pattern in self._question_patterns], axis=1), tf.int32)
+        asked = _matched(text, self._question_patterns)
         word = tf.gather(tf.constant([*self._type_words, ""]), tf.where(
             tf.reduce_any(asked > 0, axis=1), tf.argmax(asked, axis=1, output_type=tf.int32),
             len(self._type_words)))
@@ -296,10 +290,16 @@ class HintAnnotator(tf.Module):
         for None); texts that name a code are the caller's to tell apart."""
         if not self._meaning_patterns:
             return tf.fill(tf.shape(text), ""), tf.zeros(tf.shape(text), tf.bool)
-        named = tf.cast(tf.stack([tf.strings.regex_full_match(text, pattern)
-                                  for pattern in self._meaning_patterns], axis=1), tf.int32)
+        named = _matched(text, self._meaning_patterns)
         code = tf.gather(tf.constant(self._meaning_codes), tf.argmax(named, axis=1))
         return code, tf.equal(tf.reduce_sum(named, axis=1), 1)
+
+
+def _matched(text, patterns):
+    """int32 (units, patterns): 1 where the unit fully matches the pattern (RE2), else 0;
+    `tf.argmax` of a row is its first match."""
+    return tf.cast(tf.stack([tf.strings.regex_full_match(text, pattern)
+                             for pattern in patterns], axis=1), tf.int32)
 
 
 def _record_parts(text):

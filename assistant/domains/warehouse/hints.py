@@ -218,8 +218,7 @@ class CatalogHints:
         if re.fullmatch(TWO_CODES, text):
             return None
         match = re.fullmatch(ONE_CODE, text)
-        code = match.group(1).upper() if match else (
-            self.named_by_meaning(text) if self.question_hints else None)
+        code = match.group(1).upper() if match else self.named_by_meaning(text)
         if code is None and not re.fullmatch(ASKS_CODES, text):
             return None
         unit, kind = self.named_type(text)
@@ -236,8 +235,9 @@ class CatalogHints:
 
     def named_by_meaning(self, text: str) -> str | None:
         """The code whose catalog meaning a text without codes names, when it names exactly
-        one ("stretch film low on PL18, how do I fix it?": W712); else None."""
-        named = [code for code, pattern in self._meaning_patterns if pattern.fullmatch(text)]
+        one ("stretch film low on PL18, how do I fix it?": W712); else None (always without
+        `question_hints`)."""
+        named = [code for code, pattern in self._meanings_compiled if pattern.fullmatch(text)]
         return named[0] if len(named) == 1 else None
 
     def named_type(self, text: str) -> tuple[str | None, str | None]:
@@ -323,10 +323,17 @@ class CatalogHints:
                      for prefix, spelled in sorted(self.names.items()))
 
     @functools.cached_property
-    def _meaning_patterns(self) -> tuple[tuple[str, re.Pattern], ...]:
-        """(code, `meaning_pattern`) compiled, for each code with a meaning, catalog order."""
-        return tuple((code, re.compile(meaning_pattern(self.meanings[code])))
+    def meaning_patterns(self) -> tuple[tuple[str, str], ...]:
+        """(code, `meaning_pattern`) of each code with a meaning, catalog order; none
+        without `question_hints` (the graph reads the same patterns)."""
+        if not self.question_hints:
+            return ()
+        return tuple((code, meaning_pattern(self.meanings[code]))
                      for code in self.equipment if self.meanings.get(code, "").strip())
+
+    @functools.cached_property
+    def _meanings_compiled(self) -> tuple[tuple[str, re.Pattern], ...]:
+        return tuple((code, re.compile(pattern)) for code, pattern in self.meaning_patterns)
 
     def to_json(self) -> dict:
         return {"codes": [{"code": code, "equipment": list(on), "params": list(self.params[code]),
